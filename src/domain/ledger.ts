@@ -1,0 +1,145 @@
+/**
+ * The ledger's operations: validated input in, typed outcomes out. Pure logic over the storage
+ * port; no transport and no SQL here.
+ */
+import { StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
+import type {
+  Account,
+  AccountState,
+  Entry,
+  EntryKind,
+  LedgerStore,
+  PayoutRow,
+  Verdict,
+} from "../store/store.js";
+import { failure, success, type Outcome } from "./outcome.js";
+import { decodePageToken, encodePageToken } from "./page-token.js";
+import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
+import {
+  checkCurrency,
+  checkUserId,
+  Violations,
+  type MutationInput,
+} from "./validate.js";
+
+/** The page size of GetPayouts when the caller names none. */
+export const PAYOUT_PAGE_SIZE_DEFAULT = 100;
+/** The largest page of GetPayouts: bounds the work and the response of one call. */
+export const PAYOUT_PAGE_SIZE_MAX = 1000;
+
+/** A mutation's result: the entry it recorded (or recorded first, when replayed). */
+export interface Receipt {
+  readonly entry: Entry;
+  readonly balanceBefore: bigint;
+  /** True when the idempotency key had already been used for this same request. */
+  readonly replayed: boolean;
+}
+
+export interface PayoutPage {
+  readonly payouts: PayoutRow[];
+  readonly nextPageToken: string;
+}
+
+export interface LedgerOptions {
+  /** Used when a request leaves `currency` empty. */
+  readonly defaultCurrency: string;
+}
+
+export class Ledger {
+  constructor(
+    private readonly store: LedgerStore,
+    readonly options: LedgerOptions,
+  ) {}
+
+  load(input: MutationInput): Promise<Outcome<Receipt>> {
+    return this.mutate("load", input, decideLoad(input.amount));
+  }
+
+  authorize(input: MutationInput): Promise<Outcome<Receipt>> {
+    return this.mutate("authorize", input, decideAuthorize(input.amount));
+  }
+
+  adjust(input: MutationInput): Promise<Outcome<Receipt>> {
+    return this.mutate("adjust", input, decideAdjust(input.amount));
+  }
+
+  async getBalance(rawUserId: string, rawCurrency: string): Promise<Outcome<Account[]>> {
+    const violations = new Violations();
+    checkUserId(violations, rawUserId);
+    const currency = rawCurrency === "" ? undefined : checkCurrency(violations, rawCurrency, "");
+    const parsed = violations.result(null);
+    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
+    const accounts = await this.store.getAccounts(rawUserId, currency);
+    if (accounts.length === 0) {
+      return failure({ kind: "account_not_found", userId: rawUserId, currency: currency ?? null });
+    }
+    return success(accounts);
+  }
+
+  async getPayouts(request: {
+    userId: string;
+    currency: string;
+    pageSize: number;
+    pageToken: string;
+  }): Promise<Outcome<PayoutPage>> {
+    const violations = new Violations();
+    if (request.userId !== "") checkUserId(violations, request.userId);
+    const currency = request.currency === "" ? undefined : checkCurrency(violations, request.currency, "");
+    if (request.pageSize < 0) violations.add("page_size", "OUT_OF_RANGE", "page_size must not be negative");
+    const after = request.pageToken === "" ? undefined : decodePageToken(request.pageToken);
+    if (request.pageToken !== "" && after === undefined) {
+      violations.add("page_token", "INVALID_FORMAT", "page_token is not one this server issued");
+    }
+    const parsed = violations.result(null);
+    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
+
+    const limit = Math.min(request.pageSize || PAYOUT_PAGE_SIZE_DEFAULT, PAYOUT_PAGE_SIZE_MAX);
+    // One row more than the page tells whether another page exists without a count query.
+    const rows = await this.store.listOutstandingPayouts({
+      ...(request.userId === "" ? {} : { userId: request.userId }),
+      ...(currency === undefined ? {} : { currency }),
+      ...(after === undefined ? {} : { after }),
+      limit: limit + 1,
+    });
+    const payouts = rows.slice(0, limit);
+    const last = payouts.at(-1);
+    const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
+    return success({ payouts, nextPageToken });
+  }
+
+  private async mutate(
+    kind: EntryKind,
+    input: MutationInput,
+    decide: (current: AccountState | undefined, nowMs: number) => Verdict<RejectReason>,
+  ): Promise<Outcome<Receipt>> {
+    let result;
+    try {
+      result = await this.store.mutate({
+        account: { userId: input.userId, currency: input.currency },
+        idempotencyKey: input.idempotencyKey,
+        decide,
+      });
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
+      if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
+      throw error;
+    }
+    switch (result.type) {
+      case "applied":
+        return success({ entry: result.entry, balanceBefore: result.before?.balance ?? 0n, replayed: false });
+      case "existing":
+        return isSameRequest(result.entry, kind, input)
+          ? success({ entry: result.entry, balanceBefore: result.entry.balanceAfter - result.entry.delta, replayed: true })
+          : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "" });
+      case "rejected":
+        return result.reason === "insufficient_funds"
+          ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
+          : failure({ kind: "balance_overflow" });
+    }
+  }
+}
+
+/** A retry must repeat the operation, currency and amount exactly to count as the same request. */
+function isSameRequest(entry: Entry, kind: EntryKind, input: MutationInput): boolean {
+  return entry.kind === kind && entry.currency === input.currency && entry.amount === input.amount;
+}

@@ -1,0 +1,26 @@
+/**
+ * The typed outcomes of the ledger's operations. Every operating error a caller can meet is one
+ * of these; `src/rpc/errors.ts` is the one table that turns them into gRPC codes and details.
+ */
+import type { FieldViolation } from "./validate.js";
+
+export type LedgerFailure =
+  | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }
+  | { readonly kind: "insufficient_funds"; readonly balance: bigint; readonly amount: bigint }
+  | { readonly kind: "balance_overflow" }
+  | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string }
+  | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
+  | { readonly kind: "unavailable"; readonly message: string }
+  | { readonly kind: "overloaded"; readonly message: string };
+
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly failure: LedgerFailure };
+
+export function success<T>(value: T): Outcome<T> {
+  return { ok: true, value };
+}
+
+export function failure<T>(value: LedgerFailure): Outcome<T> {
+  return { ok: false, failure: value };
+}

@@ -1,0 +1,81 @@
+/**
+ * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
+ * as `bigint` (safe integers on), so money never passes through a float.
+ */
+import type { Account, Entry, EntryKind, EntryStatus, PayoutRow } from "../store.js";
+
+export interface AccountRow {
+  user_id: string;
+  currency: string;
+  balance: bigint;
+  earned: bigint;
+  spent: bigint;
+  payout_requested: bigint;
+  paid_out: bigint;
+  loaded: bigint;
+  authorized: bigint;
+  declined_count: bigint;
+  entry_count: bigint;
+  created_at_ms: bigint;
+  updated_at_ms: bigint;
+}
+
+export interface EntryRow {
+  id: bigint;
+  user_id: string;
+  currency: string;
+  kind: EntryKind;
+  status: EntryStatus;
+  amount: bigint;
+  delta: bigint;
+  balance_after: bigint;
+  idempotency_key: string | null;
+  external_id: string | null;
+  occurred_at_ms: bigint;
+  created_at_ms: bigint;
+}
+
+export function toAccount(row: AccountRow): Account {
+  return {
+    userId: row.user_id,
+    currency: row.currency,
+    balance: row.balance,
+    earned: row.earned,
+    spent: row.spent,
+    payoutRequested: row.payout_requested,
+    paidOut: row.paid_out,
+    loaded: row.loaded,
+    authorized: row.authorized,
+    declinedCount: row.declined_count,
+    entryCount: row.entry_count,
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+}
+
+export function toEntry(row: EntryRow): Entry {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    currency: row.currency,
+    kind: row.kind,
+    status: row.status,
+    amount: row.amount,
+    delta: row.delta,
+    balanceAfter: row.balance_after,
+    idempotencyKey: row.idempotency_key,
+    externalId: row.external_id,
+    occurredAtMs: Number(row.occurred_at_ms),
+    createdAtMs: Number(row.created_at_ms),
+  };
+}
+
+export function toPayout(row: AccountRow): PayoutRow {
+  return {
+    userId: row.user_id,
+    currency: row.currency,
+    requested: row.payout_requested,
+    paidOut: row.paid_out,
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+}

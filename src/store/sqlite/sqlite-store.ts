@@ -1,0 +1,267 @@
+/**
+ * The SQLite store: one better-sqlite3 connection in WAL mode that does every write, batched by
+ * group commit, with prepared statements. Reads run on the same connection between batches, so
+ * they see exactly what has been committed.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database, { type Database as Connection, type Statement } from "better-sqlite3";
+import { StoreUnavailableError } from "../errors.js";
+import type {
+  Account,
+  AccountKey,
+  AccountState,
+  Entry,
+  EntryDraft,
+  LedgerStore,
+  Mutation,
+  MutationResult,
+  PayoutQuery,
+  PayoutRow,
+} from "../store.js";
+import { GroupCommitter, type Work } from "./group-commit.js";
+import { migrateToLatest } from "./migrate.js";
+import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "./rows.js";
+
+/**
+ * `full` fsyncs the WAL at every commit: an acknowledged write survives power loss.
+ * `normal` fsyncs only at checkpoints: an acknowledged write survives a crash of the process but
+ * the last commits may be lost if the machine itself loses power.
+ */
+export type Durability = "full" | "normal";
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created if missing. */
+  readonly filename: string;
+  readonly durability: Durability;
+  /** Most mutations in one group commit. */
+  readonly batchSizeMax: number;
+  /** Most mutations waiting for a group commit before callers are turned away. */
+  readonly queueDepthMax: number;
+  /** How long a write waits for a lock held by another process (a CLI), in milliseconds. */
+  readonly busyTimeoutMs: number;
+}
+
+export class SqliteStore implements LedgerStore {
+  private readonly writer: GroupCommitter;
+  private readonly statements: ReturnType<typeof prepare>;
+  private closed = false;
+
+  private constructor(
+    readonly db: Connection,
+    options: SqliteStoreOptions,
+  ) {
+    this.statements = prepare(db);
+    this.writer = new GroupCommitter(db, options);
+  }
+
+  /** Migrates the database to the newest schema, then opens it for serving. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
+    await migrateToLatest(options.filename);
+    const db = new Database(options.filename);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma(`synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`);
+      db.pragma(`busy_timeout = ${options.busyTimeoutMs}`);
+      db.defaultSafeIntegers(true);
+      return new SqliteStore(db, options);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  /** How many mutations wait for a group commit. */
+  get writeQueueDepth(): number {
+    return this.writer.queueDepth;
+  }
+
+  /**
+   * Runs `work` inside the next group commit: for store code that writes more than one
+   * mutation at a time (the vendor poller's pages).
+   */
+  submitWrite<T>(work: Work<T>): Promise<T> {
+    return this.writer.submit(work);
+  }
+
+  mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
+    return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs));
+  }
+
+  getAccounts(userId: string, currency?: string): Promise<Account[]> {
+    return this.read(() => {
+      if (currency !== undefined) {
+        const row = this.statements.selectAccount.get(userId, currency) as AccountRow | undefined;
+        return row === undefined ? [] : [toAccount(row)];
+      }
+      return (this.statements.selectUserAccounts.all(userId) as AccountRow[]).map(toAccount);
+    });
+  }
+
+  listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]> {
+    return this.read(() => {
+      const parameters = {
+        currency: query.currency ?? null,
+        afterUser: query.after?.userId ?? "",
+        afterCurrency: query.after?.currency ?? "",
+        limit: query.limit,
+      };
+      const rows =
+        query.userId === undefined
+          ? this.statements.selectPayouts.all(parameters)
+          : this.statements.selectUserPayouts.all({ ...parameters, userId: query.userId });
+      return (rows as AccountRow[]).map(toPayout);
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.read(() => {
+      this.statements.ping.get();
+    });
+  }
+
+  /** Every entry in id order, for `verify`. */
+  *iterateEntries(): Generator<Entry> {
+    for (const row of this.statements.selectAllEntries.iterate() as Iterable<EntryRow>) yield toEntry(row);
+  }
+
+  /** Every account, for `verify`. */
+  *iterateAccounts(): Generator<Account> {
+    for (const row of this.statements.selectAllAccounts.iterate() as Iterable<AccountRow>) yield toAccount(row);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    this.writer.drain();
+    this.db.close();
+    return Promise.resolve();
+  }
+
+  private read<T>(query: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the ledger is shutting down"));
+    try {
+      return Promise.resolve(query());
+    } catch (error) {
+      return Promise.reject(new StoreUnavailableError("the ledger could not read its database", { cause: error }));
+    }
+  }
+
+  private applyMutation<Reason extends string>(
+    mutation: Mutation<Reason>,
+    nowMs: number,
+  ): MutationResult<Reason> {
+    const { userId, currency } = mutation.account;
+    if (mutation.idempotencyKey !== null) {
+      const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as
+        | EntryRow
+        | undefined;
+      if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
+    }
+    const before = this.readAccountState(mutation.account);
+    const verdict = mutation.decide(before, nowMs);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const entry = this.append(mutation.account, verdict.entry, verdict.next, {
+      idempotencyKey: mutation.idempotencyKey,
+      externalId: null,
+      occurredAtMs: nowMs,
+      createdAtMs: nowMs,
+    });
+    return { type: "applied", entry, before, after: verdict.next };
+  }
+
+  private readAccountState(key: AccountKey): AccountState | undefined {
+    const row = this.statements.selectAccount.get(key.userId, key.currency) as AccountRow | undefined;
+    return row === undefined ? undefined : toAccount(row);
+  }
+
+  /**
+   * Appends an entry and stores the account's new state. Only call inside a write batch: the
+   * two statements must commit together.
+   */
+  append(
+    key: AccountKey,
+    draft: EntryDraft,
+    next: AccountState,
+    meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
+  ): Entry {
+    const info = this.statements.insertEntry.run({
+      userId: key.userId,
+      currency: key.currency,
+      kind: draft.kind,
+      status: draft.status,
+      amount: draft.amount,
+      delta: draft.delta,
+      balanceAfter: next.balance,
+      idempotencyKey: meta.idempotencyKey,
+      externalId: meta.externalId,
+      occurredAtMs: meta.occurredAtMs,
+      createdAtMs: meta.createdAtMs,
+    });
+    this.statements.upsertAccount.run({
+      userId: key.userId,
+      currency: key.currency,
+      balance: next.balance,
+      earned: next.earned,
+      spent: next.spent,
+      payoutRequested: next.payoutRequested,
+      paidOut: next.paidOut,
+      loaded: next.loaded,
+      authorized: next.authorized,
+      declinedCount: next.declinedCount,
+      entryCount: next.entryCount,
+      createdAtMs: next.createdAtMs,
+      updatedAtMs: next.updatedAtMs,
+    });
+    return {
+      id: BigInt(info.lastInsertRowid),
+      ...key,
+      ...draft,
+      balanceAfter: next.balance,
+      ...meta,
+    };
+  }
+}
+
+const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
+  authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
+
+function prepare(db: Connection) {
+  const statement = (sql: string): Statement => db.prepare(sql);
+  return {
+    ping: statement("SELECT 1"),
+    selectAccount: statement(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ? AND currency = ?`),
+    selectUserAccounts: statement(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ? ORDER BY currency`),
+    selectAllAccounts: statement(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id, currency`),
+    selectEntryByKey: statement("SELECT * FROM entries WHERE user_id = ? AND idempotency_key = ?"),
+    selectAllEntries: statement("SELECT * FROM entries ORDER BY id"),
+    // Row values seek straight to the page start in the partial index.
+    selectPayouts: statement(`
+      SELECT ${ACCOUNT_COLUMNS} FROM accounts
+      WHERE payout_requested > paid_out AND (user_id, currency) > (@afterUser, @afterCurrency)
+        AND (@currency IS NULL OR currency = @currency)
+      ORDER BY user_id, currency LIMIT @limit`),
+    selectUserPayouts: statement(`
+      SELECT ${ACCOUNT_COLUMNS} FROM accounts
+      WHERE user_id = @userId AND payout_requested > paid_out
+        AND (user_id, currency) > (@afterUser, @afterCurrency)
+        AND (@currency IS NULL OR currency = @currency)
+      ORDER BY currency LIMIT @limit`),
+    insertEntry: statement(`
+      INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
+        idempotency_key, external_id, occurred_at_ms, created_at_ms)
+      VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
+        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs)`),
+    upsertAccount: statement(`
+      INSERT INTO accounts (${ACCOUNT_COLUMNS})
+      VALUES (@userId, @currency, @balance, @earned, @spent, @payoutRequested, @paidOut, @loaded,
+        @authorized, @declinedCount, @entryCount, @createdAtMs, @updatedAtMs)
+      ON CONFLICT (user_id, currency) DO UPDATE SET
+        balance = excluded.balance, earned = excluded.earned, spent = excluded.spent,
+        payout_requested = excluded.payout_requested, paid_out = excluded.paid_out,
+        loaded = excluded.loaded, authorized = excluded.authorized,
+        declined_count = excluded.declined_count, entry_count = excluded.entry_count,
+        updated_at_ms = excluded.updated_at_ms`),
+  };
+}

@@ -1,0 +1,139 @@
+/**
+ * The storage port: what the domain needs from a durable store, and nothing about how.
+ *
+ * SQLite implements it today (`./sqlite/`); a PostgreSQL backend can implement it later without
+ * touching `src/domain` or `src/rpc`. The store owns atomicity and durability; the rules that
+ * decide what a mutation does come from the domain as a pure `decide` function that the store
+ * runs inside its write transaction, against the account state it has just read.
+ */
+
+/** One account: a user's position in one currency. */
+export interface AccountKey {
+  readonly userId: string;
+  readonly currency: string;
+}
+
+/**
+ * The cached position of one account, kept equal to the fold of its entries in the same
+ * transaction that appends them. Money in minor units.
+ */
+export interface AccountState {
+  readonly balance: bigint;
+  readonly earned: bigint;
+  readonly spent: bigint;
+  readonly payoutRequested: bigint;
+  readonly paidOut: bigint;
+  readonly loaded: bigint;
+  readonly authorized: bigint;
+  readonly declinedCount: bigint;
+  readonly entryCount: bigint;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+}
+
+export interface Account extends AccountKey, AccountState {}
+
+/** What an entry records. The vendor kinds arrive through the vendor poller. */
+export type EntryKind =
+  | "load"
+  | "authorize"
+  | "adjust"
+  | "vendor_earned"
+  | "vendor_spent"
+  | "vendor_payout"
+  | "vendor_paid_out";
+
+export const ENTRY_KINDS: readonly EntryKind[] = [
+  "load",
+  "authorize",
+  "adjust",
+  "vendor_earned",
+  "vendor_spent",
+  "vendor_payout",
+  "vendor_paid_out",
+];
+
+/** `declined` entries record an authorization that moved no money. */
+export type EntryStatus = "applied" | "declined";
+
+/** The part of an entry that the domain decides. */
+export interface EntryDraft {
+  readonly kind: EntryKind;
+  readonly status: EntryStatus;
+  /** The amount asked for: positive, except for adjustments, which are signed. */
+  readonly amount: bigint;
+  /** What the entry changed the balance by: 0 when declined and for requested payouts. */
+  readonly delta: bigint;
+}
+
+/** An entry as stored: append-only, never updated or deleted. */
+export interface Entry extends AccountKey, EntryDraft {
+  readonly id: bigint;
+  readonly balanceAfter: bigint;
+  readonly idempotencyKey: string | null;
+  /** The vendor's transaction id, for vendor entries. */
+  readonly externalId: string | null;
+  /** When the fact happened: the vendor's createdAt, or the time of recording. */
+  readonly occurredAtMs: number;
+  readonly createdAtMs: number;
+}
+
+/** The domain's verdict on one mutation, given the account as it stands. */
+export type Verdict<Reason extends string> =
+  | { readonly type: "post"; readonly entry: EntryDraft; readonly next: AccountState }
+  | { readonly type: "reject"; readonly reason: Reason };
+
+/** One mutation for the store to run atomically: look up the key, read, decide, append. */
+export interface Mutation<Reason extends string> {
+  readonly account: AccountKey;
+  /** Scoped to `account.userId`; `null` makes every call a new mutation. */
+  readonly idempotencyKey: string | null;
+  /** Pure: called inside the write transaction with the current state and the commit time. */
+  decide(current: AccountState | undefined, nowMs: number): Verdict<Reason>;
+}
+
+/**
+ * The outcome of a mutation. `existing` means the user already used the idempotency key: the
+ * store returns that entry untouched and the domain decides whether this is a replay or a reuse.
+ */
+export type MutationResult<Reason extends string> =
+  | {
+      readonly type: "applied";
+      readonly entry: Entry;
+      readonly before: AccountState | undefined;
+      readonly after: AccountState;
+    }
+  | { readonly type: "existing"; readonly entry: Entry }
+  | { readonly type: "rejected"; readonly reason: Reason; readonly current: AccountState | undefined };
+
+/** One user's outstanding requested payout in one currency. */
+export interface PayoutRow extends AccountKey {
+  readonly requested: bigint;
+  readonly paidOut: bigint;
+  readonly updatedAtMs: number;
+}
+
+export interface PayoutQuery {
+  readonly userId?: string;
+  readonly currency?: string;
+  /** Keyset pagination: rows strictly after this account in (userId, currency) order. */
+  readonly after?: AccountKey;
+  readonly limit: number;
+}
+
+export interface LedgerStore {
+  /**
+   * Runs one mutation in a write transaction and resolves only once that transaction is
+   * durable (per the configured durability). Rejects with `StoreUnavailableError` when the
+   * store cannot commit and `StoreOverloadedError` when its write queue is full.
+   */
+  mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>>;
+  /** Every account of the user, ordered by currency; one when `currency` is given. */
+  getAccounts(userId: string, currency?: string): Promise<Account[]>;
+  /** Accounts whose requested payouts exceed what was paid out, in (userId, currency) order. */
+  listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]>;
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  /** Finishes queued writes, then closes. */
+  close(): Promise<void>;
+}
