@@ -152,7 +152,7 @@ export class SqliteStore implements LedgerStore {
     mutation: Mutation<Reason>,
     nowMs: number,
   ): MutationResult<Reason> {
-    const { userId, currency } = mutation.account;
+    const { userId } = mutation.account;
     if (mutation.idempotencyKey !== null) {
       const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as
         | EntryRow

@@ -1,0 +1,103 @@
+/**
+ * The service's configuration: read once from the environment, validated at start-up, with a
+ * default for every setting that works on a laptop. Operators script against these names, so
+ * they are stable; the README lists them all.
+ */
+import { isKnownCurrency } from "./domain/currency.js";
+import type { Durability } from "./store/sqlite/sqlite-store.js";
+
+export interface Config {
+  /** LEDGER_HOST: the address to listen on. Default 127.0.0.1, so nothing is exposed by accident. */
+  readonly host: string;
+  /** LEDGER_PORT: one port for gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and h2c). Default 50051. */
+  readonly port: number;
+  /** LEDGER_DB: the SQLite file. Default ./data/ledger.db. */
+  readonly dbPath: string;
+  /** LEDGER_DEFAULT_CURRENCY: the currency of requests that leave it empty. Default USD. */
+  readonly defaultCurrency: string;
+  /** LEDGER_DURABILITY: `full` (fsync every commit, default) or `normal`. */
+  readonly durability: Durability;
+  /** LEDGER_READ_MAX_BYTES: the largest request message accepted. Default 64 KiB. */
+  readonly readMaxBytes: number;
+  /** LEDGER_WRITE_MAX_BYTES: the largest response message sent. Default 4 MiB. */
+  readonly writeMaxBytes: number;
+  /** LEDGER_WRITE_BATCH_MAX: most mutations in one group commit. Default 1000. */
+  readonly writeBatchMax: number;
+  /** LEDGER_WRITE_QUEUE_MAX: most mutations waiting to commit; past it RESOURCE_EXHAUSTED. Default 50000. */
+  readonly writeQueueMax: number;
+  /** LEDGER_BUSY_TIMEOUT_MS: how long a write waits for another process's lock. Default 2000. */
+  readonly busyTimeoutMs: number;
+  /** LEDGER_SHUTDOWN_TIMEOUT_MS: how long in-flight calls get to finish on SIGTERM. Default 10000. */
+  readonly shutdownTimeoutMs: number;
+  /** LEDGER_LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** Reads typed settings from an environment, collecting every problem before failing. */
+export class EnvReader {
+  readonly problems: string[] = [];
+
+  constructor(private readonly env: NodeJS.ProcessEnv) {}
+
+  string(name: string, fallback: string): string {
+    const value = this.env[name];
+    return value === undefined || value === "" ? fallback : value;
+  }
+
+  integer(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
+  oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
+    const raw = this.string(name, fallback);
+    if (!(allowed as readonly string[]).includes(raw)) {
+      this.problems.push(`${name} must be one of ${allowed.join(", ")}, got "${raw}"`);
+      return fallback;
+    }
+    return raw as T;
+  }
+
+  /** Throws a `ConfigError` naming every problem found so far. */
+  check(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const read = new EnvReader(env);
+  const config: Config = {
+    host: read.string("LEDGER_HOST", "127.0.0.1"),
+    port: read.integer("LEDGER_PORT", 50051, 0, 65535),
+    dbPath: read.string("LEDGER_DB", "./data/ledger.db"),
+    defaultCurrency: read.string("LEDGER_DEFAULT_CURRENCY", "USD"),
+    durability: read.oneOf<Durability>("LEDGER_DURABILITY", "full", ["full", "normal"]),
+    readMaxBytes: read.integer("LEDGER_READ_MAX_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
+    writeMaxBytes: read.integer("LEDGER_WRITE_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    writeBatchMax: read.integer("LEDGER_WRITE_BATCH_MAX", 1000, 1, 100_000),
+    writeQueueMax: read.integer("LEDGER_WRITE_QUEUE_MAX", 50_000, 1, 10_000_000),
+    busyTimeoutMs: read.integer("LEDGER_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
+    shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
+    logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
+  };
+  if (!isKnownCurrency(config.defaultCurrency)) {
+    read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);
+  }
+  read.check();
+  return config;
+}

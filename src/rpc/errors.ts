@@ -1,0 +1,96 @@
+/**
+ * The one error table: every domain failure becomes a `ConnectError` with the right gRPC code, a
+ * message written for the caller, and `google.rpc` details a client can act on. Nothing else in
+ * the service builds caller-facing errors, and no driver or SQL text ever reaches one.
+ */
+import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { LedgerFailure } from "../domain/outcome.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  RetryInfoSchema,
+} from "../../gen/google/rpc/error_details_pb.js";
+
+/** `google.rpc.ErrorInfo.domain` of every error this service sends. */
+export const ERROR_DOMAIN = "ledger.v1";
+
+/** How long a caller should wait before retrying a transient failure. */
+const RETRY_DELAY_MS = 1000;
+
+function errorInfo(reason: string, metadata: Record<string, string> = {}) {
+  return { desc: ErrorInfoSchema, value: create(ErrorInfoSchema, { reason, domain: ERROR_DOMAIN, metadata }) };
+}
+
+function retryInfo() {
+  return { desc: RetryInfoSchema, value: create(RetryInfoSchema, { retryDelay: durationFromMs(RETRY_DELAY_MS) }) };
+}
+
+export function toConnectError(failure: LedgerFailure): ConnectError {
+  switch (failure.kind) {
+    case "invalid_argument": {
+      const fieldViolations = failure.violations.map((violation) => ({ ...violation }));
+      const summary = failure.violations.map((violation) => violation.description).join("; ");
+      return new ConnectError(`invalid request: ${summary}`, Code.InvalidArgument, undefined, [
+        { desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations }) },
+        errorInfo("INVALID_ARGUMENT"),
+      ]);
+    }
+    case "insufficient_funds":
+      return new ConnectError(
+        `insufficient funds: the balance ${failure.balance} does not cover ${-failure.amount}`,
+        Code.FailedPrecondition,
+        undefined,
+        [errorInfo("INSUFFICIENT_FUNDS", { balance: String(failure.balance), amount: String(failure.amount) })],
+      );
+    case "balance_overflow":
+      return new ConnectError(
+        "the result would exceed the largest amount an account can hold (2^63-1 minor units)",
+        Code.OutOfRange,
+        undefined,
+        [errorInfo("BALANCE_OVERFLOW")],
+      );
+    case "idempotency_key_reused":
+      return new ConnectError(
+        "this idempotency_key was already used by this user for a different request",
+        Code.AlreadyExists,
+        undefined,
+        [errorInfo("IDEMPOTENCY_KEY_REUSED", { idempotency_key: failure.idempotencyKey })],
+      );
+    case "account_not_found":
+      return new ConnectError(
+        failure.currency === null
+          ? `no account for user ${failure.userId}`
+          : `no ${failure.currency} account for user ${failure.userId}`,
+        Code.NotFound,
+        undefined,
+        [errorInfo("ACCOUNT_NOT_FOUND", { user_id: failure.userId, ...(failure.currency === null ? {} : { currency: failure.currency }) })],
+      );
+    case "unavailable":
+      return new ConnectError(failure.message, Code.Unavailable, undefined, [
+        errorInfo("STORE_UNAVAILABLE"),
+        retryInfo(),
+      ]);
+    case "overloaded":
+      return new ConnectError(failure.message, Code.ResourceExhausted, undefined, [
+        errorInfo("OVERLOADED"),
+        retryInfo(),
+      ]);
+  }
+}
+
+/** The error for calls that arrive while the server drains. */
+export function shuttingDownError(): ConnectError {
+  return new ConnectError("the server is shutting down; retry on another instance", Code.Unavailable, undefined, [
+    errorInfo("SHUTTING_DOWN"),
+    retryInfo(),
+  ]);
+}
+
+/** What a caller sees of a bug: a code and a reference, never the exception's text. */
+export function internalError(): ConnectError {
+  return new ConnectError("internal error; the incident was logged", Code.Internal, undefined, [
+    errorInfo("INTERNAL"),
+  ]);
+}

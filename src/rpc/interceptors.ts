@@ -1,0 +1,84 @@
+/**
+ * What every call passes through: refusal while the server drains, one log line with method,
+ * code and duration, and the last line of defence that turns an unexpected exception into a bare
+ * INTERNAL, so that no stack trace, driver message or SQL reaches a caller.
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Logger } from "../logger.js";
+import { internalError, shuttingDownError } from "./errors.js";
+
+/** Counts calls in flight, and refuses new ones once draining starts. */
+export class CallGate {
+  private inFlight = 0;
+  private draining = false;
+  private idleWaiters: (() => void)[] = [];
+
+  get callsInFlight(): number {
+    return this.inFlight;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Stops admitting calls; resolves when the last admitted call has finished. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  enter(): boolean {
+    if (this.draining) return false;
+    this.inFlight += 1;
+    return true;
+  }
+
+  leave(): void {
+    this.inFlight -= 1;
+    if (this.inFlight === 0 && this.draining) {
+      for (const resolve of this.idleWaiters.splice(0)) resolve();
+    }
+  }
+}
+
+// Services whose calls stay open until the server ends them; they must not hold shutdown up.
+const LONG_LIVED = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+
+export function callInterceptor(gate: CallGate, logger: Logger): Interceptor {
+  return (next) => async (request) => {
+    const method = `${request.service.typeName}/${request.method.name}`;
+    const tracked = !LONG_LIVED.has(request.service.typeName);
+    if (tracked && !gate.enter()) {
+      const refused = shuttingDownError();
+      logger.info({ method, code: codeName(refused.code), durationMs: 0 }, "call");
+      throw refused;
+    }
+    const startedAt = performance.now();
+    try {
+      const response = await next(request);
+      logger.info({ method, code: "OK", durationMs: elapsedMs(startedAt) }, "call");
+      return response;
+    } catch (error) {
+      const connectError = error instanceof ConnectError && error.code !== Code.Internal && error.code !== Code.Unknown;
+      const thrown = connectError ? error : internalError();
+      if (connectError) {
+        logger.info({ method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt) }, "call");
+      } else {
+        logger.error({ method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt), err: error }, "call failed unexpectedly");
+      }
+      throw thrown;
+    } finally {
+      if (tracked) gate.leave();
+    }
+  };
+}
+
+/** The canonical gRPC name of a code, as operators grep for it: FAILED_PRECONDITION. */
+export function codeName(code: Code): string {
+  return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
+}
+
+function elapsedMs(startedAt: number): number {
+  return Math.round((performance.now() - startedAt) * 1000) / 1000;
+}

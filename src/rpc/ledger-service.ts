@@ -1,0 +1,78 @@
+/**
+ * `ledger.v1.LedgerService` over Connect: decodes each request into domain input, calls the
+ * ledger, and maps its outcome to a response or to the error table's `ConnectError`.
+ */
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Ledger } from "../domain/ledger.js";
+import type { Outcome } from "../domain/outcome.js";
+import { parseMutation, type MutationKind, type MutationInput } from "../domain/validate.js";
+import {
+  GetBalanceResponseSchema,
+  GetPayoutsResponseSchema,
+  type AdjustBalanceRequest,
+  type AdjustBalanceResponse,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type GetBalanceRequest,
+  type GetBalanceResponse,
+  type GetPayoutsRequest,
+  type GetPayoutsResponse,
+  type LedgerService,
+  type LoadRequest,
+  type LoadResponse,
+} from "../../gen/ledger/v1/ledger_pb.js";
+import {
+  toAccountBalance,
+  toAdjustBalanceResponse,
+  toAuthorizeResponse,
+  toLoadResponse,
+  toPayout,
+} from "./convert.js";
+import { toConnectError } from "./errors.js";
+
+type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
+
+/** The value of a successful outcome; a failure is thrown as its `ConnectError`. */
+function unwrap<T>(outcome: Outcome<T>): T {
+  if (!outcome.ok) throw toConnectError(outcome.failure);
+  return outcome.value;
+}
+
+export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
+  constructor(private readonly ledger: Ledger) {}
+
+  async load(request: LoadRequest): Promise<LoadResponse> {
+    return toLoadResponse(unwrap(await this.ledger.load(this.parse("load", request))));
+  }
+
+  async authorize(request: AuthorizeRequest): Promise<AuthorizeResponse> {
+    return toAuthorizeResponse(unwrap(await this.ledger.authorize(this.parse("authorize", request))));
+  }
+
+  async adjustBalance(request: AdjustBalanceRequest): Promise<AdjustBalanceResponse> {
+    return toAdjustBalanceResponse(unwrap(await this.ledger.adjust(this.parse("adjust", request))));
+  }
+
+  async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {
+    const accounts = unwrap(await this.ledger.getBalance(request.userId, request.currency));
+    return create(GetBalanceResponseSchema, {
+      userId: request.userId,
+      balances: accounts.map(toAccountBalance),
+    });
+  }
+
+  async getPayouts(request: GetPayoutsRequest): Promise<GetPayoutsResponse> {
+    const page = unwrap(await this.ledger.getPayouts(request));
+    return create(GetPayoutsResponseSchema, {
+      payouts: page.payouts.map(toPayout),
+      nextPageToken: page.nextPageToken,
+    });
+  }
+
+  private parse(kind: MutationKind, request: MutationRequest): MutationInput {
+    const parsed = parseMutation(kind, request, this.ledger.options.defaultCurrency);
+    if (!parsed.ok) throw toConnectError({ kind: "invalid_argument", violations: parsed.violations });
+    return parsed.value;
+  }
+}

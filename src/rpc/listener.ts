@@ -1,0 +1,116 @@
+/**
+ * One port for every caller. Native gRPC clients (grpc-go, ghz, grpcurl -plaintext) open
+ * cleartext HTTP/2 with prior knowledge; curl, browsers' proxies and Connect JSON callers speak
+ * HTTP/1.1. A cleartext Node HTTP/2 server cannot fall back to HTTP/1.1 by itself, so the first
+ * bytes of each connection decide: the HTTP/2 connection preface starts with "PRI ", which no
+ * HTTP/1.1 method does.
+ */
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from "node:http";
+import { createServer as createHttp2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+
+const HTTP2_PREFACE_START = Buffer.from("PRI ");
+
+export type Handler = (
+  request: Parameters<RequestListener>[0] | Http2ServerRequest,
+  response: Parameters<RequestListener>[1] | Http2ServerResponse,
+) => void;
+
+export interface ListenerOptions {
+  /** How long an idle HTTP/1.1 keep-alive connection stays open, in milliseconds. */
+  readonly keepAliveTimeoutMs: number;
+  /** How long a connection may take to send its first bytes, in milliseconds. */
+  readonly prefaceTimeoutMs: number;
+}
+
+/** A TCP listener that hands each connection to an HTTP/2 or an HTTP/1.1 server. */
+export class DualProtocolListener {
+  private readonly net: NetServer;
+  private readonly http1: HttpServer;
+  private readonly http2: Http2Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly sessions = new Set<Http2Session>();
+
+  constructor(handler: Handler, options: ListenerOptions) {
+    this.http1 = createHttpServer(handler as RequestListener);
+    this.http1.keepAliveTimeout = options.keepAliveTimeoutMs;
+    this.http2 = createHttp2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    this.http2.on("session", (session: Http2Session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
+    this.net = createNetServer((socket) => this.route(socket, options.prefaceTimeoutMs));
+  }
+
+  /** Open TCP connections: tests wait for zero to prove that nothing leaks. */
+  get connectionCount(): number {
+    return this.sockets.size;
+  }
+
+  listen(port: number, host: string): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.net.once("error", reject);
+      this.net.listen(port, host, () => {
+        this.net.off("error", reject);
+        resolve(this.net.address() as AddressInfo);
+      });
+    });
+  }
+
+  /**
+   * Stops accepting connections and asks the open ones to finish: HTTP/2 sessions get GOAWAY
+   * (in-flight streams complete), idle HTTP/1.1 connections close and busy ones close after
+   * their response.
+   */
+  stopAccepting(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    this.http1.closeIdleConnections();
+    return closed;
+  }
+
+  /** Resolves once every connection has closed, or after `timeoutMs`, whichever comes first. */
+  async waitForConnectionsClosed(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      this.http1.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    return this.sockets.size === 0;
+  }
+
+  /** Ends every connection now: the hard deadline of a shutdown. */
+  destroyAll(): void {
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  private route(socket: Socket, prefaceTimeoutMs: number): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.setTimeout(prefaceTimeoutMs, () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      if (head.length < HTTP2_PREFACE_START.length && HTTP2_PREFACE_START.subarray(0, head.length).equals(head)) {
+        return; // Too few bytes to tell yet.
+      }
+      socket.off("data", onData);
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(head);
+      const isHttp2 = head.subarray(0, HTTP2_PREFACE_START.length).equals(HTTP2_PREFACE_START);
+      if (isHttp2) {
+        // The HTTP/2 session reads what is buffered on the next tick; resuming here would let
+        // the preface flow past with no listener and be lost.
+        this.http2.emit("connection", socket);
+      } else {
+        this.http1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * Builds the service from its configuration: store, ledger, RPC handlers and the listener.
+ * Nothing here listens until `listen()`; the entry point (`main.ts`) and the tests call it.
+ */
+import type { AddressInfo } from "node:net";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { Config } from "./config.js";
+import { Ledger } from "./domain/ledger.js";
+import type { Logger } from "./logger.js";
+import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
+import { serveHealthz } from "./rpc/healthz.js";
+import { CallGate, callInterceptor } from "./rpc/interceptors.js";
+import { LedgerServiceImpl } from "./rpc/ledger-service.js";
+import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
+import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
+import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1alpha_reflection,
+  ServerReflection as ReflectionV1Alpha,
+} from "../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { file_ledger_v1_ledger, LedgerService } from "../gen/ledger/v1/ledger_pb.js";
+
+/** The services this server offers, as reflection lists them. */
+export const SERVICE_NAMES = [
+  LedgerService.typeName,
+  Health.typeName,
+  ReflectionV1.typeName,
+  ReflectionV1Alpha.typeName,
+];
+
+export interface App {
+  readonly store: SqliteStore;
+  readonly health: HealthState;
+  readonly listener: DualProtocolListener;
+  /** Starts listening on the configured host and port (port 0 picks a free one). */
+  listen(): Promise<AddressInfo>;
+  /**
+   * Graceful shutdown: health goes NOT_SERVING, new calls are refused, in-flight calls finish,
+   * the store commits what it queued and closes; after `shutdownTimeoutMs` connections are cut.
+   */
+  shutdown(): Promise<void>;
+}
+
+export interface BuildOptions {
+  /** Extra sections for GET /healthz, e.g. the vendor poller's status. */
+  readonly healthDetails?: () => Record<string, unknown>;
+}
+
+export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
+  const store = await SqliteStore.open({
+    filename: config.dbPath,
+    durability: config.durability,
+    batchSizeMax: config.writeBatchMax,
+    queueDepthMax: config.writeQueueMax,
+    busyTimeoutMs: config.busyTimeoutMs,
+  });
+  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
+  const health = new HealthState(SERVICE_NAMES);
+  const gate = new CallGate();
+  const shutdownController = new AbortController();
+  const reflector = new Reflector(
+    [
+      file_ledger_v1_ledger,
+      file_grpc_health_v1_health,
+      file_grpc_reflection_v1_reflection,
+      file_grpc_reflection_v1alpha_reflection,
+    ],
+    SERVICE_NAMES,
+  );
+
+  const routes = (router: ConnectRouter) => {
+    router.service(LedgerService, new LedgerServiceImpl(ledger));
+    router.service(Health, new HealthServiceImpl(health));
+    router.service(ReflectionV1, new ReflectionV1Impl(reflector));
+    router.service(ReflectionV1Alpha, new ReflectionV1AlphaImpl(reflector));
+  };
+  const healthzSource = {
+    ping: () => store.ping(),
+    isDraining: () => gate.isDraining,
+    details: () => ({
+      writeQueueDepth: store.writeQueueDepth,
+      callsInFlight: gate.callsInFlight,
+      ...options.healthDetails?.(),
+    }),
+  };
+  const handler = connectNodeAdapter({
+    routes,
+    interceptors: [callInterceptor(gate, logger)],
+    // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
+    jsonOptions: { alwaysEmitImplicit: true },
+    readMaxBytes: config.readMaxBytes,
+    writeMaxBytes: config.writeMaxBytes,
+    shutdownSignal: shutdownController.signal,
+    fallback: (request, response) => {
+      const path = request.url?.split("?")[0];
+      if (path === "/healthz") {
+        void serveHealthz(healthzSource, request, response);
+        return;
+      }
+      response.writeHead(404, { "content-type": "application/json" });
+      response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
+    },
+  }) as Handler;
+  const listener = new DualProtocolListener(handler, { keepAliveTimeoutMs: 60_000, prefaceTimeoutMs: 10_000 });
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = async () => {
+    health.setAll(ServingStatus.NOT_SERVING);
+    const drained = gate.drain();
+    // Long-lived streams (Watch, reflection) end now; unary calls run to completion.
+    shutdownController.abort();
+    const stopped = listener.stopAccepting();
+    const inTime = await Promise.race([
+      drained.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), config.shutdownTimeoutMs).unref()),
+    ]);
+    if (!inTime) logger.warn({ callsInFlight: gate.callsInFlight }, "shutdown deadline passed; cutting connections");
+    const closed = await listener.waitForConnectionsClosed(inTime ? Math.min(2000, config.shutdownTimeoutMs) : 0);
+    if (!closed) listener.destroyAll();
+    await stopped;
+    await store.close();
+  };
+
+  return {
+    store,
+    health,
+    listener,
+    listen: () => listener.listen(config.port, config.host),
+    shutdown: () => (shuttingDown ??= shutdown()),
+  };
+}
