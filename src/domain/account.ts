@@ -83,7 +83,7 @@ export function applyEntry(
 }
 
 /** Field-by-field equality, for `verify`. Returns the names of the fields that differ. */
-export function diffAccounts(expected: AccountState, actual: AccountState): string[] {
+export function diffAccounts(expected: AccountState, actual: AccountState): (keyof AccountState)[] {
   const fields: (keyof Counters)[] = [
     "balance",
     "earned",

@@ -1,0 +1,38 @@
+/**
+ * `npm run seed`: demo accounts for trying the service, through the same ledger rules as the
+ * RPCs. Idempotent: running it twice changes nothing the second time.
+ */
+import { readConfig } from "../config.js";
+import { Ledger } from "../domain/ledger.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+
+/** The wallet scenario's account: 10,000 minor units, for 10,000 concurrent debits of 2. */
+export const WALLET_USER_ID = "wallet-user";
+
+const SEEDS = [
+  { userId: WALLET_USER_ID, amount: 10_000n, currency: "USD" },
+  { userId: "alice", amount: 50_000n, currency: "USD" },
+  { userId: "alice", amount: 20_000n, currency: "EUR" },
+  { userId: "bob", amount: 1_500n, currency: "USD" },
+  { userId: "074092", amount: 1_200n, currency: "EUR" },
+];
+
+const config = readConfig(process.env);
+const store = await SqliteStore.open({
+  filename: config.dbPath,
+  durability: config.durability,
+  batchSizeMax: config.writeBatchMax,
+  queueDepthMax: config.writeQueueMax,
+  busyTimeoutMs: config.busyTimeoutMs,
+});
+try {
+  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
+  for (const seed of SEEDS) {
+    const outcome = await ledger.load({ ...seed, idempotencyKey: `seed-${seed.userId}-${seed.currency}` });
+    if (!outcome.ok) throw new Error(`seeding ${seed.userId} failed: ${outcome.failure.kind}`);
+    const { entry, replayed } = outcome.value;
+    console.log(`${replayed ? "already seeded" : "seeded"} ${entry.userId}: ${entry.balanceAfter} ${entry.currency}`);
+  }
+} finally {
+  await store.close();
+}

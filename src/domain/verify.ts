@@ -1,0 +1,69 @@
+/**
+ * The audit behind `npm run verify`: every account's cached position must equal the fold of its
+ * entries, and every entry must be consistent with the ones before it.
+ */
+import type { Account, AccountState, Entry } from "../store/store.js";
+import { applyEntry, balanceDelta, diffAccounts } from "./account.js";
+
+export interface Mismatch {
+  readonly userId: string;
+  readonly currency: string;
+  readonly problem: string;
+}
+
+export interface VerifyReport {
+  readonly entriesChecked: number;
+  readonly accountsChecked: number;
+  readonly mismatches: Mismatch[];
+}
+
+/** Mismatches are capped so that a badly broken ledger still yields a readable report. */
+const MISMATCHES_MAX = 1000;
+
+export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Account>): VerifyReport {
+  const folded = new Map<string, AccountState>();
+  const mismatches: Mismatch[] = [];
+  const report = (userId: string, currency: string, problem: string) => {
+    if (mismatches.length < MISMATCHES_MAX) mismatches.push({ userId, currency, problem });
+  };
+  let entriesChecked = 0;
+  for (const entry of entries) {
+    entriesChecked += 1;
+    const key = JSON.stringify([entry.userId, entry.currency]);
+    const expectedDelta = entry.status === "declined" ? 0n : balanceDelta(entry.kind, entry.amount);
+    if (entry.delta !== expectedDelta) {
+      report(entry.userId, entry.currency, `entry ${entry.id}: delta ${entry.delta}, expected ${expectedDelta}`);
+    }
+    const next = applyEntry(folded.get(key), entry, entry.createdAtMs);
+    if (next === undefined) {
+      report(entry.userId, entry.currency, `entry ${entry.id}: totals overflow int64`);
+      continue;
+    }
+    if (next.balance !== entry.balanceAfter) {
+      report(entry.userId, entry.currency, `entry ${entry.id}: balance_after ${entry.balanceAfter}, expected ${next.balance}`);
+    }
+    folded.set(key, next);
+  }
+  let accountsChecked = 0;
+  for (const account of accounts) {
+    accountsChecked += 1;
+    const key = JSON.stringify([account.userId, account.currency]);
+    const expected = folded.get(key);
+    folded.delete(key);
+    if (expected === undefined) {
+      report(account.userId, account.currency, "account has no entries");
+      continue;
+    }
+    for (const field of diffAccounts(expected, account)) {
+      report(account.userId, account.currency, `${field} is ${account[field]}, entries sum to ${expected[field]}`);
+    }
+    if (account.balance !== account.earned - account.spent - account.paidOut) {
+      report(account.userId, account.currency, "balance differs from earned - spent - paid_out");
+    }
+  }
+  for (const key of folded.keys()) {
+    const [userId = "", currency = ""] = JSON.parse(key) as string[];
+    report(userId, currency, "entries exist but the account does not");
+  }
+  return { entriesChecked, accountsChecked, mismatches };
+}
