@@ -69,7 +69,9 @@ export class Ledger {
     const currency = rawCurrency === "" ? undefined : checkCurrency(violations, rawCurrency, "");
     const parsed = violations.result(null);
     if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
-    const accounts = await this.store.getAccounts(rawUserId, currency);
+    const read = await attempt(() => this.store.getAccounts(rawUserId, currency));
+    if (!read.ok) return read;
+    const accounts = read.value;
     if (accounts.length === 0) {
       return failure({ kind: "account_not_found", userId: rawUserId, currency: currency ?? null });
     }
@@ -95,12 +97,16 @@ export class Ledger {
 
     const limit = Math.min(request.pageSize || PAYOUT_PAGE_SIZE_DEFAULT, PAYOUT_PAGE_SIZE_MAX);
     // One row more than the page tells whether another page exists without a count query.
-    const rows = await this.store.listOutstandingPayouts({
-      ...(request.userId === "" ? {} : { userId: request.userId }),
-      ...(currency === undefined ? {} : { currency }),
-      ...(after === undefined ? {} : { after }),
-      limit: limit + 1,
-    });
+    const read = await attempt(() =>
+      this.store.listOutstandingPayouts({
+        ...(request.userId === "" ? {} : { userId: request.userId }),
+        ...(currency === undefined ? {} : { currency }),
+        ...(after === undefined ? {} : { after }),
+        limit: limit + 1,
+      }),
+    );
+    if (!read.ok) return read;
+    const rows = read.value;
     const payouts = rows.slice(0, limit);
     const last = payouts.at(-1);
     const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
@@ -112,18 +118,15 @@ export class Ledger {
     input: MutationInput,
     decide: (current: AccountState | undefined, nowMs: number) => Verdict<RejectReason>,
   ): Promise<Outcome<Receipt>> {
-    let result;
-    try {
-      result = await this.store.mutate({
+    const attempted = await attempt(() =>
+      this.store.mutate({
         account: { userId: input.userId, currency: input.currency },
         idempotencyKey: input.idempotencyKey,
         decide,
-      });
-    } catch (error) {
-      if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
-      if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
-      throw error;
-    }
+      }),
+    );
+    if (!attempted.ok) return attempted;
+    const result = attempted.value;
     switch (result.type) {
       case "applied":
         return success({ entry: result.entry, balanceBefore: result.before?.balance ?? 0n, replayed: false });
@@ -136,6 +139,20 @@ export class Ledger {
           ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
           : failure({ kind: "balance_overflow" });
     }
+  }
+}
+
+/**
+ * Runs a store operation, turning the store's operating errors into failures. Anything else is a
+ * bug and propagates, to be logged and masked as INTERNAL at the edge.
+ */
+async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
+  try {
+    return success(await operation());
+  } catch (error) {
+    if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
+    if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
+    throw error;
   }
 }
 
