@@ -29,10 +29,16 @@ export class DualProtocolListener {
   private readonly http1: HttpServer;
   private readonly http2: Http2Server;
   private readonly sockets = new Set<Socket>();
+  private readonly http1Sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
+  private draining = false;
 
   constructor(handler: Handler, options: ListenerOptions) {
-    this.http1 = createHttpServer(handler as RequestListener);
+    this.http1 = createHttpServer((request, response) => {
+      // While draining, each HTTP/1.1 connection closes after the response it is serving.
+      if (this.draining) response.setHeader("connection", "close");
+      handler(request, response);
+    });
     this.http1.keepAliveTimeout = options.keepAliveTimeoutMs;
     this.http2 = createHttp2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
     this.http2.on("session", (session: Http2Session) => {
@@ -63,9 +69,10 @@ export class DualProtocolListener {
    * their response.
    */
   stopAccepting(): Promise<void> {
+    this.draining = true;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const session of this.sessions) session.close();
-    this.http1.closeIdleConnections();
+    this.closeIdleHttp1();
     return closed;
   }
 
@@ -73,7 +80,7 @@ export class DualProtocolListener {
   async waitForConnectionsClosed(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     while (this.sockets.size > 0 && Date.now() < deadline) {
-      this.http1.closeIdleConnections();
+      this.closeIdleHttp1();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     return this.sockets.size === 0;
@@ -83,6 +90,16 @@ export class DualProtocolListener {
   destroyAll(): void {
     for (const session of this.sessions) session.destroy();
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /**
+   * Closes HTTP/1.1 connections that are between requests. The HTTP server's own
+   * closeIdleConnections() only knows connections it accepted itself, not ones handed to it.
+   */
+  private closeIdleHttp1(): void {
+    for (const socket of this.http1Sockets) {
+      if (((socket as Socket & { _httpMessage?: unknown })._httpMessage ?? null) === null) socket.destroy();
+    }
   }
 
   private route(socket: Socket, prefaceTimeoutMs: number): void {
@@ -106,6 +123,8 @@ export class DualProtocolListener {
         // the preface flow past with no listener and be lost.
         this.http2.emit("connection", socket);
       } else {
+        this.http1Sockets.add(socket);
+        socket.once("close", () => this.http1Sockets.delete(socket));
         this.http1.emit("connection", socket);
         socket.resume();
       }
