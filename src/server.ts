@@ -2,6 +2,7 @@
  * Builds the service from its configuration: store, ledger, RPC handlers and the listener.
  * Nothing here listens until `listen()`; the entry point (`main.ts`) and the tests call it.
  */
+import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter } from "@connectrpc/connect";
@@ -10,7 +11,9 @@ import { Ledger } from "./domain/ledger.js";
 import type { Logger } from "./logger.js";
 import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
 import { serveHealthz } from "./rpc/healthz.js";
+import { authInterceptor } from "./rpc/auth.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
+import { loadKeyring } from "./rpc/keyring-loader.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
@@ -50,6 +53,8 @@ export interface BuildOptions {
 }
 
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
+  // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
+  const keyring = loadKeyring(config);
   const store = await SqliteStore.open({
     filename: config.dbPath,
     durability: config.durability,
@@ -61,6 +66,9 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
   const shutdownController = new AbortController();
+  // Every call in flight listens on this signal: the default cap of 10 listeners is for leaks
+  // in ordinary code, not for a server with thousands of concurrent calls.
+  setMaxListeners(0, shutdownController.signal);
   const reflector = new Reflector(
     [
       file_ledger_v1_ledger,
@@ -88,7 +96,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   };
   const handler = connectNodeAdapter({
     routes,
-    interceptors: [callInterceptor(gate, logger)],
+    // The call interceptor wraps the auth check, so refusals are logged (by code, never the key).
+    interceptors: [callInterceptor(gate, logger), authInterceptor(keyring)],
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
     jsonOptions: { alwaysEmitImplicit: true },
     readMaxBytes: config.readMaxBytes,
