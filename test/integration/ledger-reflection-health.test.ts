@@ -13,7 +13,8 @@ import {
 } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ReflectionV1Alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
-import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
+import type { GrpcCallError} from "../support/grpc-client.js";
+import { GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
 
 describe("reflection and health", () => {
