@@ -31,6 +31,16 @@ export interface Config {
   readonly shutdownTimeoutMs: number;
   /** LEDGER_LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
   readonly logLevel: string;
+  /**
+   * LEDGER_GRPC_SERVER: which server takes HTTP/2 connections. `grpc-js` (default) serves native
+   * gRPC about five times faster; Connect and gRPC-Web callers then use HTTP/1.1. `connect`
+   * serves every protocol on HTTP/2 through connect-node.
+   */
+  readonly grpcServer: "grpc-js" | "connect";
+  /** LEDGER_STREAMS_PER_CONNECTION_MAX: most calls in flight on one HTTP/2 connection. Default 1000. */
+  readonly streamsPerConnectionMax: number;
+  /** LEDGER_CONNECTIONS_MAX: most open connections; past it new ones are closed. Default 16384. */
+  readonly connectionsMax: number;
 }
 
 export class ConfigError extends Error {
@@ -94,6 +104,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     busyTimeoutMs: read.integer("LEDGER_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
     shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
+    grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
+    streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
+    connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),
   };
   if (!isKnownCurrency(config.defaultCurrency)) {
     read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);

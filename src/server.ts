@@ -5,7 +5,8 @@
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import type { ConnectRouter } from "@connectrpc/connect";
+import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { DescService } from "@bufbuild/protobuf";
 import type { Config } from "./config.js";
 import { Ledger } from "./domain/ledger.js";
 import type { Logger } from "./logger.js";
@@ -16,6 +17,7 @@ import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
@@ -50,6 +52,11 @@ export interface App {
 export interface BuildOptions {
   /** Extra sections for GET /healthz, e.g. the vendor poller's status. */
   readonly healthDetails?: () => Record<string, unknown>;
+  /**
+   * Replaces the ledger service's implementation. The benchmark's "trivial handler" ceiling
+   * uses it to measure our server stack without the store; nothing else should.
+   */
+  readonly ledgerService?: (ledger: Ledger) => ServiceImpl<typeof LedgerService>;
 }
 
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
@@ -79,12 +86,20 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     SERVICE_NAMES,
   );
 
+  // One instance of each implementation serves both transports.
+  const services: { service: DescService; impl: object }[] = [
+    { service: LedgerService, impl: options.ledgerService?.(ledger) ?? new LedgerServiceImpl(ledger) },
+    { service: Health, impl: new HealthServiceImpl(health) },
+    { service: ReflectionV1, impl: new ReflectionV1Impl(reflector) },
+    { service: ReflectionV1Alpha, impl: new ReflectionV1AlphaImpl(reflector) },
+  ];
   const routes = (router: ConnectRouter) => {
-    router.service(LedgerService, new LedgerServiceImpl(ledger));
-    router.service(Health, new HealthServiceImpl(health));
-    router.service(ReflectionV1, new ReflectionV1Impl(reflector));
-    router.service(ReflectionV1Alpha, new ReflectionV1AlphaImpl(reflector));
+    for (const { service, impl } of services) router.service(service, impl);
   };
+  // The same interceptors, in the same order, on both transports: one log line per call,
+  // refusal while draining, masking of unexpected errors, and the auth check.
+  // The call interceptor wraps the auth check, so refusals are logged (by code, never the key).
+  const interceptors = [callInterceptor(gate, logger), authInterceptor(keyring)];
   const healthzSource = {
     ping: () => store.ping(),
     isDraining: () => gate.isDraining,
@@ -96,8 +111,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   };
   const handler = connectNodeAdapter({
     routes,
-    // The call interceptor wraps the auth check, so refusals are logged (by code, never the key).
-    interceptors: [callInterceptor(gate, logger), authInterceptor(keyring)],
+    interceptors,
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
     jsonOptions: { alwaysEmitImplicit: true },
     readMaxBytes: config.readMaxBytes,
@@ -113,7 +127,23 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
     },
   }) as Handler;
-  const listener = new DualProtocolListener(handler, { keepAliveTimeoutMs: 60_000, prefaceTimeoutMs: 10_000 });
+  const nativeGrpc =
+    config.grpcServer === "grpc-js"
+      ? createNativeGrpcServer({
+          services,
+          interceptors,
+          readMaxBytes: config.readMaxBytes,
+          writeMaxBytes: config.writeMaxBytes,
+          streamsPerConnectionMax: config.streamsPerConnectionMax,
+          shutdownSignal: shutdownController.signal,
+        })
+      : undefined;
+  const listener = new DualProtocolListener(handler, {
+    keepAliveTimeoutMs: 60_000,
+    prefaceTimeoutMs: 10_000,
+    connectionsMax: config.connectionsMax,
+    ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
+  });
 
   let shuttingDown: Promise<void> | undefined;
   const shutdown = async () => {

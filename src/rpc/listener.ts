@@ -21,6 +21,22 @@ export interface ListenerOptions {
   readonly keepAliveTimeoutMs: number;
   /** How long a connection may take to send its first bytes, in milliseconds. */
   readonly prefaceTimeoutMs: number;
+  /**
+   * Takes the HTTP/2 connections instead of the connect-node HTTP/2 server: the native gRPC
+   * server (grpc-js), whose speed is what gRPC callers need. Without it connect-node serves
+   * every protocol on HTTP/2 too.
+   */
+  readonly http2Sink?: Http2ConnectionSink;
+  /** Most open connections; past it new ones are closed at once. */
+  readonly connectionsMax?: number;
+}
+
+/** A server that accepts already-open HTTP/2 connections, like grpc-js's connection injector. */
+export interface Http2ConnectionSink {
+  injectConnection(connection: Socket): void;
+  /** Sends GOAWAY to its sessions; after `graceTimeMs` ends those still open. */
+  drain(graceTimeMs: number): void;
+  destroy(): void;
 }
 
 /** A TCP listener that hands each connection to an HTTP/2 or an HTTP/1.1 server. */
@@ -32,8 +48,10 @@ export class DualProtocolListener {
   private readonly http1Sockets = new Set<Socket>();
   private readonly sessions = new Set<Http2Session>();
   private draining = false;
+  private readonly http2Sink: Http2ConnectionSink | undefined;
 
   constructor(handler: Handler, options: ListenerOptions) {
+    this.http2Sink = options.http2Sink;
     this.http1 = createHttpServer((request, response) => {
       // While draining, each HTTP/1.1 connection closes after the response it is serving.
       if (this.draining) response.setHeader("connection", "close");
@@ -46,6 +64,7 @@ export class DualProtocolListener {
       session.once("close", () => this.sessions.delete(session));
     });
     this.net = createNetServer((socket) => this.route(socket, options.prefaceTimeoutMs));
+    if (options.connectionsMax !== undefined) this.net.maxConnections = options.connectionsMax;
   }
 
   /** Open TCP connections: tests wait for zero to prove that nothing leaks. */
@@ -72,6 +91,8 @@ export class DualProtocolListener {
     this.draining = true;
     const closed = new Promise<void>((resolve) => this.net.close(() => resolve()));
     for (const session of this.sessions) session.close();
+    // The grace is the caller's to enforce: it destroys what is left with destroyAll().
+    this.http2Sink?.drain(2 ** 31 - 1);
     this.closeIdleHttp1();
     return closed;
   }
@@ -89,6 +110,7 @@ export class DualProtocolListener {
   /** Ends every connection now: the hard deadline of a shutdown. */
   destroyAll(): void {
     for (const session of this.sessions) session.destroy();
+    this.http2Sink?.destroy();
     for (const socket of this.sockets) socket.destroy();
   }
 
@@ -121,7 +143,8 @@ export class DualProtocolListener {
       if (isHttp2) {
         // The HTTP/2 session reads what is buffered on the next tick; resuming here would let
         // the preface flow past with no listener and be lost.
-        this.http2.emit("connection", socket);
+        if (this.http2Sink === undefined) this.http2.emit("connection", socket);
+        else this.http2Sink.injectConnection(socket);
       } else {
         this.http1Sockets.add(socket);
         socket.once("close", () => this.http1Sockets.delete(socket));

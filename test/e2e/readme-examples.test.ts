@@ -1,0 +1,57 @@
+/**
+ * The README's examples, run as written against a real server: every curl line runs with bash,
+ * and every grpcurl line's method and JSON body are sent as the same call (grpcurl itself is a
+ * Go program we cannot install here; reflection, which it relies on, is tested separately).
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { promisify } from "node:util";
+import { expect } from "chai";
+import { startApp, type TestApp } from "../support/app.js";
+
+const run = promisify(execFile);
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const exampleLines = (tool: string) =>
+  readme.split("\n").filter((line) => line.startsWith(`${tool} `) && line.includes("localhost:50051"));
+
+describe("README examples", () => {
+  let server: TestApp;
+
+  before(async () => {
+    server = await startApp();
+  });
+
+  after(async () => {
+    await server.stop();
+  });
+
+  it("has curl and grpcurl examples for every RPC", () => {
+    for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"]) {
+      expect(exampleLines("curl").some((line) => line.includes(`/${rpc}`)), `curl ${rpc}`).to.equal(true);
+      expect(exampleLines("grpcurl").some((line) => line.includes(`/${rpc}`)), `grpcurl ${rpc}`).to.equal(true);
+    }
+  });
+
+  it("runs every curl example and gets JSON back", async () => {
+    for (const line of exampleLines("curl")) {
+      const command = line.replaceAll("localhost:50051", server.address);
+      const { stdout } = await run("bash", ["-c", command]);
+      expect(() => JSON.parse(stdout) as unknown, line).to.not.throw();
+      expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown)"/);
+    }
+  });
+
+  it("sends every grpcurl example's body to its method and gets an answer", async () => {
+    for (const line of exampleLines("grpcurl")) {
+      const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
+      if (method === undefined) continue; // list / describe: covered by the reflection tests.
+      const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
+      const response = await fetch(`${server.baseUrl}/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+      expect(response.status, line).to.equal(200);
+    }
+  });
+});
