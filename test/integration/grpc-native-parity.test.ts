@@ -29,7 +29,7 @@ interface Step {
 }
 
 function step<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>): Step {
-  return { method: method as unknown as DescMethodUnary, input: input as MessageInitShape<DescMessage> };
+  return { method, input };
 }
 
 const STEPS: Step[] = [
