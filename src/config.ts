@@ -4,6 +4,7 @@
  * they are stable; the README lists them all.
  */
 import { isKnownCurrency } from "./domain/currency.js";
+import { secureDefaultsProblems } from "./secure-defaults.js";
 import type { Durability } from "./store/sqlite/sqlite-store.js";
 
 export interface Config {
@@ -41,6 +42,21 @@ export interface Config {
   readonly streamsPerConnectionMax: number;
   /** LEDGER_CONNECTIONS_MAX: most open connections; past it new ones are closed. Default 16384. */
   readonly connectionsMax: number;
+  /**
+   * LEDGER_AUTH: `on` requires an API key on every call except health and reflection.
+   * Default: `on` when keys are configured, otherwise `off` (allowed only on loopback).
+   */
+  readonly auth: "on" | "off";
+  /** LEDGER_API_KEYS_FILE: the keys file (`<name> <scopes> sha256:<hex>` lines). Default none. */
+  readonly apiKeysFile: string;
+  /** LEDGER_API_KEYS: keys-file lines in the environment, separated by `;` or newlines. Default none. */
+  readonly apiKeys: string;
+  /** LEDGER_TLS_CERT: PEM certificate chain; with LEDGER_TLS_KEY, the port speaks TLS only. Default none. */
+  readonly tlsCertPath: string;
+  /** LEDGER_TLS_KEY: PEM private key of LEDGER_TLS_CERT. Default none. */
+  readonly tlsKeyPath: string;
+  /** LEDGER_ALLOW_INSECURE_PUBLIC: `true` allows a non-loopback host with auth off. Default false. */
+  readonly allowInsecurePublic: boolean;
 }
 
 export class ConfigError extends Error {
@@ -107,7 +123,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
     streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
     connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),
+    auth: read.oneOf("LEDGER_AUTH", env.LEDGER_API_KEYS_FILE || env.LEDGER_API_KEYS ? "on" : "off", ["on", "off"]),
+    apiKeysFile: read.string("LEDGER_API_KEYS_FILE", ""),
+    apiKeys: read.string("LEDGER_API_KEYS", ""),
+    tlsCertPath: read.string("LEDGER_TLS_CERT", ""),
+    tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
+    allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
   };
+  read.problems.push(...secureDefaultsProblems(config));
   if (!isKnownCurrency(config.defaultCurrency)) {
     read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);
   }

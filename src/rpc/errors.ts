@@ -94,3 +94,13 @@ export function internalError(): ConnectError {
     errorInfo("INTERNAL"),
   ]);
 }
+
+/** No key, or a key the server does not know: the caller must authenticate. Not retryable. */
+export function unauthenticatedError(message: string): ConnectError {
+  return new ConnectError(message, Code.Unauthenticated, undefined, [errorInfo("UNAUTHENTICATED")]);
+}
+
+/** A known key without the scope the method needs. Not retryable with the same key. */
+export function permissionDeniedError(message: string, scope: string): ConnectError {
+  return new ConnectError(message, Code.PermissionDenied, undefined, [errorInfo("PERMISSION_DENIED", { scope })]);
+}

@@ -1,0 +1,43 @@
+/**
+ * The start-up checks that keep a careless configuration from exposing the ledger: a service
+ * that moves money must not answer unauthenticated calls from the network, so a non-loopback
+ * address requires authentication unless the operator says, explicitly, that something in front
+ * of the service authenticates (LEDGER_ALLOW_INSECURE_PUBLIC=true).
+ */
+import { isIP } from "node:net";
+
+/** The subset of the configuration these checks read. */
+export interface SecuritySettings {
+  readonly host: string;
+  readonly auth: "on" | "off";
+  readonly apiKeysFile: string;
+  readonly apiKeys: string;
+  readonly tlsCertPath: string;
+  readonly tlsKeyPath: string;
+  readonly allowInsecurePublic: boolean;
+}
+
+/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and "localhost". */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[(.*)\]$/, "$1");
+  if (bare === "localhost" || bare === "::1" || bare === "::ffff:127.0.0.1") return true;
+  return isIP(bare) === 4 && bare.startsWith("127.");
+}
+
+export function secureDefaultsProblems(settings: SecuritySettings): string[] {
+  const problems: string[] = [];
+  if (settings.auth === "on" && settings.apiKeysFile === "" && settings.apiKeys === "") {
+    problems.push("LEDGER_AUTH=on needs keys: set LEDGER_API_KEYS_FILE or LEDGER_API_KEYS (see `npm run keys:issue`)");
+  }
+  if (settings.auth === "off" && !isLoopbackHost(settings.host) && !settings.allowInsecurePublic) {
+    problems.push(
+      `refusing to listen on ${settings.host} with authentication off: anyone who reaches it could move money. ` +
+        "Issue keys (`npm run keys:issue`) and set LEDGER_API_KEYS_FILE, or listen on 127.0.0.1, " +
+        "or set LEDGER_ALLOW_INSECURE_PUBLIC=true if a proxy in front authenticates every call",
+    );
+  }
+  if ((settings.tlsCertPath === "") !== (settings.tlsKeyPath === "")) {
+    problems.push("LEDGER_TLS_CERT and LEDGER_TLS_KEY must be set together");
+  }
+  return problems;
+}
