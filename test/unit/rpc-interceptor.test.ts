@@ -14,7 +14,7 @@ const request = {
   method: LedgerService.method.load,
 } as unknown as UnaryRequest;
 
-async function thrownBy(failure: unknown, gate = new CallGate()): Promise<ConnectError> {
+async function thrownBy(failure: Error, gate = new CallGate()): Promise<ConnectError> {
   const handler = callInterceptor(gate, createLogger("silent"))(() => Promise.reject(failure));
   try {
     await handler(request);
