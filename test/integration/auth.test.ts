@@ -38,7 +38,8 @@ async function failure(promise: Promise<unknown>): Promise<GrpcCallError> {
   throw new Error("expected the call to fail");
 }
 
-describe("authentication and scopes (real server, auth on)", () => {
+// Both HTTP/2 gRPC servers (native grpc-js and connect-node) must apply the same rule.
+for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and scopes (real server, auth on, gRPC via ${grpcServer})`, () => {
   let dir: string;
   let app: App;
   let address: string;
@@ -52,6 +53,7 @@ describe("authentication and scopes (real server, auth on)", () => {
     writeFileSync(keysFile, `# issued by npm run keys:issue\n${keyFileLine("file-writer", ["write", "read"], keys.fileWriter)}\n`);
     const config = readConfig({
       LEDGER_PORT: "0",
+      LEDGER_GRPC_SERVER: grpcServer,
       LEDGER_DB: join(dir, "ledger.db"),
       LEDGER_API_KEYS_FILE: keysFile,
       LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)}`,
