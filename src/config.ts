@@ -5,7 +5,7 @@
  */
 import { isKnownCurrency } from "./domain/currency.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
-import type { Durability } from "./store/sqlite/sqlite-store.js";
+import type { Durability, SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 
 export interface Config {
   /** LEDGER_HOST: the address to listen on. Default 127.0.0.1, so nothing is exposed by accident. */
@@ -136,4 +136,15 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   read.check();
   return config;
+}
+
+/** The store's settings, for the service and for every command that opens the database. */
+export function storeOptions(config: Config): SqliteStoreOptions {
+  return {
+    filename: config.dbPath,
+    durability: config.durability,
+    batchSizeMax: config.writeBatchMax,
+    queueDepthMax: config.writeQueueMax,
+    busyTimeoutMs: config.busyTimeoutMs,
+  };
 }

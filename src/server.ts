@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
-import type { Config } from "./config.js";
+import { storeOptions, type Config } from "./config.js";
 import { Ledger } from "./domain/ledger.js";
 import type { Logger } from "./logger.js";
 import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
@@ -62,13 +62,7 @@ export interface BuildOptions {
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
   // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
   const keyring = loadKeyring(config);
-  const store = await SqliteStore.open({
-    filename: config.dbPath,
-    durability: config.durability,
-    batchSizeMax: config.writeBatchMax,
-    queueDepthMax: config.writeQueueMax,
-    busyTimeoutMs: config.busyTimeoutMs,
-  });
+  const store = await SqliteStore.open(storeOptions(config));
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();

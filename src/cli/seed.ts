@@ -2,7 +2,7 @@
  * `npm run seed`: demo accounts for trying the service, through the same ledger rules as the
  * RPCs. Idempotent: running it twice changes nothing the second time.
  */
-import { readConfig } from "../config.js";
+import { readConfig, storeOptions } from "../config.js";
 import { Ledger } from "../domain/ledger.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 
@@ -18,13 +18,7 @@ const SEEDS = [
 ];
 
 const config = readConfig(process.env);
-const store = await SqliteStore.open({
-  filename: config.dbPath,
-  durability: config.durability,
-  batchSizeMax: config.writeBatchMax,
-  queueDepthMax: config.writeQueueMax,
-  busyTimeoutMs: config.busyTimeoutMs,
-});
+const store = await SqliteStore.open(storeOptions(config));
 try {
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
   for (const seed of SEEDS) {

@@ -2,18 +2,12 @@
  * `npm run verify`: recomputes every balance from the entries and exits non-zero on any
  * mismatch. Safe to run beside the live service: it only reads, from a WAL snapshot.
  */
-import { readConfig } from "../config.js";
+import { readConfig, storeOptions } from "../config.js";
 import { verifyLedger } from "../domain/verify.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
 
 const config = readConfig(process.env);
-const store = await SqliteStore.open({
-  filename: config.dbPath,
-  durability: config.durability,
-  batchSizeMax: 1,
-  queueDepthMax: 1,
-  busyTimeoutMs: config.busyTimeoutMs,
-});
+const store = await SqliteStore.open(storeOptions(config));
 try {
   // One read transaction, so entries and accounts come from the same instant.
   const report = store.db.transaction(() => verifyLedger(store.iterateEntries(), store.iterateAccounts()))();
