@@ -1,0 +1,96 @@
+/**
+ * A small reference model of the ledger's rules, written from the contract (proto/ledger/v1)
+ * rather than from the code, for the model-based test: given the same calls, the service must
+ * give the same answers.
+ */
+const INT64_MAX = 2n ** 63n - 1n;
+
+export type Operation = "load" | "authorize" | "adjust";
+
+export interface ModelCall {
+  readonly operation: Operation;
+  readonly userId: string;
+  /** Already resolved: the server's default replaces an empty currency. */
+  readonly currency: string;
+  readonly amount: bigint;
+  readonly key: string | null;
+}
+
+export interface ModelAccount {
+  balance: bigint;
+  earned: bigint;
+  spent: bigint;
+  loaded: bigint;
+  authorized: bigint;
+  declinedCount: bigint;
+  entryCount: bigint;
+}
+
+/** What the model expects of one call. `recorded` answers carry the balance after. */
+export type Expected =
+  | { readonly code: "OK"; readonly replayed: boolean; readonly balanceAfter: bigint; readonly approved?: boolean; readonly firstAnswer?: unknown }
+  | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" };
+
+interface Recorded {
+  readonly call: ModelCall;
+  readonly balanceAfter: bigint;
+  readonly approved?: boolean;
+  /** The service's first answer, which every replay must repeat. */
+  answer?: unknown;
+}
+
+export class LedgerModel {
+  readonly accounts = new Map<string, ModelAccount>();
+  private readonly keys = new Map<string, Recorded>();
+
+  account(userId: string, currency: string): ModelAccount | undefined {
+    return this.accounts.get(`${userId} ${currency}`);
+  }
+
+  /** Applies `call` to the model and says what the service must answer. */
+  apply(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    if (call.key !== null) {
+      const previous = this.keys.get(`${call.userId} ${call.key}`);
+      if (previous !== undefined) {
+        const same = previous.call.operation === call.operation && previous.call.currency === call.currency && previous.call.amount === call.amount;
+        if (!same) return { expected: { code: "ALREADY_EXISTS" } };
+        return {
+          expected: { code: "OK", replayed: true, balanceAfter: previous.balanceAfter, ...(previous.approved === undefined ? {} : { approved: previous.approved }), firstAnswer: previous.answer },
+        };
+      }
+    }
+    const current = this.account(call.userId, call.currency) ?? { balance: 0n, earned: 0n, spent: 0n, loaded: 0n, authorized: 0n, declinedCount: 0n, entryCount: 0n };
+    const next = { ...current, entryCount: current.entryCount + 1n };
+    let approved: boolean | undefined;
+    switch (call.operation) {
+      case "load":
+        next.balance += call.amount;
+        next.earned += call.amount;
+        next.loaded += call.amount;
+        break;
+      case "authorize":
+        approved = current.balance >= call.amount;
+        if (approved) {
+          next.balance -= call.amount;
+          next.spent += call.amount;
+          next.authorized += call.amount;
+        } else {
+          next.declinedCount += 1n;
+        }
+        break;
+      case "adjust":
+        if (call.amount < 0n && current.balance + call.amount < 0n) return { expected: { code: "FAILED_PRECONDITION" } };
+        next.balance += call.amount;
+        if (call.amount > 0n) next.earned += call.amount;
+        else next.spent -= call.amount;
+        break;
+    }
+    if (Object.values(next).some((value) => value > INT64_MAX || value < -INT64_MAX - 1n)) {
+      return { expected: { code: "OUT_OF_RANGE" } };
+    }
+    this.accounts.set(`${call.userId} ${call.currency}`, next);
+    const recorded: Recorded = { call, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) }, recorded };
+  }
+}
