@@ -62,13 +62,38 @@ async function callImpl(
 ): Promise<UnaryResponse | StreamResponse> {
   const context = (request as NativeRequest).context;
   const { method } = context;
-  const common = { service: context.service, get header() { return context.responseHeader; }, get trailer() { return context.responseTrailer; } };
   if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
     const answer = await methodImpl(request.message, context);
-    return { ...common, stream: false, method, message: toMessage(method.output, answer) } as UnaryResponse;
+    return new NativeResponse(context, false, toMessage(method.output, answer)) as unknown as UnaryResponse;
   }
   const answers = methodImpl(request.message, context) as AsyncIterable<unknown>;
-  return { ...common, stream: true, method, message: mapMessages(method.output, answers) } as StreamResponse;
+  return new NativeResponse(context, true, mapMessages(method.output, answers)) as unknown as StreamResponse;
+}
+
+/**
+ * A connect response whose headers are made only if an interceptor reads them (an object
+ * spread would call the getters and build two Headers per call).
+ */
+class NativeResponse {
+  readonly service: DescService;
+  readonly method: DescMethod;
+
+  constructor(
+    private readonly context: NativeCallContext,
+    readonly stream: boolean,
+    readonly message: unknown,
+  ) {
+    this.service = context.service;
+    this.method = context.method;
+  }
+
+  get header(): Headers {
+    return this.context.responseHeader;
+  }
+
+  get trailer(): Headers {
+    return this.context.responseTrailer;
+  }
 }
 
 /** Unary and client-streaming methods: one answer through the callback. */

@@ -28,6 +28,7 @@ export class NativeCallContext implements HandlerContext {
   readonly protocolName = "grpc";
   readonly requestMethod = "POST";
   private controller: AbortController | undefined;
+  private ended = false;
   private endedReason: Error | undefined;
   private header: Headers | undefined;
   private responseHeaders: Headers | undefined;
@@ -43,7 +44,7 @@ export class NativeCallContext implements HandlerContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.endedReason !== undefined) this.controller.abort(this.endedReason);
+      if (this.ended) this.controller.abort(this.endedReason ?? cancelledError(Date.now() >= this.init.deadlineMs));
       else this.init.shutdownSignal?.addEventListener("abort", this.onShutdown, { once: true });
     }
     return this.controller.signal;
@@ -81,12 +82,18 @@ export class NativeCallContext implements HandlerContext {
     return this.responseTrailers === undefined ? undefined : headersToMetadata(this.responseTrailers);
   }
 
-  /** The call is over (answered, cancelled by the caller, or past its deadline). */
-  end(reason: Error = cancelledError(Date.now() >= this.init.deadlineMs)): void {
-    if (this.endedReason !== undefined) return;
+  /**
+   * The call is over (answered, cancelled by the caller, or past its deadline). The reason is
+   * built only when a signal exists to carry it: an error's stack trace on every call showed in
+   * the profile.
+   */
+  end(reason?: Error): void {
+    if (this.ended) return;
+    this.ended = true;
     this.endedReason = reason;
+    if (this.controller === undefined) return;
     this.init.shutdownSignal?.removeEventListener("abort", this.onShutdown);
-    this.controller?.abort(reason);
+    this.controller.abort(reason ?? cancelledError(Date.now() >= this.init.deadlineMs));
   }
 }
 
