@@ -25,6 +25,7 @@ export interface BenchReport {
   readonly cores: number;
   readonly cpuModel: string;
   readonly pinning: string;
+  readonly loadAverage: string;
   readonly quick: boolean;
   readonly settings: Record<string, string | number>;
   readonly runs: readonly RunRecord[];
@@ -49,7 +50,7 @@ export function renderMarkdown(report: BenchReport): string {
   const lines = [
     `# Ledger benchmark, ${report.startedAt}${report.quick ? " (quick)" : ""}`,
     "",
-    `Node ${report.node}, ${report.platform}, ${report.cores} cores (${report.cpuModel}); pinning: ${report.pinning}; ${report.durationS} s in all.`,
+    `Node ${report.node}, ${report.platform}, ${report.cores} cores (${report.cpuModel}); pinning: ${report.pinning}; load average ${report.loadAverage}; ${report.durationS} s in all.`,
     `Settings: ${Object.entries(report.settings).map(([key, value]) => `${key}=${value}`).join(", ")}.`,
     "",
     "Ceilings: (a) trivial handler on our own stack (listener, grpc-js adapter, interceptors, logging), no store;",

@@ -16,8 +16,10 @@ export interface RunSpec {
 }
 
 export interface Sizes {
-  /** Calls per sustained, hot, reads and ceiling run. */
-  readonly total: number;
+  /** Calls per sustained-writes run (the issue asks for at least 200,000). */
+  readonly sustainedTotal: number;
+  /** Calls per hot-account, reads and ceiling run: enough for stable figures, short enough for ~10 minutes. */
+  readonly otherTotal: number;
   readonly warmup: number;
 }
 
@@ -27,14 +29,16 @@ export function connectionsFor(concurrency: number): number {
 }
 
 function grpcJob(workload: WorkloadName, sizes: Sizes, concurrency: number): Omit<DriverJob, "address"> {
-  return { protocol: "grpc", workload, total: sizes.total, concurrency, connections: connectionsFor(concurrency), warmup: sizes.warmup };
+  const total = workload === "spread-writes" ? sizes.sustainedTotal : sizes.otherTotal;
+  return { protocol: "grpc", workload, total, concurrency, connections: connectionsFor(concurrency), warmup: sizes.warmup };
 }
 
 export function plan(sizes: Sizes): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const server of ["trivial-grpc-js", "trivial-stack"] as const) {
     for (const concurrency of [100, 1000]) {
-      runs.push({ id: `${server}-c${concurrency}`, scenario: `ceiling ${server}`, server, job: grpcJob("spread-writes", sizes, concurrency) });
+      const job = { ...grpcJob("spread-writes", sizes, concurrency), total: sizes.otherTotal };
+      runs.push({ id: `${server}-c${concurrency}`, scenario: `ceiling ${server}`, server, job });
     }
   }
   runs.push({
