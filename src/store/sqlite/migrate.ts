@@ -5,6 +5,7 @@
  */
 import knexFactory, { type Knex } from "knex";
 import * as initial from "../../../migrations/20261122000000_initial.js";
+import * as vendorIngest from "../../../migrations/20261122000100_vendor_ingest.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ interface MigrationModule {
 // from the compiled `dist/`, and inside the Docker image.
 const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261122000000_initial", initial],
+  ["20261122000100_vendor_ingest", vendorIngest],
 ]);
 
 const source: Knex.MigrationSource<string> = {
