@@ -1,0 +1,31 @@
+/**
+ * `npm run ingest`: a one-shot backfill. It reads LEDGER_DB and LEDGER_VENDOR_* like the
+ * service, closes every window older than the lateness bound, reads the newest minutes once,
+ * prints the poller's status as JSON, and exits. Safe to kill at any instant and run again; safe
+ * to run while the service runs, since both share the persisted request budget.
+ */
+import { pino } from "pino";
+import { readConfig } from "../config.js";
+import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { readVendorConfig } from "./config.js";
+import { runVendorBackfill } from "./poller.js";
+
+const config = readConfig(process.env);
+const vendorConfig = readVendorConfig(process.env);
+if (vendorConfig === undefined) {
+  console.error("LEDGER_VENDOR_URL is not set: there is no vendor to ingest from");
+  process.exit(2);
+}
+const logger = pino({ level: config.logLevel });
+const store = await SqliteStore.open({
+  filename: config.dbPath,
+  durability: config.durability,
+  batchSizeMax: config.writeBatchMax,
+  queueDepthMax: config.writeQueueMax,
+  busyTimeoutMs: config.busyTimeoutMs,
+});
+const startedAtMs = Date.now();
+const status = await runVendorBackfill({ store, config: vendorConfig, logger });
+await store.close();
+const seconds = (Date.now() - startedAtMs) / 1000;
+console.log(JSON.stringify({ ...status, seconds, rowsPerSecond: Math.round(status.rowsIngested / seconds) }));

@@ -1,0 +1,253 @@
+/**
+ * The vendor poller: one loop that plans a read, spends one request from the persisted budget,
+ * fetches, validates, and commits the page together with the cursor. It never throws out of its
+ * loop: the vendor failing, a bad page, or a busy database are logged, counted in `status()`,
+ * and retried with backoff.
+ */
+import { applyEntry, balanceDelta } from "../domain/account.js";
+import type { EntryDraft } from "../store/store.js";
+import type { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { VendorStore, type FoldFact, type VendorCursor } from "../store/sqlite/vendor-store.js";
+import type { VendorConfig } from "./config.js";
+import { fetchPage, type VendorPage } from "./vendor-client.js";
+import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
+import { PollerStatus, type VendorPollerStatus } from "./status.js";
+import { checkVendorRow } from "./vendor-row.js";
+
+/** The `{info, warn, error}` part of a pino logger. */
+export interface IngestLogger {
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+}
+
+export interface VendorPollerOptions {
+  readonly store: SqliteStore;
+  readonly config: VendorConfig;
+  readonly logger: IngestLogger;
+  /** `follow` (default) runs until stopped; `catch-up` ends once it has read up to now. */
+  readonly mode?: PollMode;
+  /** Milliseconds since the epoch; tests may replace it. */
+  readonly clock?: () => number;
+  /** Uniform in [0, 1), for backoff jitter. */
+  readonly random?: () => number;
+}
+
+export interface VendorPoller {
+  /** A JSON-ready snapshot for GET /healthz and logs. */
+  status(): VendorPollerStatus;
+  /** Resolves when the loop ends: after `stop()`, or when a catch-up run is done. */
+  readonly done: Promise<void>;
+  /** Aborts the request in flight, lets a commit in flight finish, and resolves when the loop has ended. */
+  stop(): Promise<void>;
+}
+
+/** The domain's fold of a vendor fact: facts are recorded even when they take a balance below zero. */
+export const foldVendorFact: FoldFact = (state, fact, atMs) => {
+  const draft: EntryDraft = { kind: fact.kind, status: "applied", amount: fact.amountMinor, delta: balanceDelta(fact.kind, fact.amountMinor) };
+  const next = applyEntry(state, draft, atMs);
+  return next === undefined ? undefined : { draft, next };
+};
+
+/**
+ * The budget's safety margin: requests are spaced as if the window were this much longer, so
+ * that network jitter cannot make the vendor see one more request in its minute than we did.
+ */
+export function budgetMarginMs(windowMs: number): number {
+  return Math.max(50, Math.ceil(windowMs / 20));
+}
+
+export function startVendorPoller(options: VendorPollerOptions): VendorPoller {
+  const runner = new PollerRun(options);
+  const done = runner.run();
+  return {
+    status: () => runner.status.snapshot(runner.clock()),
+    done,
+    stop: async () => {
+      runner.abort.abort();
+      await done;
+    },
+  };
+}
+
+/** Runs a catch-up to the present and resolves with the final status: `npm run ingest`. */
+export async function runVendorBackfill(options: Omit<VendorPollerOptions, "mode">): Promise<VendorPollerStatus> {
+  const poller = startVendorPoller({ ...options, mode: "catch-up" });
+  await poller.done;
+  return poller.status();
+}
+
+class PollerRun {
+  readonly abort = new AbortController();
+  readonly clock: () => number;
+  readonly status: PollerStatus;
+  private readonly vendor: VendorStore;
+  private readonly config: VendorConfig;
+  private readonly logger: IngestLogger;
+  private readonly mode: PollMode;
+  private readonly random: () => number;
+  private fresh: FreshState = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity };
+
+  constructor(options: VendorPollerOptions) {
+    this.config = options.config;
+    this.logger = options.logger;
+    this.mode = options.mode ?? "follow";
+    this.clock = options.clock ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.vendor = new VendorStore(options.store);
+    this.status = new PollerStatus(this.vendor, options.config, this.mode);
+  }
+
+  private get stopped(): boolean {
+    return this.abort.signal.aborted;
+  }
+
+  async run(): Promise<void> {
+    let failures = 0;
+    let cursor: VendorCursor | undefined;
+    while (!this.stopped) {
+      try {
+        cursor ??= await this.vendor.loadCursor(this.config.startMs);
+        this.status.cursor = cursor;
+        const next = await this.step(cursor);
+        if (next === "done") break;
+        cursor = next;
+        failures = 0;
+      } catch (error) {
+        // The store refused a commit (busy, full, closing): nothing was applied; read again later.
+        failures += 1;
+        cursor = undefined;
+        this.status.lastError = `store: ${(error as Error).message}`;
+        this.logger.error({ err: error }, "vendor poller could not commit; retrying");
+        await this.sleep(backoffMs(failures, this.config.backoffBaseMs, this.config.backoffMaxMs, this.random));
+      }
+    }
+    this.status.state = "stopped";
+    this.logger.info({ vendor: this.status.snapshot(this.clock()) }, "vendor poller stopped");
+  }
+
+  /** One planned read; answers the cursor to continue from, or "done". */
+  private async step(cursor: VendorCursor): Promise<VendorCursor | "done"> {
+    const nowMs = this.clock();
+    const plan = planNext(cursor, this.fresh, nowMs, this.config, this.mode);
+    this.status.state = plan.type === "closing" && cursor.closedUntilMs < nowMs - this.config.latenessMs - this.config.windowMs * 2
+      ? "backfilling" : "following";
+    switch (plan.type) {
+      case "done":
+        return "done";
+      case "idle":
+        await this.sleep(plan.untilMs - nowMs);
+        return cursor;
+      case "fresh":
+        await this.freshPass(plan.startMs, plan.endMs, nowMs);
+        return cursor;
+      case "closing": {
+        const start = { ...cursor, pass: plan.pass };
+        if (plan.isNew) await this.vendor.startPass(start);
+        return this.closingPage(start);
+      }
+    }
+  }
+
+  private async closingPage(cursor: VendorCursor): Promise<VendorCursor> {
+    const pass = cursor.pass;
+    if (pass === null) return cursor;
+    const page = await this.request(pass.startMs, pass.endMs, pass.nextPage);
+    if (page === undefined) return cursor;
+    let step: PassStep | undefined;
+    const outcome = await this.commit(page, (distinct) => {
+      const meta = { page: pass.nextPage, itemCount: page.items.items.length, totalItems: page.totalItems, totalPages: page.totalPages };
+      step = stepClosingPass(cursor, pass, meta, distinct);
+      return step.cursor;
+    });
+    if (step?.type === "closed") {
+      this.status.windowsClosed += 1;
+      if (!step.verified) {
+        this.status.windowsClosedUnverified += 1;
+        this.logger.warn({ startMs: pass.startMs, endMs: pass.endMs }, "vendor counts never matched this window's rows; closed it after the last attempt");
+      }
+    } else if (step?.type === "again") {
+      this.status.windowsReread += 1;
+      this.logger.warn({ startMs: pass.startMs, endMs: pass.endMs, totalItems: page.totalItems }, "rows shifted between pages; reading the window again");
+    }
+    return outcome ?? cursor;
+  }
+
+  private async freshPass(startMs: number, endMs: number, nowMs: number): Promise<void> {
+    this.fresh = { ...this.fresh, lastFreshAtMs: nowMs };
+    for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
+      const page = await this.request(startMs, endMs, pageNumber);
+      if (page === undefined) return;
+      await this.commit(page, undefined);
+      if (pageNumber >= page.totalPages || page.items.items.length === 0) break;
+    }
+    if (!this.stopped) this.fresh = { ...this.fresh, freshFromMs: endMs };
+  }
+
+  private async commit(page: VendorPage, closing: ((distinct: number) => VendorCursor) | undefined): Promise<VendorCursor | undefined> {
+    const rows = page.items.items.map((item, index) =>
+      checkVendorRow(item, page.items.sources[index] ?? "", this.config.minorDigits));
+    const outcome = await this.vendor.commitPage({
+      rows,
+      currency: this.config.currency,
+      fold: foldVendorFact,
+      ...(closing === undefined ? {} : { closing }),
+    });
+    this.status.recordPage(outcome, rows);
+    for (const row of rows) {
+      if (row.type === "bad") this.logger.warn({ vendorId: row.record.vendorId, reason: row.record.reason, detail: row.record.detail }, "vendor row quarantined");
+    }
+    if (outcome.conflicts > 0 || outcome.overflows > 0) {
+      this.logger.warn({ conflicts: outcome.conflicts, overflows: outcome.overflows }, "vendor rows quarantined at apply");
+    }
+    return outcome.cursor;
+  }
+
+  /** Fetches one page, retrying until it succeeds or the poller stops; every attempt is budgeted. */
+  private async request(startMs: number, endMs: number, page: number): Promise<VendorPage | undefined> {
+    for (let attempt = 0; !this.stopped; attempt += 1) {
+      if (!(await this.acquireBudget())) return undefined;
+      const outcome = await fetchPage({
+        baseUrl: this.config.baseUrl, startMs, endMs, page, limit: this.config.pageSize, timeoutMs: this.config.timeoutMs,
+      }, this.abort.signal);
+      this.status.requestsUsed += 1;
+      if (outcome.ok) {
+        this.status.lastSuccessAtMs = this.clock();
+        this.status.lastError = null;
+        return outcome.page;
+      }
+      if (this.stopped) return undefined;
+      this.status.retries += 1;
+      this.status.lastError = `${outcome.kind}: ${outcome.detail}`;
+      const delayMs = backoffMs(attempt, this.config.backoffBaseMs, this.config.backoffMaxMs, this.random, outcome.retryAfterMs);
+      this.logger.warn({ kind: outcome.kind, detail: outcome.detail, page, startMs, endMs, delayMs }, "vendor request failed; backing off");
+      await this.sleep(delayMs);
+    }
+    return undefined;
+  }
+
+  /** Waits for a slot in the persisted sliding-window budget and records the request in it. */
+  private async acquireBudget(): Promise<boolean> {
+    const windowMs = this.config.budgetWindowMs + budgetMarginMs(this.config.budgetWindowMs);
+    while (!this.stopped) {
+      const nowMs = this.clock();
+      const reservation = await this.vendor.reserveRequest(nowMs, this.config.requestsPerWindow, windowMs);
+      if (reservation.granted) return true;
+      await this.sleep(reservation.retryAtMs - nowMs);
+    }
+    return false;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.abort.signal.removeEventListener("abort", done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.abort.signal.addEventListener("abort", done, { once: true });
+    });
+  }
+}

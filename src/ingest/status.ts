@@ -1,0 +1,115 @@
+/**
+ * The poller's counters and their JSON-ready snapshot, for GET /healthz and logs.
+ */
+import type { CheckedRow, PageOutcome, VendorCursor, VendorStore } from "../store/sqlite/vendor-store.js";
+import type { VendorConfig } from "./config.js";
+import type { PollMode } from "./plan.js";
+
+export interface VendorPollerStatus {
+  readonly state: "starting" | "backfilling" | "following" | "stopped";
+  readonly mode: PollMode;
+  /** Now minus the newest createdAt ever ingested, in milliseconds; null before the first row. */
+  readonly lagMs: number | null;
+  readonly newestCreatedAt: string | null;
+  readonly lastSuccessAt: string | null;
+  /** Every window before this instant has been read completely after its lateness bound. */
+  readonly closedUntil: string | null;
+  /** Requests this process sent, retries included. */
+  readonly requestsUsed: number;
+  /** Requests in the persisted log within the current budget window (all processes). */
+  readonly requestsInWindow: number;
+  readonly requestsPerWindow: number;
+  readonly budgetWindowMs: number;
+  /** Rows appended as entries by this process. */
+  readonly rowsIngested: number;
+  /** Rows read again and skipped because their vendor id was already applied. */
+  readonly rowsDuplicate: number;
+  /** Bad rows this process put into quarantine for the first time. */
+  readonly rowsQuarantined: number;
+  /** Rows in the quarantine table, all time. */
+  readonly quarantineTotal: number;
+  readonly conflicts: number;
+  readonly retries: number;
+  readonly windowsClosed: number;
+  readonly windowsReread: number;
+  readonly windowsClosedUnverified: number;
+  readonly lastError: string | null;
+}
+
+const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+
+export class PollerStatus {
+  state: VendorPollerStatus["state"] = "starting";
+  cursor: VendorCursor | undefined;
+  lastSuccessAtMs: number | null = null;
+  lastError: string | null = null;
+  requestsUsed = 0;
+  rowsIngested = 0;
+  rowsDuplicate = 0;
+  rowsQuarantined = 0;
+  conflicts = 0;
+  retries = 0;
+  windowsClosed = 0;
+  windowsReread = 0;
+  windowsClosedUnverified = 0;
+  private newestCreatedAtMs: number | null = null;
+
+  constructor(
+    private readonly vendor: VendorStore,
+    private readonly config: VendorConfig,
+    private readonly mode: PollMode,
+  ) {}
+
+  recordPage(outcome: PageOutcome, rows: readonly CheckedRow[]): void {
+    this.rowsIngested += outcome.applied;
+    this.rowsDuplicate += outcome.duplicates;
+    this.rowsQuarantined += outcome.quarantined;
+    this.conflicts += outcome.conflicts;
+    for (const row of rows) {
+      if (row.type === "fact" && outcome.applied > 0) {
+        this.newestCreatedAtMs = Math.max(this.newestCreatedAtMs ?? row.fact.occurredAtMs, row.fact.occurredAtMs);
+      }
+    }
+    if (outcome.cursor !== undefined) this.cursor = outcome.cursor;
+  }
+
+  snapshot(nowMs: number): VendorPollerStatus {
+    const newest = maxOf(this.newestCreatedAtMs, this.cursor?.newestCreatedAtMs ?? null);
+    let requestsInWindow = -1;
+    let quarantineTotal = -1;
+    try {
+      requestsInWindow = this.vendor.countRequestsSince(nowMs - this.config.budgetWindowMs);
+      quarantineTotal = this.vendor.countQuarantine();
+    } catch {
+      // The store is closed; the counters above say so with -1.
+    }
+    return {
+      state: this.state,
+      mode: this.mode,
+      lagMs: newest === null ? null : nowMs - newest,
+      newestCreatedAt: iso(newest),
+      lastSuccessAt: iso(this.lastSuccessAtMs),
+      closedUntil: iso(this.cursor?.closedUntilMs),
+      requestsUsed: this.requestsUsed,
+      requestsInWindow,
+      requestsPerWindow: this.config.requestsPerWindow,
+      budgetWindowMs: this.config.budgetWindowMs,
+      rowsIngested: this.rowsIngested,
+      rowsDuplicate: this.rowsDuplicate,
+      rowsQuarantined: this.rowsQuarantined,
+      quarantineTotal,
+      conflicts: this.conflicts,
+      retries: this.retries,
+      windowsClosed: this.windowsClosed,
+      windowsReread: this.windowsReread,
+      windowsClosedUnverified: this.windowsClosedUnverified,
+      lastError: this.lastError,
+    };
+  }
+}
+
+function maxOf(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return Math.max(a, b);
+}
