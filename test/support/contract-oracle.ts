@@ -1,0 +1,52 @@
+/**
+ * What the contract (proto/ledger/v1/ledger.proto and the README's error table) says each
+ * request must get, computed from the request alone: the fuzz test's oracle. Where the answer
+ * depends on the ledger's state (a debit may be refused, a key may be taken), the oracle gives
+ * the set of codes the contract allows.
+ */
+import { isKnownCurrency } from "../../src/domain/currency.js";
+
+const INT64_MIN = -(2n ** 63n);
+
+export type MethodName = "Load" | "Authorize" | "AdjustBalance" | "GetBalance" | "GetPayouts";
+
+export interface AnyRequest {
+  readonly userId?: string;
+  readonly amount?: bigint;
+  readonly currency?: string;
+  readonly idempotencyKey?: string;
+  readonly pageSize?: number;
+  readonly pageToken?: string;
+}
+
+const validUserId = (userId: string) => userId.length >= 1 && userId.length <= 128 && /^[A-Za-z0-9._:@-]+$/.test(userId);
+const validCurrency = (currency: string) => currency === "" || (/^[A-Z]{3}$/.test(currency) && isKnownCurrency(currency));
+const validKey = (key: string) => key === "" || (key.length <= 128 && /^[\x21-\x7e]+$/.test(key));
+
+/** The gRPC code names the contract allows for `request` on `method`. */
+export function allowedCodes(method: MethodName, request: AnyRequest): readonly string[] {
+  const userId = request.userId ?? "";
+  const currency = request.currency ?? "";
+  const amount = request.amount ?? 0n;
+  switch (method) {
+    case "Load":
+    case "Authorize":
+    case "AdjustBalance": {
+      const amountOk = method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n;
+      if (!validUserId(userId) || !amountOk || !validCurrency(currency) || !validKey(request.idempotencyKey ?? "")) {
+        return ["INVALID_ARGUMENT"];
+      }
+      // A key taken by another request, or a total past int64; AdjustBalance may also be refused.
+      const stateful = ["OK", "ALREADY_EXISTS", "OUT_OF_RANGE"];
+      return method === "AdjustBalance" ? [...stateful, "FAILED_PRECONDITION"] : stateful;
+    }
+    case "GetBalance":
+      return validUserId(userId) && validCurrency(currency) ? ["OK", "NOT_FOUND"] : ["INVALID_ARGUMENT"];
+    case "GetPayouts": {
+      const filtersOk = (userId === "" || validUserId(userId)) && validCurrency(currency) && (request.pageSize ?? 0) >= 0;
+      if (!filtersOk) return ["INVALID_ARGUMENT"];
+      // Only a token this server issued is accepted; a random one may happen to parse as one.
+      return (request.pageToken ?? "") === "" ? ["OK"] : ["OK", "INVALID_ARGUMENT"];
+    }
+  }
+}
