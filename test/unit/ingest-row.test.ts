@@ -1,0 +1,145 @@
+import { expect } from "chai";
+import { checkVendorRow, entryKindOf, parseInstantMs } from "../../src/ingest/vendor-row.js";
+import { parseExactJson } from "../../src/ingest/exact-json.js";
+import { backoffMs, planNext, stepClosingPass, newPass } from "../../src/ingest/plan.js";
+import { parseRetryAfter, formatVendorDate, pageUrl, parsePage } from "../../src/ingest/vendor-client.js";
+import { readVendorConfig } from "../../src/ingest/config.js";
+
+const row = (json: string) => checkVendorRow(parseExactJson(json), json, 2);
+const good = `{"id":"41bbdf81-735c-4aea-beb3-342jhj234nj234","userId":"074092","createdAt":"2023-03-15T12:33:11.000Z","type":"earned","amount":1.2}`;
+
+describe("ingest unit: vendor row validation", () => {
+  it("maps the four vendor types, with both spellings of paid out", () => {
+    expect(entryKindOf("earned")).to.equal("vendor_earned");
+    expect(entryKindOf("spent")).to.equal("vendor_spent");
+    expect(entryKindOf("payout")).to.equal("vendor_payout");
+    expect(entryKindOf("paid_out")).to.equal("vendor_paid_out");
+    expect(entryKindOf("paid out")).to.equal("vendor_paid_out");
+    expect(entryKindOf("Earned")).to.equal(undefined);
+    expect(entryKindOf("refund")).to.equal(undefined);
+  });
+
+  it("turns a good row into a fact, keeping leading zeros and a non-UUID id", () => {
+    const checked = row(good);
+    if (checked.type !== "fact") throw new Error(`quarantined: ${JSON.stringify(checked)}`);
+    expect(checked.fact).to.deep.equal({
+      externalId: "41bbdf81-735c-4aea-beb3-342jhj234nj234",
+      userId: "074092",
+      kind: "vendor_earned",
+      amountMinor: 120n,
+      occurredAtMs: Date.UTC(2023, 2, 15, 12, 33, 11),
+    });
+    expect(checked.identity).to.equal("41bbdf81-735c-4aea-beb3-342jhj234nj234");
+  });
+
+  const cases: [string, string][] = [
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"refund","amount":1}`, "bad_type"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1.005}`, "amount_too_precise"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":"1.5"}`, "bad_amount"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned"}`, "missing_amount"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":0}`, "amount_not_positive"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1e30}`, "amount_out_of_range"],
+    [`{"id":"a","userId":74092,"createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "bad_user_id"],
+    [`{"id":"a","userId":"bad user","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "bad_user_id"],
+    [`{"id":"a","userId":"","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "bad_user_id"],
+    [`{"id":"a","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "missing_user_id"],
+    [`{"userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "missing_id"],
+    [`{"id":7,"userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1}`, "bad_id"],
+    [`{"id":"a","userId":"1","createdAt":"2023-02-30T12:33:11Z","type":"earned","amount":1}`, "bad_created_at"],
+    [`{"id":"a","userId":"1","createdAt":"yesterday","type":"earned","amount":1}`, "bad_created_at"],
+    [`{"id":"a","userId":"1","type":"earned","amount":1}`, "missing_created_at"],
+    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1,"amount":2}`, "duplicate_field"],
+    [`[1,2]`, "not_an_object"],
+  ];
+  for (const [json, reason] of cases) {
+    it(`quarantines ${reason}: ${json.slice(0, 70)}`, () => {
+      const checked = row(json);
+      if (checked.type !== "bad") throw new Error("accepted a bad row");
+      expect(checked.record.reason).to.equal(reason);
+      expect(checked.record.raw).to.equal(json);
+      expect(checked.record.detail).to.not.equal("");
+    });
+  }
+
+  it("identifies a row without an id by the hash of its text", () => {
+    const checked = row(cases[10]![0]);
+    expect(checked.identity).to.match(/^raw:[0-9a-f]{64}$/);
+  });
+
+  it("parses ISO 8601 instants with fractions and offsets", () => {
+    expect(parseInstantMs("2023-03-16T12:33:11.000Z")).to.equal(Date.UTC(2023, 2, 16, 12, 33, 11));
+    expect(parseInstantMs("2023-03-16T12:33:11.5Z")).to.equal(Date.UTC(2023, 2, 16, 12, 33, 11, 500));
+    expect(parseInstantMs("2023-03-16T14:33:11+02:00")).to.equal(Date.UTC(2023, 2, 16, 12, 33, 11));
+    expect(parseInstantMs("2023-03-16 12:33:11")).to.equal(undefined);
+    expect(parseInstantMs("2023-13-01T00:00:00Z")).to.equal(undefined);
+  });
+});
+
+describe("ingest unit: vendor client, plan and backoff", () => {
+  it("formats and URL-encodes the vendor's query dates in UTC", () => {
+    expect(formatVendorDate(Date.UTC(2023, 1, 1, 0, 1, 0))).to.equal("2023-02-01 00:01:00");
+    const url = pageUrl({ baseUrl: "http://v", startMs: Date.UTC(2023, 1, 1), endMs: Date.UTC(2023, 1, 1, 0, 1), page: 2, limit: 1000, timeoutMs: 1 });
+    expect(url).to.equal("http://v/transactions?startDate=2023-02-01%2000%3A00%3A00&endDate=2023-02-01%2000%3A01%3A00&page=2&limit=1000");
+  });
+
+  it("classifies bodies without items or meta as bad responses", () => {
+    expect(parsePage(`{"items":[]}`)).to.include({ ok: false, kind: "bad_response" });
+    expect(parsePage(`{"items":[],"meta":{"totalItems":0,"totalPages":0}}`).ok).to.equal(true);
+    expect(parsePage(`{"items":[{"a":1}`)).to.include({ ok: false, kind: "bad_response" });
+  });
+
+  it("reads Retry-After as seconds or as a date, and caps it", () => {
+    expect(parseRetryAfter("7", 0)).to.equal(7000);
+    expect(parseRetryAfter(new Date(10_000).toUTCString(), 4000)).to.equal(6000);
+    expect(parseRetryAfter("999999", 0)).to.equal(15 * 60_000);
+    expect(parseRetryAfter("soon", 0)).to.equal(undefined);
+    expect(parseRetryAfter(null, 0)).to.equal(undefined);
+  });
+
+  it("backs off exponentially with jitter, never below Retry-After", () => {
+    expect(backoffMs(0, 1000, 60_000, () => 0)).to.equal(500);
+    expect(backoffMs(3, 1000, 60_000, () => 0.999)).to.be.within(7990, 8000);
+    expect(backoffMs(20, 1000, 60_000, () => 1)).to.equal(60_000);
+    expect(backoffMs(0, 1000, 60_000, () => 0, 30_000)).to.equal(30_000);
+  });
+
+  it("closes a window only when the distinct rows reach a steady totalItems", () => {
+    const cursor = { closedUntilMs: 0, pass: null, newestCreatedAtMs: null };
+    const pass = newPass(0, 60_000, 0);
+    const meta = { page: 2, itemCount: 10, totalItems: 20, totalPages: 2 };
+    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20 }, meta, 20)).to.include({ type: "closed", verified: true });
+    const again = stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20 }, meta, 19);
+    expect(again.type).to.equal("again");
+    expect(again.cursor.pass).to.include({ nextPage: 1, totalItems: 20, attempts: 1 });
+    const moved = stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 19 }, meta, 20);
+    expect(moved.type).to.equal("again");
+    expect(moved.cursor.pass).to.include({ totalItems: null });
+    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20, attempts: 2 }, meta, 19))
+      .to.include({ type: "closed", verified: false });
+    expect(stepClosingPass(cursor, pass, { ...meta, page: 1 }, 10).type).to.equal("next");
+  });
+
+  it("plans closing passes after the lateness bound and fresh reads in between", () => {
+    const settings = { latenessMs: 60_000, windowMs: 60_000, backfillWindowMs: 3_600_000, pollIntervalMs: 15_000 };
+    const cursor = { closedUntilMs: 0, pass: null, newestCreatedAtMs: null };
+    const fresh = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity };
+    expect(planNext(cursor, fresh, 7_200_000, settings, "follow")).to.deep.include({ type: "closing", isNew: true });
+    const backfill = planNext(cursor, fresh, 7_200_000, settings, "follow");
+    expect(backfill.type === "closing" && backfill.pass.endMs).to.equal(3_600_000);
+    expect(planNext(cursor, fresh, 90_000, settings, "follow")).to.deep.equal({ type: "fresh", startMs: 0, endMs: 90_000 });
+    const idle = planNext(cursor, { freshFromMs: 90_000, lastFreshAtMs: 90_000 }, 95_000, settings, "follow");
+    expect(idle).to.deep.equal({ type: "idle", untilMs: 105_000 });
+    expect(planNext(cursor, fresh, 90_000, settings, "catch-up")).to.deep.include({ type: "closing" });
+    expect(planNext({ ...cursor, closedUntilMs: 30_000 }, { freshFromMs: 90_000, lastFreshAtMs: 0 }, 90_500, settings, "catch-up")).to.deep.equal({ type: "done" });
+  });
+
+  it("validates settings and names the variable", () => {
+    expect(readVendorConfig({})).to.equal(undefined);
+    const config = readVendorConfig({ LEDGER_VENDOR_URL: "http://v/" });
+    expect(config).to.include({ baseUrl: "http://v", requestsPerWindow: 5, pageSize: 1000, currency: "EUR", minorDigits: 2, latenessMs: 60_000 });
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_PAGE_SIZE: "5000" })).to.throw(/LEDGER_VENDOR_PAGE_SIZE/);
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_CURRENCY: "EUX" })).to.throw(/LEDGER_VENDOR_CURRENCY/);
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_START: "2023-02-01" })).to.throw(/LEDGER_VENDOR_START/);
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "ftp://v" })).to.throw(/LEDGER_VENDOR_URL/);
+  });
+});
