@@ -77,6 +77,11 @@ export class ChildServer {
     return child.exitCode;
   }
 
+  /** The service's process id while it runs, e.g. to read its memory from /proc. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
+  }
+
   get lastStderr(): string {
     return this.stderr;
   }
