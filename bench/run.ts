@@ -20,6 +20,8 @@ import { HTTP_WALLET_USER, WALLET_USER } from "./lib/workload.js";
 
 const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
+/** `--only=wallet,http-wallet,store`: just these runs (ids as in the summary), for iterating on one figure. */
+const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
 const sizes = quick
   ? { sustainedTotal: 20_000, otherTotal: 10_000, warmup: 2_000 }
   : { sustainedTotal: 200_000, otherTotal: 50_000, warmup: 5_000 };
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
   const startedAt = new Date();
   // Other work on the machine skews every figure; the report shows how busy it was.
   const loadBefore = loadavg()[0] ?? 0;
-  const specs = plan(sizes);
+  const specs = plan(sizes).filter((spec) => only === undefined || only.includes(spec.id));
   const records: RunRecord[] = [];
   const checks: string[] = [];
   const ghzCommands: string[] = [];
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
   } finally {
     await driver.stop();
   }
-  const storeCeilings = await runStoreCeilings();
+  const storeCeilings = only === undefined || only.includes("store") ? await runStoreCeilings() : [];
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
