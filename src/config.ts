@@ -4,6 +4,7 @@
  * they are stable; the README lists them all.
  */
 import { isKnownCurrency } from "./domain/currency.js";
+import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
 import type { Durability, SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 
@@ -57,6 +58,8 @@ export interface Config {
   readonly tlsKeyPath: string;
   /** LEDGER_ALLOW_INSECURE_PUBLIC: `true` allows a non-loopback host with auth off. Default false. */
   readonly allowInsecurePublic: boolean;
+  /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
+  readonly vendor: VendorConfig | undefined;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +132,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsCertPath: read.string("LEDGER_TLS_CERT", ""),
     tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
+    vendor: vendorSettings(read, env),
   };
   read.problems.push(...secureDefaultsProblems(config));
   if (!isKnownCurrency(config.defaultCurrency)) {
@@ -136,6 +140,16 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   read.check();
   return config;
+}
+
+/** The vendor poller's settings; their problems join the others so start-up names them all. */
+function vendorSettings(read: EnvReader, env: NodeJS.ProcessEnv): VendorConfig | undefined {
+  try {
+    return readVendorConfig(env);
+  } catch (error) {
+    read.problems.push(error instanceof Error ? error.message : String(error));
+    return undefined;
+  }
 }
 
 /** The store's settings, for the service and for every command that opens the database. */

@@ -19,6 +19,7 @@ import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
+import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
 import { SqliteStore } from "./store/sqlite/sqlite-store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
@@ -40,7 +41,12 @@ export interface App {
   readonly store: SqliteStore;
   readonly health: HealthState;
   readonly listener: DualProtocolListener;
-  /** Starts listening on the configured host and port (port 0 picks a free one). */
+  /** The vendor poller, once `listen()` has started it; only when LEDGER_VENDOR_URL is set. */
+  readonly poller: () => VendorPoller | undefined;
+  /**
+   * Starts listening on the configured host and port (port 0 picks a free one), then the vendor
+   * poller when one is configured.
+   */
   listen(): Promise<AddressInfo>;
   /**
    * Graceful shutdown: health goes NOT_SERVING, new calls are refused, in-flight calls finish,
@@ -100,6 +106,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     details: () => ({
       writeQueueDepth: store.writeQueueDepth,
       callsInFlight: gate.callsInFlight,
+      ...(poller === undefined ? {} : { ingest: poller.status() }),
       ...options.healthDetails?.(),
     }),
   };
@@ -139,6 +146,15 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
   });
 
+  let poller: VendorPoller | undefined;
+  const listen = async () => {
+    const address = await listener.listen(config.port, config.host);
+    if (config.vendor !== undefined) {
+      poller = startVendorPoller({ store, config: config.vendor, logger: logger.child({ component: "ingest" }) });
+    }
+    return address;
+  };
+
   let shuttingDown: Promise<void> | undefined;
   const shutdown = async () => {
     health.setAll(ServingStatus.NOT_SERVING);
@@ -154,6 +170,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     const closed = await listener.waitForConnectionsClosed(inTime ? Math.min(2000, config.shutdownTimeoutMs) : 0);
     if (!closed) listener.destroyAll();
     await stopped;
+    // The poller commits a page and its cursor together; stopping lets a commit in flight land.
+    await poller?.stop();
     await store.close();
   };
 
@@ -161,7 +179,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     store,
     health,
     listener,
-    listen: () => listener.listen(config.port, config.host),
+    poller: () => poller,
+    listen,
     shutdown: () => (shuttingDown ??= shutdown()),
   };
 }

@@ -5,25 +5,18 @@
  * to run while the service runs, since both share the persisted request budget.
  */
 import { pino } from "pino";
-import { readConfig } from "../config.js";
+import { readConfig, storeOptions } from "../config.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { readVendorConfig } from "./config.js";
 import { runVendorBackfill } from "./poller.js";
 
 const config = readConfig(process.env);
-const vendorConfig = readVendorConfig(process.env);
+const vendorConfig = config.vendor;
 if (vendorConfig === undefined) {
   console.error("LEDGER_VENDOR_URL is not set: there is no vendor to ingest from");
   process.exit(2);
 }
 const logger = pino({ level: config.logLevel });
-const store = await SqliteStore.open({
-  filename: config.dbPath,
-  durability: config.durability,
-  batchSizeMax: config.writeBatchMax,
-  queueDepthMax: config.writeQueueMax,
-  busyTimeoutMs: config.busyTimeoutMs,
-});
+const store = await SqliteStore.open(storeOptions(config));
 const startedAtMs = Date.now();
 const status = await runVendorBackfill({ store, config: vendorConfig, logger });
 await store.close();

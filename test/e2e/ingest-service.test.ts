@@ -1,0 +1,101 @@
+/**
+ * The rewards scenario end to end: the service, started with LEDGER_VENDOR_URL like a user
+ * would, ingests the fake vendor in the background, and GetBalance and GetPayouts, called over
+ * gRPC, end up equal to the vendor's own totals to the minor unit.
+ */
+import { expect } from "chai";
+import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { GrpcTestClient } from "../support/grpc-client.js";
+import { startApp, type TestApp } from "../support/app.js";
+import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";
+
+const MINUTE_MS = 60_000;
+
+describe("service with the vendor poller (fake vendor)", () => {
+  let vendor: FakeVendor;
+  let server: TestApp;
+  let client: GrpcTestClient;
+  const startMs = Math.floor((Date.now() - 10 * MINUTE_MS) / 1000) * 1000;
+
+  before(async () => {
+    vendor = await startFakeVendor({
+      data: {
+        seed: 7,
+        txPerMinute: 300,
+        users: 40,
+        startMs,
+        endMs: startMs + 5 * MINUTE_MS,
+        badRowRate: 0.01,
+        lateRate: 0.05,
+        lateMaxMs: 500,
+      },
+      faults: NO_FAULTS,
+      requestsPerWindow: 20,
+      rateWindowMs: 1000,
+      pageSizeMax: 1000,
+      host: "127.0.0.1",
+      port: 0,
+    });
+    server = await startApp({
+      LEDGER_VENDOR_URL: vendor.url,
+      LEDGER_VENDOR_START: new Date(startMs).toISOString(),
+      LEDGER_VENDOR_CURRENCY: "EUR",
+      LEDGER_VENDOR_REQUESTS_PER_MINUTE: "10",
+      LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
+      LEDGER_VENDOR_LATENESS_MS: "1000",
+      LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
+    });
+    client = new GrpcTestClient(server.address);
+  });
+
+  after(async () => {
+    client.close();
+    await server.stop();
+    await vendor.close();
+  });
+
+  it("fills balances and requested payouts in, exactly as the vendor's totals say", async () => {
+    const expected: FakeTotalsBody = await fakeTotals(vendor.url);
+    expect(Object.keys(expected.users).length).to.be.greaterThan(10);
+
+    // Wait for the poller to close every window of the vendor's data.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { ingest?: { closedUntil: string | null } };
+      const closedUntil = Date.parse(health.ingest?.closedUntil ?? "");
+      if (closedUntil >= startMs + 5 * MINUTE_MS) break;
+      if (Date.now() > deadline) throw new Error(`poller did not catch up: ${JSON.stringify(health.ingest)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+
+    for (const [userId, totals] of Object.entries(expected.users)) {
+      const [account] = (await client.unary(LedgerService.method.getBalance, { userId, currency: "EUR" })).balances;
+      expect(
+        {
+          earned: `${account?.earned}`,
+          spent: `${account?.spent}`,
+          payout: `${account?.payoutRequested}`,
+          paidOut: `${account?.paidOut}`,
+          balance: `${account?.balance}`,
+        },
+        userId,
+      ).to.deep.equal(totals);
+    }
+
+    const outstanding = Object.entries(expected.users)
+      .filter(([, totals]) => BigInt(totals.payout) > BigInt(totals.paidOut))
+      .map(([userId, totals]) => ({ userId, amount: BigInt(totals.payout) - BigInt(totals.paidOut) }))
+      .sort((a, b) => (a.userId < b.userId ? -1 : 1));
+    const listed: { userId: string; amount: bigint }[] = [];
+    let pageToken = "";
+    do {
+      const page = await client.unary(LedgerService.method.getPayouts, { pageSize: 7, pageToken });
+      listed.push(...page.payouts.map((payout) => ({ userId: payout.userId, amount: payout.amount })));
+      pageToken = page.nextPageToken;
+    } while (pageToken !== "");
+    expect(outstanding.length).to.be.greaterThan(0);
+    expect(listed).to.deep.equal(outstanding);
+    expect(vendor.stats().rateLimited, "the poller stayed inside the vendor's limit").to.equal(0);
+  });
+});
