@@ -49,6 +49,7 @@ export class DualProtocolListener {
   private readonly sessions = new Set<Http2Session>();
   private draining = false;
   private readonly http2Sink: Http2ConnectionSink | undefined;
+  private readonly backlog: number;
 
   constructor(handler: Handler, options: ListenerOptions) {
     this.http2Sink = options.http2Sink;
@@ -65,6 +66,9 @@ export class DualProtocolListener {
     });
     this.net = createNetServer((socket) => this.route(socket, options.prefaceTimeoutMs));
     if (options.connectionsMax !== undefined) this.net.maxConnections = options.connectionsMax;
+    // Node's default accept backlog (511) drops the SYNs of a burst of new connections, and the
+    // clients then wait 1, 3, 7 s to retry; the kernel caps this at net.core.somaxconn.
+    this.backlog = options.connectionsMax ?? 511;
   }
 
   /** Open TCP connections: tests wait for zero to prove that nothing leaks. */
@@ -75,7 +79,7 @@ export class DualProtocolListener {
   listen(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.net.once("error", reject);
-      this.net.listen(port, host, () => {
+      this.net.listen({ port, host, backlog: this.backlog }, () => {
         this.net.off("error", reject);
         resolve(this.net.address() as AddressInfo);
       });
