@@ -95,9 +95,10 @@ export async function runCrashCampaign(options: CampaignOptions): Promise<Campai
         };
         const workers = Array.from({ length: options.clients * options.callsInFlightPerClient }, worker);
         await new Promise((resolve) => setTimeout(resolve, randomInt(...options.runBeforeKillMs)));
+        // Workers stop starting calls before the kill, so every hidden outcome was really in flight.
+        stopped = true;
         const inFlightAtKill = inFlight;
         await server.kill();
-        stopped = true;
         await Promise.all(workers);
         figures.kills += 1;
         if (inFlightAtKill > 0) figures.killsWithCallsInFlight += 1;
