@@ -13,6 +13,7 @@ import { LedgerService } from "../gen/ledger/v1/ledger_pb.js";
 import { GrpcTestClient } from "../test/support/grpc-client.js";
 import type { DriverJob } from "./driver.js";
 import { renderMarkdown, type BenchReport, type RunRecord, type StoreCeilingRecord } from "./lib/report.js";
+import { GHZ_ON_PATH, runGhz } from "./lib/ghz.js";
 import { CORES, PINNING, startScript, stopChild } from "./lib/processes.js";
 import { ghzCommand, plan, type RunSpec, type ServerKind } from "./lib/scenarios.js";
 import type { RunStats } from "./lib/stats.js";
@@ -21,6 +22,8 @@ import { HTTP_WALLET_USER, WALLET_USER } from "./lib/workload.js";
 const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only=wallet,http-wallet,store`: just these runs (ids as in the summary), for iterating on one figure. */
+/** `--driver=ghz|grpc-js`: ghz by default whenever it is on PATH. */
+const driverChoice = process.argv.find((arg) => arg.startsWith("--driver="))?.slice("--driver=".length) ?? (GHZ_ON_PATH ? "ghz" : "grpc-js");
 const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
 const sizes = quick
   ? { sustainedTotal: 20_000, otherTotal: 10_000, warmup: 2_000 }
@@ -147,7 +150,7 @@ async function main(): Promise<void> {
             ghzCommands.push(ghzCommand(spec.job, server.address.replace(/:\d+$/, ":50051")));
             console.log(`$ ${ghzCommand(spec.job, server.address)}`);
           }
-          const stats = await driver.run(job);
+          const stats = job.protocol === "grpc" && driverChoice === "ghz" ? await runGhz(job) : await driver.run(job);
           const verdict = await check(stats);
           if (verdict !== null) checks.push(verdict);
           records.push({ ...spec, stats });
@@ -171,6 +174,7 @@ async function main(): Promise<void> {
     cpuModel: cpus()[0]?.model ?? "unknown",
     pinning: PINNING === null ? "none" : `server and store on core ${PINNING.server}, driver on core ${PINNING.driver}`,
     quick,
+    driver: driverChoice === "ghz" ? "ghz (HTTP scenario: node:http)" : "in-repo @grpc/grpc-js driver (bench/driver.ts)",
     loadAverage: `${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after (1-minute)`,
     settings: { ...SERVER_ENV, ...sizes },
     runs: records,

@@ -27,6 +27,7 @@ export interface BenchReport {
   readonly pinning: string;
   readonly loadAverage: string;
   readonly quick: boolean;
+  readonly driver: string;
   readonly settings: Record<string, string | number>;
   readonly runs: readonly RunRecord[];
   readonly storeCeilings: readonly StoreCeilingRecord[];
@@ -51,6 +52,7 @@ export function renderMarkdown(report: BenchReport): string {
     `# Ledger benchmark, ${report.startedAt}${report.quick ? " (quick)" : ""}`,
     "",
     `Node ${report.node}, ${report.platform}, ${report.cores} cores (${report.cpuModel}); pinning: ${report.pinning}; load average ${report.loadAverage}; ${report.durationS} s in all.`,
+    `Driver: ${report.driver}.`,
     `Settings: ${Object.entries(report.settings).map(([key, value]) => `${key}=${value}`).join(", ")}.`,
     "",
     "Ceilings: (a) trivial handler on our own stack (listener, grpc-js adapter, interceptors, logging), no store;",

@@ -76,14 +76,19 @@ const GHZ_CALLS: Record<WorkloadName, { method: string; data: string }> = {
   reads: { method: "GetBalance", data: '{"userId":"acct-{{randomInt 0 1000}}"}' },
 };
 
-/** The ghz command that makes the same calls (it finds the schema by reflection). */
-export function ghzCommand(job: Omit<DriverJob, "address">, address: string): string {
+/** The ghz arguments that make the same calls (ghz finds the schema by reflection). */
+export function ghzArgs(job: Omit<DriverJob, "address">, address: string): string[] {
   const call = GHZ_CALLS[job.workload];
   return [
-    "ghz --insecure",
-    `--call ledger.v1.LedgerService/${call.method}`,
-    `-d '${call.data}'`,
-    `-n ${job.total} -c ${job.concurrency} --connections ${job.connections}`,
+    "--insecure",
+    "--call", `ledger.v1.LedgerService/${call.method}`,
+    "-d", call.data,
+    "-n", String(job.total), "-c", String(job.concurrency), "--connections", String(job.connections),
     address,
-  ].join(" ");
+  ];
+}
+
+/** The ghz command line, as a user would type it. */
+export function ghzCommand(job: Omit<DriverJob, "address">, address: string): string {
+  return ["ghz", ...ghzArgs(job, address).map((arg) => (/^[\w./:=-]+$/.test(arg) ? arg : `'${arg}'`))].join(" ");
 }
