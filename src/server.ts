@@ -15,6 +15,7 @@ import { serveHealthz } from "./rpc/healthz.js";
 import { authInterceptor } from "./rpc/auth.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
+import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
@@ -68,6 +69,7 @@ export interface BuildOptions {
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
   // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
   const keyring = loadKeyring(config);
+  const tls = loadTlsFiles(config);
   const store = await SqliteStore.open(storeOptions(config));
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
   const health = new HealthState(SERVICE_NAMES);
@@ -144,6 +146,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     prefaceTimeoutMs: 10_000,
     connectionsMax: config.connectionsMax,
     ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
+    ...(tls === undefined ? {} : { tls }),
   });
 
   let poller: VendorPoller | undefined;

@@ -8,6 +8,7 @@
 import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from "node:http";
 import { createServer as createHttp2Server, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session } from "node:http2";
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 
 const HTTP2_PREFACE_START = Buffer.from("PRI ");
 
@@ -29,6 +30,8 @@ export interface ListenerOptions {
   readonly http2Sink?: Http2ConnectionSink;
   /** Most open connections; past it new ones are closed at once. */
   readonly connectionsMax?: number;
+  /** PEM certificate chain and key: when set, the port speaks TLS only, offering ALPN h2 and http/1.1. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 /** A server that accepts already-open HTTP/2 connections, like grpc-js's connection injector. */
@@ -64,7 +67,13 @@ export class DualProtocolListener {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
     });
-    this.net = createNetServer((socket) => this.route(socket, options.prefaceTimeoutMs));
+    const accept = (socket: Socket) => this.route(socket, options.prefaceTimeoutMs);
+    // Over TLS the decrypted stream takes the same route: an HTTP/2 client still opens with the
+    // preface, so one sniffing path serves both, whatever ALPN agreed.
+    this.net =
+      options.tls === undefined
+        ? createNetServer(accept)
+        : createTlsServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: options.prefaceTimeoutMs }, accept);
     if (options.connectionsMax !== undefined) this.net.maxConnections = options.connectionsMax;
     // Node's default accept backlog (511) drops the SYNs of a burst of new connections, and the
     // clients then wait 1, 3, 7 s to retry; the kernel caps this at net.core.somaxconn.
