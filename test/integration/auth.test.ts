@@ -161,6 +161,19 @@ describe("authentication configuration", () => {
     for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) expect(readConfig({ LEDGER_HOST: host }).host).to.equal(host);
   });
 
+  it("npm start on 0.0.0.0 without keys exits with status 2 and says why, before opening anything", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
+    try {
+      const env = { ...process.env, LEDGER_HOST: "0.0.0.0", LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_AUTH: "", LEDGER_API_KEYS: "", LEDGER_API_KEYS_FILE: "" };
+      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+      expect(run.status).to.equal(2);
+      expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication off");
+      expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("refuses auth on without keys, half a TLS configuration, and bad values", () => {
     expect(() => readConfig({ LEDGER_AUTH: "on" })).to.throw(/LEDGER_AUTH=on needs keys/);
     expect(() => readConfig({ LEDGER_TLS_CERT: "/x.pem" })).to.throw(/must be set together/);
