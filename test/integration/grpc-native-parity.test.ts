@@ -122,6 +122,25 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
     }
   });
 
+  it("turns writes away with RESOURCE_EXHAUSTED past the write queue bound, on both paths", async () => {
+    for (const engine of ENGINES) {
+      await withApp({ LEDGER_GRPC_SERVER: engine, LEDGER_WRITE_QUEUE_MAX: "10" }, async (_server, client) => {
+        const outcomes = await Promise.all(
+          Array.from({ length: 500 }, () =>
+            client.unary(ledger.load, { userId: "burst", amount: 1n }).then(
+              () => "OK",
+              (error: unknown) => (error instanceof GrpcCallError ? `${error.code} ${error.reason}` : String(error)),
+            ),
+          ),
+        );
+        const accepted = outcomes.filter((outcome) => outcome === "OK").length;
+        expect(new Set(outcomes), engine).to.deep.equal(new Set(["OK", "8 OVERLOADED"]));
+        const balance = await client.unary(ledger.getBalance, { userId: "burst" });
+        expect(balance.balances[0]?.balance, engine).to.equal(BigInt(accepted));
+      });
+    }
+  });
+
   it("serves reflection and health Check on the native path", async () => {
     await withApp({ LEDGER_GRPC_SERVER: "grpc-js" }, async (_server, client) => {
       const [answer] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
