@@ -12,7 +12,7 @@ import type { ChildProcess } from "node:child_process";
 import { LedgerService } from "../gen/ledger/v1/ledger_pb.js";
 import { GrpcTestClient } from "../test/support/grpc-client.js";
 import type { DriverJob } from "./driver.js";
-import { renderMarkdown, type BenchReport, type RunRecord, type StoreCeilingRecord } from "./lib/report.js";
+import { renderMarkdown, type BenchReport, type IngestRecord, type RunRecord, type StoreCeilingRecord } from "./lib/report.js";
 import { GHZ_ON_PATH, runGhz } from "./lib/ghz.js";
 import { CORES, PINNING, startScript, stopChild } from "./lib/processes.js";
 import { ghzCommand, plan, type RunSpec, type ServerKind } from "./lib/scenarios.js";
@@ -129,6 +129,15 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
   return records;
 }
 
+/** Scenario 6: vendor rows per second through the poller's catch-up, rate limit lifted. */
+async function runIngest(): Promise<IngestRecord> {
+  const started = startScript<IngestRecord>("ingest-rate.ts", [String(quick ? 20_000 : 100_000)], { core: PINNING?.server });
+  const record = await started.first;
+  await stopChild(started.child, undefined);
+  console.log(`ingest: ${record.rows} rows in ${record.durationMs} ms, ${record.rowsPerSec} rows/s`);
+  return record;
+}
+
 async function main(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const startedAt = new Date();
@@ -165,6 +174,7 @@ async function main(): Promise<void> {
     await driver.stop();
   }
   const storeCeilings = only === undefined || only.includes("store") ? await runStoreCeilings() : [];
+  const ingest = only === undefined || only.includes("ingest") ? await runIngest() : null;
   const report: BenchReport = {
     startedAt: startedAt.toISOString(),
     durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
@@ -179,6 +189,7 @@ async function main(): Promise<void> {
     settings: { ...SERVER_ENV, ...sizes },
     runs: records,
     storeCeilings,
+    ingest,
     checks,
     ghzCommands: [...new Set(ghzCommands)],
   };
