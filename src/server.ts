@@ -145,6 +145,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     keepAliveTimeoutMs: 60_000,
     prefaceTimeoutMs: 10_000,
     connectionsMax: config.connectionsMax,
+    streamsPerConnectionMax: config.streamsPerConnectionMax,
     ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
     ...(tls === undefined ? {} : { tls }),
   });
@@ -171,7 +172,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     ]);
     if (!inTime) logger.warn({ callsInFlight: gate.callsInFlight }, "shutdown deadline passed; cutting connections");
     const closed = await listener.waitForConnectionsClosed(inTime ? Math.min(2000, config.shutdownTimeoutMs) : 0);
-    if (!closed) listener.destroyAll();
+    if (!closed) await listener.destroyAll();
     await stopped;
     // The poller commits a page and its cursor together; stopping lets a commit in flight land.
     await poller?.stop();

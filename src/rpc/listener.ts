@@ -30,6 +30,8 @@ export interface ListenerOptions {
   readonly http2Sink?: Http2ConnectionSink;
   /** Most open connections; past it new ones are closed at once. */
   readonly connectionsMax?: number;
+  /** Most calls in flight on one HTTP/2 connection served by connect-node (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  readonly streamsPerConnectionMax?: number;
   /** PEM certificate chain and key: when set, the port speaks TLS only, offering ALPN h2 and http/1.1. */
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
 }
@@ -62,7 +64,9 @@ export class DualProtocolListener {
       handler(request, response);
     });
     this.http1.keepAliveTimeout = options.keepAliveTimeoutMs;
-    this.http2 = createHttp2Server({}, handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
+    this.http2 = createHttp2Server(
+      options.streamsPerConnectionMax === undefined ? {} : { settings: { maxConcurrentStreams: options.streamsPerConnectionMax } },
+      handler as (req: Http2ServerRequest, res: Http2ServerResponse) => void);
     this.http2.on("session", (session: Http2Session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
@@ -120,11 +124,13 @@ export class DualProtocolListener {
     return this.sockets.size === 0;
   }
 
-  /** Ends every connection now: the hard deadline of a shutdown. */
-  destroyAll(): void {
+  /** Ends every connection now: the hard deadline of a shutdown. Resolves once they have closed. */
+  async destroyAll(): Promise<void> {
     for (const session of this.sessions) session.destroy();
     this.http2Sink?.destroy();
     for (const socket of this.sockets) socket.destroy();
+    // A destroyed socket reports "close" a turn or two later; wait so callers see zero.
+    await this.waitForConnectionsClosed(1000);
   }
 
   /**
@@ -156,7 +162,11 @@ export class DualProtocolListener {
       if (isHttp2) {
         // The HTTP/2 session reads what is buffered on the next tick; resuming here would let
         // the preface flow past with no listener and be lost.
-        if (this.http2Sink === undefined) this.http2.emit("connection", socket);
+        // Over TLS, browsers negotiate h2 for gRPC-Web and Connect, which only connect-node
+        // serves, so encrypted HTTP/2 goes there (native gRPC included). Cleartext h2c comes from
+        // native gRPC clients (browsers never speak it), so it goes to the faster sink.
+        const encrypted = (socket as Socket & { encrypted?: boolean }).encrypted === true;
+        if (this.http2Sink === undefined || encrypted) this.http2.emit("connection", socket);
         else this.http2Sink.injectConnection(socket);
       } else {
         this.http1Sockets.add(socket);

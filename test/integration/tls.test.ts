@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { connect as tlsConnect } from "node:tls";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { expect } from "chai";
 import { pino } from "pino";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
@@ -101,7 +101,13 @@ for (const grpcServer of ["grpc-js", "connect"]) {
       expect(await grpcLoad(server.address, grpc.credentials.createSsl(ca), "tls-grpc")).to.equal("OK 5");
     });
 
-    // With the native gRPC server, HTTP/2 belongs to gRPC; Connect callers use HTTP/1.1 there.
+    it("serves Connect and gRPC-Web over TLS HTTP/2, as browsers negotiate them", async () => {
+      const connect = createClient(LedgerService, createConnectTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "2", useBinaryFormat: false, nodeOptions: { ca } }));
+      expect((await connect.load({ userId: "tls-h2-connect", amount: 3n })).balanceAfter).to.equal(3n);
+      const grpcWeb = createClient(LedgerService, createGrpcWebTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "2", nodeOptions: { ca } }));
+      expect((await grpcWeb.load({ userId: "tls-h2-web", amount: 4n })).balanceAfter).to.equal(4n);
+    });
+
     it("serves Connect JSON and /healthz over HTTP/1.1 with TLS", async () => {
       const client = createClient(LedgerService, createConnectTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { ca } }));
       const answer = await client.load({ userId: "tls-connect", amount: 7n });
