@@ -16,7 +16,7 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { readConfig } from "../../src/config.js";
 import { generateApiKey, keyFileLine } from "../../src/rpc/api-keys.js";
 import { build, type App } from "../../src/server.js";
-import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
+import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 
 const { load, getBalance, getPayouts } = LedgerService.method;
 
@@ -26,16 +26,6 @@ function bearer(key: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
   metadata.set("authorization", `Bearer ${key}`);
   return metadata;
-}
-
-async function failure(promise: Promise<unknown>): Promise<GrpcCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GrpcCallError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
 }
 
 // Both HTTP/2 gRPC servers (native grpc-js and connect-node) must apply the same rule.
@@ -79,24 +69,24 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
   });
 
   it("answers UNAUTHENTICATED without a key and with an unknown key, and writes nothing", async () => {
-    const missing = await failure(client.unary(load, { userId: "mallory", amount: 5n }));
+    const missing = await callError(client.unary(load, { userId: "mallory", amount: 5n }));
     expect(missing.code).to.equal(grpc.status.UNAUTHENTICATED);
     expect(missing.reason).to.equal("UNAUTHENTICATED");
     expect(missing.details).to.include("authorization header as Bearer");
-    const unknown = await failure(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(generateApiKey()) }));
+    const unknown = await callError(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(generateApiKey()) }));
     expect(unknown.code).to.equal(grpc.status.UNAUTHENTICATED);
-    const balance = await failure(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
+    const balance = await callError(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
     expect(balance.code).to.equal(grpc.status.NOT_FOUND);
   });
 
   it("answers PERMISSION_DENIED for a key without the method's scope, and writes nothing", async () => {
-    const denied = await failure(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(keys.reader) }));
+    const denied = await callError(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(keys.reader) }));
     expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
     expect(denied.reason).to.equal("PERMISSION_DENIED");
     expect(denied.metadata).to.deep.equal({ scope: "write" });
-    const readByWriter = await failure(client.unary(getPayouts, {}, { metadata: bearer(keys.writer) }));
+    const readByWriter = await callError(client.unary(getPayouts, {}, { metadata: bearer(keys.writer) }));
     expect(readByWriter.code).to.equal(grpc.status.PERMISSION_DENIED);
-    const balance = await failure(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
+    const balance = await callError(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
     expect(balance.code).to.equal(grpc.status.NOT_FOUND);
   });
 
@@ -137,7 +127,7 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
 
   it("never writes a token to the log, accepted or refused", async () => {
     const stranger = generateApiKey();
-    await failure(client.unary(load, { userId: "bob", amount: 1n }, { metadata: bearer(stranger) }));
+    await callError(client.unary(load, { userId: "bob", amount: 1n }, { metadata: bearer(stranger) }));
     const logged = logLines.join("");
     expect(logged).to.include("UNAUTHENTICATED").and.include("PERMISSION_DENIED");
     for (const token of [...Object.values(keys), stranger]) expect(logged).not.to.include(token);

@@ -4,21 +4,11 @@
  */
 import { expect } from "chai";
 import { LedgerService, Decision } from "../../gen/ledger/v1/ledger_pb.js";
-import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
+import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
 
 const { load, authorize, adjustBalance, getBalance, getPayouts } = LedgerService.method;
 const INT64_MAX = 2n ** 63n - 1n;
-
-async function callError(promise: Promise<unknown>): Promise<GrpcCallError> {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof GrpcCallError) return error;
-    throw error;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("LedgerService over gRPC (grpc-js client)", () => {
   let server: TestApp;

@@ -30,6 +30,17 @@ export class GrpcCallError extends Error {
   }
 }
 
+/** The error a call fails with; throws if it succeeds or fails with anything but a gRPC status. */
+export async function callError(promise: Promise<unknown>): Promise<GrpcCallError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof GrpcCallError) return error;
+    throw error;
+  }
+  throw new Error("expected the call to fail");
+}
+
 function decodeError(error: grpc.ServiceError): GrpcCallError {
   const [raw] = error.metadata?.get("grpc-status-details-bin") ?? [];
   let reason: string | undefined;
