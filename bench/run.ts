@@ -62,7 +62,9 @@ async function startServer(kind: ServerKind): Promise<RunningServer> {
   const started = startScript<{ port: number }>("server-process.ts", [mode], {
     core: PINNING?.server,
     env: { ...SERVER_ENV, LEDGER_DB: join(dir, "ledger.db"), LEDGER_DURABILITY: durability },
-    nodeFlags: profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${kind}-${Date.now()}.cpuprofile`] : [],
+    // Node's default profile names carry the thread id: tsx runs its loader in a worker thread,
+    // and a fixed name let that thread's profile overwrite the server's own.
+    nodeFlags: profile ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, kind)}`] : [],
   });
   const { port } = await started.first;
   return { child: started.child, address: `127.0.0.1:${port}`, dir };
