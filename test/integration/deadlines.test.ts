@@ -57,11 +57,6 @@ describe("deadlines and cancellation never leave a half-applied write", function
 
   after(async () => {
     client.close();
-    // fetch keeps the HTTP/1.1 connections of aborted calls for a few seconds; the shutdown test
-    // (test/integration/ledger-shutdown.test.ts) owns how shutdown treats them, not this one.
-    for (let waitedMs = 0; server.app.listener.connectionCount > 0 && waitedMs < 10_000; waitedMs += 50) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
     await server.stop();
   });
 
