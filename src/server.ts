@@ -129,6 +129,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     services: [LedgerService],
     compat: config.compat,
     defaultCurrency: config.defaultCurrency,
+    logger,
   });
   const handler = connectNodeAdapter({
     routes,

@@ -15,6 +15,8 @@ export interface CompatDeps {
   readonly invoker: RpcInvoker;
   readonly readMaxBytes: number;
   readonly defaultCurrency: string;
+  /** Reports a bug in a mapping; the caller gets a bare INTERNAL. */
+  readonly onBug: (error: unknown) => void;
 }
 
 export interface CompatContext {

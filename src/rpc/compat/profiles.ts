@@ -7,7 +7,7 @@ import type { HttpRequest, HttpResponse } from "../gateway/http-io.js";
 import { callerGoneSignal } from "../gateway/http-io.js";
 import { headersOf } from "../gateway/rpc-invoker.js";
 import { cardRoutes } from "./card.js";
-import type { CompatContext, CompatDeps } from "./compat-call.js";
+import { sendText, type CompatContext, type CompatDeps } from "./compat-call.js";
 import { rewardsRoutes } from "./rewards.js";
 import { walletRoutes } from "./wallet.js";
 import type { CompatProfile } from "./profile-names.js";
@@ -47,9 +47,9 @@ export function compatRoutes(profiles: readonly CompatProfile[], deps: CompatDep
         header: headersOf(request.headers),
         signal: callerGoneSignal(response),
       };
-      route.serve(deps, ctx).catch(() => {
-        if (!response.headersSent) response.writeHead(500, { "content-type": "application/json" });
-        response.end(JSON.stringify({ message: "internal error; the incident was logged", code: "internal" }));
+      route.serve(deps, ctx).catch((error: unknown) => {
+        deps.onBug(error);
+        sendText(response, 500, JSON.stringify({ message: "internal error; the incident was logged", code: "internal" }));
       });
       return true;
     }

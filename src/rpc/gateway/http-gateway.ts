@@ -6,6 +6,7 @@
  */
 import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
+import type { Logger } from "../../logger.js";
 import { openapiDocument } from "../../../gen/ledger/v1/ledger_openapi.js";
 import { compatRoutes, type CompatProfile } from "../compat/profiles.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
@@ -24,6 +25,8 @@ export interface HttpGatewayOptions {
   readonly compat: readonly CompatProfile[];
   /** The currency of compat calls that name none: LEDGER_DEFAULT_CURRENCY. */
   readonly defaultCurrency: string;
+  /** Where a bug in the gateway's own code is reported; the caller sees a bare INTERNAL. */
+  readonly logger: Logger;
 }
 
 /** A handler that serves what it knows and returns false for the rest (a 404 is the caller's). */
@@ -31,11 +34,13 @@ export type HttpGateway = (request: HttpRequest, response: HttpResponse) => bool
 
 export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
   const invoker = new RpcInvoker(options.routes, options.routerOptions);
-  const rest = new RestGateway(restRoutes(options.services), invoker, options.routerOptions.readMaxBytes);
+  const onBug = (error: unknown) => options.logger.error({ err: error }, "HTTP gateway failed unexpectedly");
+  const rest = new RestGateway(restRoutes(options.services), invoker, options.routerOptions.readMaxBytes, onBug);
   const compat = compatRoutes(options.compat, {
     invoker,
     readMaxBytes: options.routerOptions.readMaxBytes,
     defaultCurrency: options.defaultCurrency,
+    onBug,
   });
   return (request, response) => {
     if (request.method === "GET" && request.url?.split("?")[0] === "/openapi.json") {

@@ -17,6 +17,8 @@ export class RestGateway {
     private readonly routes: readonly RestRoute[],
     private readonly invoker: RpcInvoker,
     private readonly readMaxBytes: number,
+    /** Reports a bug in this code; the caller gets a bare INTERNAL, as from the interceptor. */
+    private readonly onBug: (error: unknown) => void,
   ) {}
 
   /** Serves the request when a route's path matches, and says whether it did. */
@@ -51,7 +53,10 @@ export class RestGateway {
       return true;
     }
     const { route, values } = matched;
-    this.serve(route, values, query, request, response).catch(() => sendReply(response, this.invoker.errorReply(internalError())));
+    this.serve(route, values, query, request, response).catch((error: unknown) => {
+      this.onBug(error);
+      sendReply(response, this.invoker.errorReply(internalError()));
+    });
     return true;
   }
 
