@@ -4,6 +4,7 @@
  * and body values, auth, and GET /openapi.json.
  */
 import { readFileSync } from "node:fs";
+import { connect } from "node:http2";
 import { expect } from "chai";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { errorFromJson } from "@connectrpc/connect/protocol-connect";
@@ -203,5 +204,34 @@ describe("REST routes with authentication on", () => {
     expect(rewards.status).to.equal(404);
     expect((await httpCall(server.baseUrl, "GET", "/api/ping")).status).to.equal(200);
     expect((await httpCall(server.baseUrl, "GET", "/openapi.json")).status).to.equal(200);
+  });
+});
+
+describe("REST routes over HTTP/2 (LEDGER_GRPC_SERVER=connect)", () => {
+  it("serves them on connect-node's HTTP/2 server too", async () => {
+    const server = await startApp({ LEDGER_GRPC_SERVER: "connect" });
+    const session = connect(server.baseUrl);
+    try {
+      const request = (method: string, path: string, body?: string) =>
+        new Promise<{ status: number; text: string }>((resolve, reject) => {
+          const stream = session.request({ ":method": method, ":path": path, "content-type": "application/json" });
+          let status = 0;
+          let text = "";
+          stream.on("response", (headers) => (status = Number(headers[":status"])));
+          stream.on("data", (chunk: Buffer) => (text += chunk.toString()));
+          stream.on("end", () => resolve({ status, text }));
+          stream.on("error", reject);
+          stream.end(body);
+        });
+      const loaded = await request("POST", "/v1/users/h2:load", '{"amount":"7"}');
+      expect(loaded.status).to.equal(200);
+      expect(JSON.parse(loaded.text)).to.include({ userId: "h2", balanceAfter: "7" });
+      const missing = await request("GET", "/v1/users/nobody/balances");
+      expect(missing.status).to.equal(404);
+      expect(JSON.parse(missing.text)).to.include({ code: "not_found" });
+    } finally {
+      session.close();
+      await server.stop();
+    }
   });
 });
