@@ -20,6 +20,7 @@ interface CardTransaction {
 
 type Parsed = { readonly ok: true; readonly value: CardTransaction } | { readonly ok: false; readonly failure: CompatFailure };
 
+/** The card profile's routes. */
 export const cardRoutes: readonly CompatRoute[] = [
   { method: "PUT", path: "/api/v1/load", serve: (deps, ctx) => serveTransaction(deps, ctx, "CREDIT") },
   { method: "PUT", path: "/api/v1/authorization", serve: (deps, ctx) => serveTransaction(deps, ctx, "DEBIT") },

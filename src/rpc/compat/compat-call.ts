@@ -40,6 +40,7 @@ export interface CompatFailure {
 
 export type CallResult<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false } & CompatFailure);
 
+/** Calls `method` with the caller's headers: the typed response, or the failure to reshape. */
 export async function callRpc<I extends DescMessage, O extends DescMessage>(
   deps: CompatDeps,
   ctx: CompatContext,
@@ -84,6 +85,7 @@ export async function readJsonObject(deps: CompatDeps, request: HttpRequest): Pr
   }
 }
 
+/** Writes JSON text already built (the routes write exact decimal literals by hand). */
 export function sendText(response: HttpResponse, status: number, json: string): void {
   if (response.headersSent || response.destroyed) return;
   const body = Buffer.from(json);

@@ -12,6 +12,7 @@ import type { CompatRoute } from "./profiles.js";
 /** Most payouts one user can have listed: one per currency, so this is far above any real count. */
 const PAYOUTS_PAGE_SIZE = 1000;
 
+/** The rewards profile's routes. */
 export const rewardsRoutes: readonly CompatRoute[] = [
   { method: "GET", path: "/user/:id", serve: serveUser },
   { method: "GET", path: "/user/:id/payouts", serve: servePayouts },

@@ -13,6 +13,7 @@ import type { CompatRoute } from "./profiles.js";
 /** The wallet's own text for a debit larger than the balance. */
 export const INSUFFICIENT_FUNDS_TEXT = "Insufficient funds";
 
+/** The wallet profile's routes. */
 export const walletRoutes: readonly CompatRoute[] = [
   { method: "GET", path: "/api/users/:userId", serve: serveUser },
   { method: "PUT", path: "/api/users/:userId/balance", serve: serveAdjust },

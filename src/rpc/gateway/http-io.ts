@@ -43,6 +43,7 @@ export function readBodyText(request: HttpRequest, readMaxBytes: number): Promis
   });
 }
 
+/** Writes an RPC reply (or a gateway refusal) as is: status, content type and body. */
 export function sendReply(response: HttpResponse, reply: RpcReply): void {
   if (response.headersSent || response.destroyed) return;
   const headers: Record<string, string> = {};
@@ -55,6 +56,7 @@ export function sendReply(response: HttpResponse, reply: RpcReply): void {
   response.end(reply.body);
 }
 
+/** Writes a JSON value with its status; nothing when the caller has gone or a reply was sent. */
 export function sendJson(response: HttpResponse, status: number, value: unknown): void {
   if (response.headersSent || response.destroyed) return;
   const body = Buffer.from(JSON.stringify(value));

@@ -36,6 +36,7 @@ export class PathValueError extends Error {
   override readonly name = "PathValueError";
 }
 
+/** Parses a template at start-up; a malformed one throws `PathTemplateError`, so it never serves. */
 export function parsePathTemplate(text: string): PathTemplate {
   if (!text.startsWith("/")) throw new PathTemplateError(`path template ${text} must start with /`);
   // The verb is a ":" after the last "/" and outside braces.

@@ -12,6 +12,7 @@ import { buildRestRequest } from "./rest-request.js";
 import type { RestRoute } from "./rest-routes.js";
 import { headersOf, type RpcInvoker, type RpcReply } from "./rpc-invoker.js";
 
+/** Serves the REST routes; one instance per server, built from the route table at start-up. */
 export class RestGateway {
   constructor(
     private readonly routes: readonly RestRoute[],

@@ -17,6 +17,7 @@ export type RestRequest =
 /** Largest integer a JSON number may carry exactly; int64 values past it must be strings. */
 const SAFE_INTEGER_MAX = Number.MAX_SAFE_INTEGER;
 
+/** The RPC request for a matched route, or the violations that make the call unusable. */
 export function buildRestRequest(
   route: RestRoute,
   pathValues: ReadonlyMap<string, string>,

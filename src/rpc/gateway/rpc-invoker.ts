@@ -28,6 +28,7 @@ const DROPPED_HEADERS = new Set([
   "host",
 ]);
 
+/** One per server: the Connect handlers of every registered method, looked up by descriptor. */
 export class RpcInvoker {
   private readonly handlers = new Map<DescMethod, UniversalHandler>();
   private readonly options: ConnectRouterOptions;
