@@ -3,7 +3,7 @@
  * on SIGTERM or SIGINT.
  */
 import { ConfigError, readConfig, type Config } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createLogger, flushLogsOnCrash, flushLogsSync } from "./logger.js";
 import { build } from "./server.js";
 
 function loadConfig(): Config {
@@ -21,6 +21,7 @@ function loadConfig(): Config {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  flushLogsOnCrash(logger);
   const app = await build(config, logger);
   const address = await app.listen();
   logger.info(
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, "second signal: exiting now");
-      logger.flush();
+      flushLogsSync(logger);
       process.exit(1);
     }
     logger.info({ signal }, "shutting down");
