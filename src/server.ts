@@ -18,6 +18,7 @@ import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { withLeanUnary } from "./rpc/connect-http1/mount.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
@@ -112,14 +113,18 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       ...options.healthDetails?.(),
     }),
   };
-  const handler = connectNodeAdapter({
-    routes,
+  // connect-node and the lean HTTP/1.1 path read the same options, so they answer alike.
+  const connectOptions = {
     interceptors,
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
     jsonOptions: { alwaysEmitImplicit: true },
     readMaxBytes: config.readMaxBytes,
     writeMaxBytes: config.writeMaxBytes,
     shutdownSignal: shutdownController.signal,
+  };
+  const connectHandler = connectNodeAdapter({
+    ...connectOptions,
+    routes,
     fallback: (request, response) => {
       const path = request.url?.split("?")[0];
       if (path === "/healthz") {
@@ -130,6 +135,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
     },
   }) as Handler;
+  const handler = config.http1Unary === "lean" ? withLeanUnary(connectHandler, { ...connectOptions, services }) : connectHandler;
   const nativeGrpc =
     config.grpcServer === "grpc-js"
       ? createNativeGrpcServer({
