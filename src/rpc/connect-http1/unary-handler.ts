@@ -26,6 +26,7 @@ import {
   type UniversalHandlerOptions,
 } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { LeanCallContext } from "./call-context.js";
 
 /** The options connect-node is given; the lean path must read them the same way. */
@@ -49,7 +50,8 @@ interface Route {
 }
 
 export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHandler {
-  const settings = validateUniversalHandlerOptions(options);
+  // connect-node's adapter accepts gzip and brotli unless told otherwise; so does this path.
+  const settings = validateUniversalHandlerOptions({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
   const routes = new Map<string, Route>();
   for (const { service, impl } of options.services) {
     for (const method of service.methods) {
