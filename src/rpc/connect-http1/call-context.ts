@@ -33,7 +33,7 @@ export class LeanCallContext implements HandlerContext {
   get signal(): AbortSignal {
     if (this.controller === undefined) {
       this.controller = new AbortController();
-      if (this.ended) this.controller.abort(this.endedReason);
+      if (this.ended) this.controller.abort(this.endedReason ?? new ConnectError("operation was aborted", Code.Canceled));
       else this.shutdownSignal?.addEventListener("abort", this.onShutdown, { once: true });
     }
     return this.controller.signal;
@@ -81,8 +81,11 @@ export class LeanCallContext implements HandlerContext {
   end(reason?: unknown): void {
     if (this.ended) return;
     this.ended = true;
-    this.endedReason = reason ?? new ConnectError("operation was aborted", Code.Canceled);
+    this.endedReason = reason;
+    // The reason is built only when a signal exists to carry it: an error per call (and its
+    // stack trace) showed in the profile.
     if (this.controller === undefined) return;
+    this.endedReason ??= new ConnectError("operation was aborted", Code.Canceled);
     this.shutdownSignal?.removeEventListener("abort", this.onShutdown);
     this.controller.abort(this.endedReason);
   }
