@@ -47,7 +47,7 @@ export interface BenchReport {
   readonly storeCeilings: readonly StoreCeilingRecord[];
   /** Scenario 6; null when the run left it out. */
   readonly ingest: IngestRecord | null;
-  /** One line per exactness check (wallet scenarios). */
+  /** One line per check: the wallets' exactness, and the hot-account runs' applied calls. */
   readonly checks: readonly string[];
   readonly ghzCommands: readonly string[];
 }
@@ -121,7 +121,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push("", `Ingest (poller catch-up from the fake vendor, rate limit lifted, durable store; the fake vendor shares the core, so a lower bound): ${rows} rows in ${durationMs} ms = **${rowsPerSec} rows/s**, ${requests} vendor requests${lastError === null ? "" : `, last error: ${lastError}`}.`);
   }
   lines.push("", "## Targets", "");
-  for (const check of report.checks) lines.push(`- wallet exactness: ${check}`);
+  for (const check of report.checks) lines.push(`- check: ${check}`);
   const target = (name: string, run: RunRecord | undefined, kind: string, wanted: number) => {
     const ceiling = run === undefined ? undefined : ceilingOf(report, run, kind);
     if (run === undefined || ceiling === undefined) return;
