@@ -40,6 +40,12 @@ export interface Config {
    * serves every protocol on HTTP/2 through connect-node.
    */
   readonly grpcServer: "grpc-js" | "connect";
+  /**
+   * LEDGER_HTTP1_UNARY: who answers unary Connect POSTs over HTTP/1.1. `lean` (default) serves
+   * them on a short path with the same services, interceptors and wire format; `connect` leaves
+   * every HTTP/1.1 call to connect-node.
+   */
+  readonly http1Unary: "lean" | "connect";
   /** LEDGER_STREAMS_PER_CONNECTION_MAX: most calls in flight on one HTTP/2 connection. Default 1000. */
   readonly streamsPerConnectionMax: number;
   /** LEDGER_CONNECTIONS_MAX: most open connections; past it new ones are closed. Default 16384. */
@@ -127,6 +133,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
     grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
+    http1Unary: read.oneOf("LEDGER_HTTP1_UNARY", "lean", ["lean", "connect"]),
     streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
     connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),
     auth: read.oneOf("LEDGER_AUTH", env.LEDGER_API_KEYS_FILE || env.LEDGER_API_KEYS ? "on" : "off", ["on", "off"]),

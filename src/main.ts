@@ -5,7 +5,7 @@
 // First: refuses an unsupported Node before any module can open a database.
 import "./node-version.js";
 import { ConfigError, readConfig, type Config } from "./config.js";
-import { createLogger } from "./logger.js";
+import { createLogger, flushLogsOnCrash, flushLogsSync } from "./logger.js";
 import { build } from "./server.js";
 
 function loadConfig(): Config {
@@ -23,6 +23,7 @@ function loadConfig(): Config {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  flushLogsOnCrash(logger);
   const app = await build(config, logger);
   const address = await app.listen();
   logger.info(
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     signals += 1;
     if (signals > 1) {
       logger.warn({ signal }, "second signal: exiting now");
-      logger.flush();
+      flushLogsSync(logger);
       process.exit(1);
     }
     logger.info({ signal }, "shutting down");

@@ -19,6 +19,7 @@ import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { createHttpGateway } from "./rpc/gateway/http-gateway.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { withLeanUnary } from "./rpc/connect-http1/mount.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
@@ -113,6 +114,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       ...options.healthDetails?.(),
     }),
   };
+  // connect-node, the lean HTTP/1.1 path and the REST gateway read the same options, so they
+  // answer alike.
   const routerOptions = {
     interceptors,
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
@@ -131,9 +134,9 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     defaultCurrency: config.defaultCurrency,
     logger,
   });
-  const handler = connectNodeAdapter({
-    routes,
+  const connectHandler = connectNodeAdapter({
     ...routerOptions,
+    routes,
     fallback: (request, response) => {
       if (gateway(request, response)) return;
       const path = request.url?.split("?")[0];
@@ -145,6 +148,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
     },
   }) as Handler;
+  const handler = config.http1Unary === "lean" ? withLeanUnary(connectHandler, { ...routerOptions, services }) : connectHandler;
   const nativeGrpc =
     config.grpcServer === "grpc-js"
       ? createNativeGrpcServer({

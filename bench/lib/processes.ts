@@ -23,7 +23,7 @@ export interface Started<T> {
 export function startScript<T>(
   script: string,
   args: readonly string[],
-  options: { core: number | undefined; env?: Record<string, string>; nodeFlags?: readonly string[] },
+  options: { core: number | undefined; env?: Record<string, string>; nodeFlags?: readonly string[]; stdoutFd?: number },
 ): Started<T> {
   const nodeArgs = [...(options.nodeFlags ?? []), "--import", "tsx", `${BENCH_DIR}${script}`, ...args];
   const [command, commandArgs] =
@@ -31,8 +31,9 @@ export function startScript<T>(
       ? ["taskset", ["-c", String(options.core), process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
   const child = spawn(command, commandArgs, {
-    // Logs go nowhere: a pipe would make this process spend CPU reading them.
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
+    // Logs go nowhere (or to a file, for runs whose access log is tallied): a pipe would make
+    // this process spend CPU reading them.
+    stdio: ["ignore", options.stdoutFd ?? "ignore", "inherit", "ipc"],
     env: { ...process.env, ...options.env },
   });
   const first = new Promise<T>((resolve, reject) => {

@@ -1,11 +1,19 @@
 /**
  * The scenarios and ceilings of `npm run bench`, in the order they run, and the ghz command
- * line that reproduces each gRPC run.
+ * line that reproduces each gRPC run. Runs that send one payload carry an h2load shape and are
+ * driven by h2load when it is on PATH; runs with varied payloads use the in-repo driver (or ghz).
  */
 import type { DriverJob } from "../driver.js";
+import type { H2loadShape } from "./h2load.js";
 import type { WorkloadName } from "./workload.js";
 
-export type ServerKind = "ledger-full" | "ledger-normal" | "trivial-stack" | "trivial-grpc-js";
+export type ServerKind =
+  | "ledger-full"
+  | "ledger-normal"
+  | "ledger-full-quiet"
+  | "trivial-stack"
+  | "trivial-grpc-js"
+  | "trivial-node-http";
 
 export interface RunSpec {
   /** A stable id, e.g. "sustained-full-c100". */
@@ -13,6 +21,13 @@ export interface RunSpec {
   readonly scenario: string;
   readonly server: ServerKind;
   readonly job: Omit<DriverJob, "address">;
+  /** Set when every call sends the same payload: h2load drives it, spread this way. */
+  readonly h2load?: H2loadShape;
+  /**
+   * Runs on a server of its own whose access log is kept, so that its codes can be tallied
+   * (h2load cannot see gRPC codes) and its account starts fresh.
+   */
+  readonly ownServer?: boolean;
 }
 
 export interface Sizes {
@@ -28,42 +43,95 @@ export function connectionsFor(concurrency: number): number {
   return Math.max(1, Math.ceil(concurrency / 1000));
 }
 
-function grpcJob(workload: WorkloadName, sizes: Sizes, concurrency: number): Omit<DriverJob, "address"> {
-  const total = workload === "spread-writes" ? sizes.sustainedTotal : sizes.otherTotal;
-  return { protocol: "grpc", workload, total, concurrency, connections: connectionsFor(concurrency), warmup: sizes.warmup };
+/** h2load's gRPC shape: 10 connections (as the issue's figures), concurrency/10 streams on each. */
+function grpcShape(concurrency: number): H2loadShape {
+  return { connections: 10, streamsPerConnection: Math.max(1, concurrency / 10) };
 }
 
-export function plan(sizes: Sizes): RunSpec[] {
+function grpcJob(workload: WorkloadName, total: number, concurrency: number, warmup: number): Omit<DriverJob, "address"> {
+  return { protocol: "grpc", workload, total, concurrency, connections: connectionsFor(concurrency), warmup };
+}
+
+/** The HTTP callers: 10,000 requests of Connect JSON over `connections` HTTP/1.1 connections. */
+function httpJob(connections: number, warmup: number): Omit<DriverJob, "address"> {
+  return { protocol: "http", workload: "wallet-http", total: 10_000, concurrency: connections, connections, warmup };
+}
+
+function ceilings(sizes: Sizes): RunSpec[] {
   const runs: RunSpec[] = [];
   for (const server of ["trivial-grpc-js", "trivial-stack"] as const) {
     for (const concurrency of [100, 1000]) {
-      const job = { ...grpcJob("spread-writes", sizes, concurrency), total: sizes.otherTotal };
-      runs.push({ id: `${server}-c${concurrency}`, scenario: `ceiling ${server}`, server, job });
+      // One payload, for h2load: the ceiling of the hot-account rows.
+      runs.push({
+        id: `${server}-c${concurrency}`,
+        scenario: `ceiling ${server}`,
+        server,
+        job: grpcJob("hot-writes", sizes.otherTotal, concurrency, sizes.warmup),
+        h2load: grpcShape(concurrency),
+      });
+      // Varied payloads, for the in-repo driver: the ceiling of the sustained rows.
+      runs.push({
+        id: `${server}-mix-c${concurrency}`,
+        scenario: `ceiling ${server}, write mix`,
+        server,
+        job: grpcJob("spread-writes", sizes.otherTotal, concurrency, sizes.warmup),
+      });
     }
   }
+  for (const connections of [1000, 10_000]) {
+    runs.push({
+      id: `trivial-node-http-c${connections}`,
+      scenario: "ceiling trivial-node-http",
+      server: "trivial-node-http",
+      job: httpJob(connections, sizes.warmup),
+      h2load: { connections, streamsPerConnection: 1 },
+    });
+  }
+  return runs;
+}
+
+export function plan(sizes: Sizes): RunSpec[] {
+  const runs = ceilings(sizes);
   runs.push({
     id: "wallet",
     scenario: "wallet",
     server: "ledger-full",
-    job: { protocol: "grpc", workload: "wallet", total: 10_000, concurrency: 10_000, connections: connectionsFor(10_000), warmup: 0 },
+    // No warm-up of the wallet's own calls: they would spend its balance. The h2load run warms
+    // the server up with Load calls on another account instead.
+    job: grpcJob("wallet", 10_000, 10_000, 0),
+    h2load: { connections: 10, streamsPerConnection: 1000 },
+    ownServer: true,
   });
-  runs.push({
-    id: "http-wallet",
-    scenario: "HTTP callers",
-    server: "ledger-full",
-    job: { protocol: "http", workload: "wallet-http", total: 10_000, concurrency: 10_000, connections: 10_000, warmup: 0 },
-  });
+  for (const connections of [1000, 10_000]) {
+    runs.push({
+      id: `http-wallet-c${connections}`,
+      scenario: "wallet, HTTP callers",
+      server: "ledger-full",
+      job: httpJob(connections, 0),
+      h2load: { connections, streamsPerConnection: 1 },
+      ownServer: true,
+    });
+  }
   for (const server of ["ledger-full", "ledger-normal"] as const) {
-    for (const [scenario, workload] of [["sustained", "spread-writes"], ["hot account", "hot-writes"]] as const) {
-      for (const concurrency of [100, 1000]) {
-        const durability = server === "ledger-full" ? "full" : "normal";
-        runs.push({ id: `${scenario.split(" ")[0]}-${durability}-c${concurrency}`, scenario, server, job: grpcJob(workload, sizes, concurrency) });
-      }
+    const durability = server === "ledger-full" ? "full" : "normal";
+    for (const concurrency of [100, 1000]) {
+      runs.push({ id: `sustained-${durability}-c${concurrency}`, scenario: "sustained", server, job: grpcJob("spread-writes", sizes.sustainedTotal, concurrency, sizes.warmup) });
+    }
+    for (const concurrency of [100, 1000]) {
+      runs.push({ id: `hot-${durability}-c${concurrency}`, scenario: "hot account", server, job: grpcJob("hot-writes", sizes.otherTotal, concurrency, sizes.warmup), h2load: grpcShape(concurrency) });
     }
     if (server === "ledger-full") {
-      runs.push({ id: "reads-c100", scenario: "reads", server, job: grpcJob("reads", sizes, 100) });
+      runs.push({ id: "reads-c100", scenario: "reads", server, job: grpcJob("reads", sizes.otherTotal, 100, sizes.warmup) });
     }
   }
+  // The access log's cost: the same run with LEDGER_LOG_LEVEL=warn, beside hot-full-c100.
+  runs.push({
+    id: "hot-full-quiet-c100",
+    scenario: "hot account, access log off",
+    server: "ledger-full-quiet",
+    job: grpcJob("hot-writes", sizes.otherTotal, 100, sizes.warmup),
+    h2load: grpcShape(100),
+  });
   return runs;
 }
 

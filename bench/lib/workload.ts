@@ -13,6 +13,8 @@ export const WALLET_USER = "wallet";
 /** The HTTP callers' wallet: its own account, so the gRPC run leaves it untouched. */
 export const HTTP_WALLET_USER = "wallet-http";
 export const HOT_USER = "hot";
+/** Where a wallet's server warms up (Load calls), away from the wallet's own account and method. */
+export const WARMUP_USER = "warm-up";
 
 export interface EncodedCall {
   /** "/ledger.v1.LedgerService/AdjustBalance" */
@@ -60,4 +62,9 @@ export function workload(name: WorkloadName): EncodedCall[] {
 
 export function accountName(index: number): string {
   return `acct-${String(index).padStart(4, "0")}`;
+}
+
+/** The warm-up call of a wallet's server: Load(1) on its own account, never the wallet's. */
+export function warmupCall(): EncodedCall {
+  return encode(method.load, { userId: WARMUP_USER, amount: 1n }, { userId: WARMUP_USER, amount: "1" });
 }

@@ -5,6 +5,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
+import { AccessLog, methodName } from "./access-log.js";
 import { internalError, shuttingDownError } from "./errors.js";
 
 /** Counts calls in flight, and refuses new ones once draining starts. */
@@ -46,25 +47,28 @@ export class CallGate {
 const LONG_LIVED = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
 export function callInterceptor(gate: CallGate, logger: Logger): Interceptor {
+  const accessLog = new AccessLog(logger);
   return (next) => async (request) => {
-    const method = `${request.service.typeName}/${request.method.name}`;
+    const log = accessLog.of(request.service, request.method);
     const tracked = !LONG_LIVED.has(request.service.typeName);
     if (tracked && !gate.enter()) {
       const refused = shuttingDownError();
-      logger.info({ method, code: codeName(refused.code), durationMs: 0 }, "call");
+      log.info({ code: codeName(refused.code), durationMs: 0 }, "call");
       throw refused;
     }
     const startedAt = performance.now();
     try {
       const response = await next(request);
-      logger.info({ method, code: "OK", durationMs: elapsedMs(startedAt) }, "call");
+      log.info({ code: "OK", durationMs: elapsedMs(startedAt) }, "call");
       return response;
     } catch (error) {
       const connectError = error instanceof ConnectError && error.code !== Code.Internal && error.code !== Code.Unknown;
       const thrown = connectError ? error : internalError();
       if (connectError) {
-        logger.info({ method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt) }, "call");
+        log.info({ code: codeName(thrown.code), durationMs: elapsedMs(startedAt) }, "call");
       } else {
+        // The exception may carry anything: this line goes through the redacting logger.
+        const method = methodName(request.service, request.method);
         logger.error({ method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt), err: error }, "call failed unexpectedly");
       }
       throw thrown;

@@ -13,7 +13,13 @@ describe("readConfig", () => {
       dbPath: "./data/ledger.db",
       defaultCurrency: "USD",
       durability: "full",
+      http1Unary: "lean",
     });
+  });
+
+  it("takes LEDGER_HTTP1_UNARY=connect and refuses anything but lean or connect", () => {
+    expect(readConfig({ LEDGER_HTTP1_UNARY: "connect" }).http1Unary).to.equal("connect");
+    expect(() => readConfig({ LEDGER_HTTP1_UNARY: "fast" })).to.throw(ConfigError, "LEDGER_HTTP1_UNARY");
   });
 
   it("names every bad variable in one error", () => {

@@ -1,0 +1,235 @@
+/**
+ * A lean path for the commonest HTTP/1.1 call: a unary Connect POST (JSON or binary protobuf)
+ * with a body of known length, no request compression and no timeout. The profile of
+ * connect-node serving it (bench/README.md) was dominated by per-call machinery the call does not
+ * need: an AbortController linked to the request and to shutdown (and a DOMException when it is
+ * aborted at the end of every call), Headers objects made from and for node:http, and async
+ * iterables for a body that is one chunk.
+ *
+ * It serves the same connect `ServiceImpl` classes, with the same protobuf-es serialization
+ * (connect's own `createMethodSerializationLookup`, so parse errors and size limits read the
+ * same), the same interceptors in the same order, and the same error bodies, status codes and
+ * response compression (connect's own `errorToJsonBytes`, `codeToHttpStatus`, `trailerMux` and
+ * `compressionNegotiate`). Anything else — GET, compressed or chunked requests, a
+ * `connect-timeout-ms`, other content types, streaming, gRPC-Web, unknown paths, HTTP/2 — is
+ * declined before a byte of the body is read, and connect-node serves it as before.
+ * test/integration/connect-http1-parity.test.ts proves both paths give identical answers.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
+import {
+  compressionNegotiate,
+  createMethodSerializationLookup,
+  validateUniversalHandlerOptions,
+  type MethodSerializationLookup,
+  type UniversalHandlerOptions,
+} from "@connectrpc/connect/protocol";
+import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { LeanCallContext } from "./call-context.js";
+
+/** The options connect-node is given; the lean path must read them the same way. */
+export type LeanUnaryOptions = Partial<UniversalHandlerOptions> & {
+  readonly interceptors: Interceptor[];
+  readonly services: readonly { readonly service: DescService; readonly impl: object }[];
+};
+
+/** Serves the request and returns true, or returns false without touching it. */
+export type LeanUnaryHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+type UnaryFn = (request: UnaryRequest) => Promise<UnaryResponse>;
+type AnyFn = Parameters<Interceptor>[0];
+type AnyImpl = Record<string, (message: unknown, context: LeanCallContext) => unknown>;
+
+interface Route {
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+  readonly invoke: UnaryFn;
+}
+
+export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHandler {
+  // connect-node's adapter accepts gzip and brotli unless told otherwise; so does this path.
+  const settings = validateUniversalHandlerOptions({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  const routes = new Map<string, Route>();
+  for (const { service, impl } of options.services) {
+    for (const method of service.methods) {
+      const methodImpl = (impl as AnyImpl)[method.localName];
+      if (method.methodKind !== "unary" || methodImpl === undefined) continue;
+      const last: UnaryFn = async (request) => {
+        const context = (request as unknown as LeanRequest).context;
+        const answer = await methodImpl.call(impl, request.message, context);
+        return new LeanResponse(context, toMessage(method.output, answer)) as unknown as UnaryResponse;
+      };
+      routes.set(`/${service.typeName}/${method.name}`, {
+        service,
+        method,
+        serialization: createMethodSerializationLookup(method, settings.binaryOptions, settings.jsonOptions, settings),
+        invoke: settings.interceptors.reduceRight<UnaryFn>((next, interceptor) => interceptor(next as AnyFn) as UnaryFn, last),
+      });
+    }
+  }
+  return (request, response) => {
+    const route = request.httpVersionMajor === 1 && request.method === "POST" ? routes.get(request.url ?? "") : undefined;
+    if (route === undefined || !isLeanCall(request, settings)) return false;
+    const binary = request.headers["content-type"] === contentTypeUnaryProto;
+    readBody(request, (body) => {
+      // serve() settles every call error itself; what is left is a socket that cannot be written.
+      serve(route, settings, request, response, binary, body).catch(() => response.destroy());
+    });
+    return true;
+  };
+}
+
+/** Headers the lean path serves as connect-node would; anything else goes to connect-node. */
+function isLeanCall(request: IncomingMessage, settings: UniversalHandlerOptions): boolean {
+  const { headers } = request;
+  const contentType = headers["content-type"];
+  const length = Number(headers["content-length"] ?? NaN);
+  return (
+    (contentType === contentTypeUnaryJson || contentType === contentTypeUnaryProto) &&
+    Number.isSafeInteger(length) &&
+    length <= settings.readMaxBytes &&
+    headers["content-encoding"] === undefined &&
+    headers["connect-timeout-ms"] === undefined &&
+    (!settings.requireConnectProtocolHeader || headers["connect-protocol-version"] === "1")
+  );
+}
+
+/** The whole body (its length is known and within bounds); nothing if the caller goes away. */
+function readBody(request: IncomingMessage, done: (body: Uint8Array) => void): void {
+  const chunks: Buffer[] = [];
+  request.on("data", (chunk: Buffer) => chunks.push(chunk));
+  request.on("end", () => done(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
+}
+
+async function serve(
+  route: Route,
+  settings: UniversalHandlerOptions,
+  request: IncomingMessage,
+  response: ServerResponse,
+  binary: boolean,
+  body: Uint8Array,
+): Promise<void> {
+  const context = new LeanCallContext(route.service, route.method, request, settings.shutdownSignal);
+  response.once("close", () => context.end());
+  const compression = compressionNegotiate(settings.acceptCompression, null, request.headers["accept-encoding"] ?? null, "Accept-Encoding");
+  let status = 200;
+  let contentType = binary ? contentTypeUnaryProto : contentTypeUnaryJson;
+  let answer: Uint8Array;
+  let errorMetadata: Headers | undefined;
+  try {
+    const message: unknown = route.serialization.getI(binary).parse(body);
+    const output = await route.invoke(new LeanRequest(context, message) as unknown as UnaryRequest);
+    answer = route.serialization.getO(binary).serialize(output.message);
+  } catch (thrown) {
+    context.end(thrown);
+    const error = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal, undefined, undefined, thrown);
+    status = codeToHttpStatus(error.code);
+    contentType = contentTypeUnaryJson;
+    errorMetadata = error.metadata;
+    answer = errorToJsonBytes(error, settings.jsonOptions);
+  } finally {
+    context.end();
+  }
+  let contentEncoding: string | undefined;
+  if (compression.response !== null && answer.byteLength >= settings.compressMinBytes) {
+    answer = await compression.response.compress(answer);
+    contentEncoding = compression.response.name;
+  }
+  response.writeHead(status, responseHeaders(context, contentType, contentEncoding, errorMetadata, answer.byteLength));
+  response.end(answer);
+}
+
+/**
+ * The headers connect-node sends: content-type, what the handler or interceptors set, an error's
+ * metadata, trailers as `trailer-` headers, content-encoding and content-length. With nothing set
+ * by the handler, no Headers object is made.
+ */
+function responseHeaders(
+  context: LeanCallContext,
+  contentType: string,
+  contentEncoding: string | undefined,
+  errorMetadata: Headers | undefined,
+  length: number,
+): Record<string, string> {
+  const { header, trailer } = context.touchedResponseHeaders;
+  const metadataSet = errorMetadata !== undefined && [...errorMetadata.keys()].length > 0;
+  if (header === undefined && trailer === undefined && !metadataSet) {
+    const plain: Record<string, string> = { "content-length": String(length), "content-type": contentType };
+    if (contentEncoding !== undefined) plain["content-encoding"] = contentEncoding;
+    return plain;
+  }
+  const merged = new Headers(header);
+  merged.set("content-type", contentType);
+  errorMetadata?.forEach((value, key) => merged.set(key, value));
+  if (contentEncoding !== undefined) merged.set("content-encoding", contentEncoding);
+  const all = trailerMux(merged, trailer ?? new Headers());
+  all.set("content-length", String(length));
+  const plain: Record<string, string> = {};
+  all.forEach((value, key) => {
+    plain[key] = value;
+  });
+  return plain;
+}
+
+/** A connect request whose costly parts come from the context on first use. */
+class LeanRequest {
+  readonly stream = false;
+  readonly service: DescService;
+  readonly method: DescMethod;
+  readonly requestMethod = "POST";
+
+  constructor(
+    readonly context: LeanCallContext,
+    readonly message: unknown,
+  ) {
+    this.service = context.service;
+    this.method = context.method;
+  }
+
+  get url(): string {
+    return this.context.url;
+  }
+
+  get signal(): AbortSignal {
+    return this.context.signal;
+  }
+
+  get header(): Headers {
+    return this.context.requestHeader;
+  }
+
+  get contextValues() {
+    return this.context.values;
+  }
+}
+
+/** A connect response whose headers are made only if an interceptor reads them. */
+class LeanResponse {
+  readonly stream = false;
+  readonly service: DescService;
+  readonly method: DescMethod;
+
+  constructor(
+    private readonly context: LeanCallContext,
+    readonly message: unknown,
+  ) {
+    this.service = context.service;
+    this.method = context.method;
+  }
+
+  get header(): Headers {
+    return this.context.responseHeader;
+  }
+
+  get trailer(): Headers {
+    return this.context.responseTrailer;
+  }
+}
+
+/** connect implementations may answer with an init object; serialization needs the message. */
+function toMessage(schema: DescMessage, answer: unknown): unknown {
+  return isMessage(answer, schema) ? answer : create(schema, answer as never);
+}
