@@ -12,7 +12,7 @@ import type {
   PayoutRow,
   Verdict,
 } from "../store/store.js";
-import { failure, success, type Outcome } from "./outcome.js";
+import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { decodePageToken, encodePageToken } from "./page-token.js";
 import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
 import {
@@ -130,10 +130,12 @@ export class Ledger {
     switch (result.type) {
       case "applied":
         return success({ entry: result.entry, balanceBefore: result.before?.balance ?? 0n, replayed: false });
-      case "existing":
-        return isSameRequest(result.entry, kind, input)
+      case "existing": {
+        const field = differingField(result.entry, kind, input);
+        return field === undefined
           ? success({ entry: result.entry, balanceBefore: result.entry.balanceAfter - result.entry.delta, replayed: true })
-          : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "" });
+          : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
+      }
       case "rejected":
         return result.reason === "insufficient_funds"
           ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
@@ -156,7 +158,14 @@ async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
   }
 }
 
-/** A retry must repeat the operation, currency and amount exactly to count as the same request. */
-function isSameRequest(entry: Entry, kind: EntryKind, input: MutationInput): boolean {
-  return entry.kind === kind && entry.currency === input.currency && entry.amount === input.amount;
+/**
+ * A retry must repeat the method, currency and amount exactly to count as the same request; the
+ * first that differs is named to the caller, so a client can tell a bug in its retry from a key
+ * used twice.
+ */
+function differingField(entry: Entry, kind: EntryKind, input: MutationInput): ReusedKeyField | undefined {
+  if (entry.kind !== kind) return "method";
+  if (entry.currency !== input.currency) return "currency";
+  if (entry.amount !== input.amount) return "amount";
+  return undefined;
 }

@@ -53,10 +53,10 @@ export function toConnectError(failure: LedgerFailure): ConnectError {
       );
     case "idempotency_key_reused":
       return new ConnectError(
-        "this idempotency_key was already used by this user for a different request",
+        `this idempotency_key was already used by this user for a different request: its ${failure.field} differs`,
         Code.AlreadyExists,
         undefined,
-        [errorInfo("IDEMPOTENCY_KEY_REUSED", { idempotency_key: failure.idempotencyKey })],
+        [errorInfo("IDEMPOTENCY_KEY_REUSED", { idempotency_key: failure.idempotencyKey, field: failure.field })],
       );
     case "account_not_found":
       return new ConnectError(
