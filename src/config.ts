@@ -58,6 +58,11 @@ export interface Config {
   readonly tlsKeyPath: string;
   /** LEDGER_ALLOW_INSECURE_PUBLIC: `true` allows a non-loopback host with auth off. Default false. */
   readonly allowInsecurePublic: boolean;
+  /**
+   * LEDGER_TLS_TERMINATED_UPSTREAM: `true` says a proxy in front terminates TLS, so keys may
+   * reach a non-loopback address over cleartext from it. Default false.
+   */
+  readonly tlsTerminatedUpstream: boolean;
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
   readonly vendor: VendorConfig | undefined;
 }
@@ -132,6 +137,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsCertPath: read.string("LEDGER_TLS_CERT", ""),
     tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
+    tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
     vendor: vendorSettings(read, env),
   };
   read.problems.push(...secureDefaultsProblems(config));

@@ -147,7 +147,7 @@ describe("authentication configuration", () => {
       expect(() => readConfig({ LEDGER_HOST: host })).to.throw(/refusing to listen on .* with authentication off/);
     }
     expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_ALLOW_INSECURE_PUBLIC: "true" }).host).to.equal("0.0.0.0");
-    expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64) }).auth).to.equal("on");
+    expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).auth).to.equal("on");
     for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) expect(readConfig({ LEDGER_HOST: host }).host).to.equal(host);
   });
 
@@ -158,6 +158,31 @@ describe("authentication configuration", () => {
       const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
       expect(run.status).to.equal(2);
       expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication off");
+      expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses keys over cleartext on a non-loopback address unless TLS is terminated in front", () => {
+    const keys = { LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64) };
+    for (const host of ["0.0.0.0", "::", "192.168.1.10"]) {
+      expect(() => readConfig({ ...keys, LEDGER_HOST: host })).to.throw(/API keys would cross the network in clear/);
+    }
+    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).tlsTerminatedUpstream).to.equal(true);
+    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_CERT: "/c.pem", LEDGER_TLS_KEY: "/k.pem" }).host).to.equal("0.0.0.0");
+    expect(readConfig({ ...keys, LEDGER_HOST: "127.0.0.1" }).auth).to.equal("on");
+    expect(() => readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "yes" })).to.throw(/LEDGER_TLS_TERMINATED_UPSTREAM/);
+  });
+
+  it("npm start on 0.0.0.0 with keys but no TLS exits with status 2 and says why", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
+    try {
+      const env = { ...process.env, LEDGER_HOST: "0.0.0.0", LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_AUTH: "", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_API_KEYS_FILE: "", LEDGER_TLS_CERT: "", LEDGER_TLS_KEY: "", LEDGER_TLS_TERMINATED_UPSTREAM: "" };
+      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+      expect(run.status, run.stderr).to.equal(2);
+      expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication on but without TLS");
+      expect(run.stderr).to.include("LEDGER_TLS_TERMINATED_UPSTREAM=true");
       expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
     } finally {
       rmSync(dir, { recursive: true, force: true });
