@@ -44,6 +44,15 @@ export interface Config {
   /** LEDGER_CONNECTIONS_MAX: most open connections; past it new ones are closed. Default 16384. */
   readonly connectionsMax: number;
   /**
+   * LEDGER_HEADERS_TIMEOUT_MS: from accept (and TLS handshake) to complete request headers, or to
+   * the HTTP/2 preface and its SETTINGS. Default 10000.
+   */
+  readonly headersTimeoutMs: number;
+  /** LEDGER_REQUEST_TIMEOUT_MS: from the start of a request to its last body byte. Default 30000. */
+  readonly requestTimeoutMs: number;
+  /** LEDGER_IDLE_TIMEOUT_MS: an HTTP/1.1 connection between requests, an HTTP/2 session without streams. Default 60000. */
+  readonly idleTimeoutMs: number;
+  /**
    * LEDGER_AUTH: `on` requires an API key on every call except health and reflection.
    * Default: `on` when keys are configured, otherwise `off` (allowed only on loopback).
    */
@@ -131,6 +140,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
     streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
     connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),
+    headersTimeoutMs: read.integer("LEDGER_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer("LEDGER_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    idleTimeoutMs: read.integer("LEDGER_IDLE_TIMEOUT_MS", 60_000, 100, 3_600_000),
     auth: read.oneOf("LEDGER_AUTH", env.LEDGER_API_KEYS_FILE || env.LEDGER_API_KEYS ? "on" : "off", ["on", "off"]),
     apiKeysFile: read.string("LEDGER_API_KEYS_FILE", ""),
     apiKeys: read.string("LEDGER_API_KEYS", ""),
@@ -140,6 +152,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
     vendor: vendorSettings(read, env),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    read.problems.push("LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request");
+  }
   read.problems.push(...secureDefaultsProblems(config));
   if (!isKnownCurrency(config.defaultCurrency)) {
     read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);

@@ -18,6 +18,7 @@ import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { StalledConnections } from "./rpc/stalled-connections.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
@@ -138,12 +139,16 @@ export async function build(config: Config, logger: Logger, options: BuildOption
           readMaxBytes: config.readMaxBytes,
           writeMaxBytes: config.writeMaxBytes,
           streamsPerConnectionMax: config.streamsPerConnectionMax,
+          idleTimeoutMs: config.idleTimeoutMs,
           shutdownSignal: shutdownController.signal,
         })
       : undefined;
+  const stalled = new StalledConnections(logger);
   const listener = new DualProtocolListener(handler, {
-    keepAliveTimeoutMs: 60_000,
-    prefaceTimeoutMs: 10_000,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    onStalled: (kind) => stalled.count(kind),
     connectionsMax: config.connectionsMax,
     streamsPerConnectionMax: config.streamsPerConnectionMax,
     ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
@@ -177,6 +182,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     // The poller commits a page and its cursor together; stopping lets a commit in flight land.
     await poller?.stop();
     await store.close();
+    stalled.flush();
   };
 
   return {
