@@ -4,7 +4,6 @@
  */
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { storeOptions, type Config } from "./config.js";
@@ -13,6 +12,7 @@ import type { Logger } from "./logger.js";
 import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
 import { serveHealthz } from "./rpc/healthz.js";
 import { authInterceptor } from "./rpc/auth.js";
+import { connectAdapterWithJsonRules } from "./rpc/connect-adapter.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
@@ -113,7 +113,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       ...options.healthDetails?.(),
     }),
   };
-  const handler = connectNodeAdapter({
+  const handler = connectAdapterWithJsonRules({
     routes,
     interceptors,
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
