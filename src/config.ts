@@ -4,6 +4,8 @@
  * they are stable; the README lists them all.
  */
 import { isKnownCurrency } from "./domain/currency.js";
+import { INT64_MAX } from "./domain/money.js";
+import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
 import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
 import type { Durability, SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
@@ -17,6 +19,8 @@ export interface Config {
   readonly dbPath: string;
   /** LEDGER_DEFAULT_CURRENCY: the currency of requests that leave it empty. Default USD. */
   readonly defaultCurrency: string;
+  /** LEDGER_AMOUNT_MINOR_MAX: the largest amount one call may move, in minor units. Default 10^15. */
+  readonly amountMinorMax: bigint;
   /** LEDGER_DURABILITY: `full` (fsync every commit, default) or `normal`. */
   readonly durability: Durability;
   /** LEDGER_READ_MAX_BYTES: the largest request message accepted. Default 64 KiB. */
@@ -107,6 +111,18 @@ export class EnvReader {
     return value;
   }
 
+  /** A whole number that may pass 2^53, such as an amount in minor units. */
+  bigInteger(name: string, fallback: bigint, min: bigint, max: bigint): bigint {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = /^\d{1,19}$/.test(raw) ? BigInt(raw) : undefined;
+    if (value === undefined || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.string(name, fallback);
     if (!(allowed as readonly string[]).includes(raw)) {
@@ -129,6 +145,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: read.integer("LEDGER_PORT", 50051, 0, 65535),
     dbPath: read.string("LEDGER_DB", "./data/ledger.db"),
     defaultCurrency: read.string("LEDGER_DEFAULT_CURRENCY", "USD"),
+    amountMinorMax: read.bigInteger("LEDGER_AMOUNT_MINOR_MAX", AMOUNT_MINOR_MAX_DEFAULT, 1n, INT64_MAX),
     durability: read.oneOf<Durability>("LEDGER_DURABILITY", "full", ["full", "normal"]),
     readMaxBytes: read.integer("LEDGER_READ_MAX_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     writeMaxBytes: read.integer("LEDGER_WRITE_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),

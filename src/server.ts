@@ -72,7 +72,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   const keyring = loadKeyring(config);
   const tls = loadTlsFiles(config);
   const store = await SqliteStore.open(storeOptions(config));
-  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
+  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
   const shutdownController = new AbortController();

@@ -43,6 +43,8 @@ export interface PayoutPage {
 export interface LedgerOptions {
   /** Used when a request leaves `currency` empty. */
   readonly defaultCurrency: string;
+  /** The largest amount one mutation may move, in minor units. Default `AMOUNT_MINOR_MAX_DEFAULT`. */
+  readonly amountMinorMax?: bigint;
 }
 
 export class Ledger {

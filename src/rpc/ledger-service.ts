@@ -71,7 +71,8 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {
-    const parsed = parseMutation(kind, request, this.ledger.options.defaultCurrency);
+    const { defaultCurrency, amountMinorMax } = this.ledger.options;
+    const parsed = parseMutation(kind, request, defaultCurrency, amountMinorMax);
     if (!parsed.ok) throw toConnectError({ kind: "invalid_argument", violations: parsed.violations });
     return parsed.value;
   }
