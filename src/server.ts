@@ -65,13 +65,26 @@ export interface BuildOptions {
    * uses it to measure our server stack without the store; nothing else should.
    */
   readonly ledgerService?: (ledger: Ledger) => ServiceImpl<typeof LedgerService>;
+  /**
+   * Called once after a COMMIT failed with an unknown outcome (the store refuses writes from
+   * then on). The entry point shuts down and exits for its supervisor to restart the process.
+   */
+  readonly onFailStop?: (error: unknown) => void;
 }
 
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
   // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
   const keyring = loadKeyring(config);
   const tls = loadTlsFiles(config);
-  const store = await SqliteStore.open(storeOptions(config));
+  let failedStop = false;
+  const failStop = (error: unknown) => {
+    if (failedStop) return;
+    failedStop = true;
+    logger.fatal({ err: error }, "a commit failed with an unknown outcome; refusing writes and stopping for a restart");
+    health.setAll(ServingStatus.NOT_SERVING);
+    options.onFailStop?.(error);
+  };
+  const store = await SqliteStore.open({ ...storeOptions(config), onFailStop: (error) => failStop(error) });
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();

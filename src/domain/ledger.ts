@@ -2,7 +2,7 @@
  * The ledger's operations: validated input in, typed outcomes out. Pure logic over the storage
  * port; no transport and no SQL here.
  */
-import { StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
+import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
 import type {
   Account,
   AccountState,
@@ -155,6 +155,7 @@ async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
     return success(await operation());
   } catch (error) {
     if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
+    if (error instanceof StoreOutcomeUnknownError) return failure({ kind: "outcome_unknown", message: error.message });
     if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
     throw error;
   }

@@ -14,6 +14,7 @@ export type LedgerFailure =
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "unavailable"; readonly message: string }
+  | { readonly kind: "outcome_unknown"; readonly message: string }
   | { readonly kind: "overloaded"; readonly message: string };
 
 export type Outcome<T> =

@@ -72,6 +72,11 @@ export function toConnectError(failure: LedgerFailure): ConnectError {
         errorInfo("STORE_UNAVAILABLE"),
         retryInfo(),
       ]);
+    case "outcome_unknown":
+      return new ConnectError(failure.message, Code.Unavailable, undefined, [
+        errorInfo("OUTCOME_UNKNOWN"),
+        retryInfo(),
+      ]);
     case "overloaded":
       return new ConnectError(failure.message, Code.ResourceExhausted, undefined, [
         errorInfo("OVERLOADED"),
