@@ -10,8 +10,8 @@ import { storeOptions, type Config } from "./config.js";
 import { Ledger } from "./domain/ledger.js";
 import type { Logger } from "./logger.js";
 import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
-import { serveHealthz } from "./rpc/healthz.js";
-import { authInterceptor } from "./rpc/auth.js";
+import { HEALTHZ_DETAILS_PATH, serveHealthz } from "./rpc/healthz.js";
+import { authInterceptor, checkCall } from "./rpc/auth.js";
 import { connectAdapterWithJsonRules } from "./rpc/connect-adapter.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
@@ -38,6 +38,9 @@ export const SERVICE_NAMES = [
   ReflectionV1.typeName,
   ReflectionV1Alpha.typeName,
 ];
+
+/** What GET /healthz/details counts as for authorization: not in the scope table, so `admin`. */
+const HEALTHZ_DETAILS_METHOD = "ledger.v1.Operations/HealthDetails";
 
 export interface App {
   readonly store: SqliteStore;
@@ -125,6 +128,12 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       ...(poller === undefined ? {} : { ingest: poller.status() }),
       ...options.healthDetails?.(),
     }),
+    // The details are an operations method: `admin` under the same rule as every RPC.
+    authorizeDetails: (authorization: string | undefined) => {
+      const decision = checkCall(keyring, HEALTHZ_DETAILS_METHOD, authorization);
+      if (decision.ok) return null;
+      return { status: decision.code === "unauthenticated" ? (401 as const) : (403 as const), message: decision.message };
+    },
   };
   const handler = connectAdapterWithJsonRules({
     routes,
@@ -136,8 +145,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     shutdownSignal: shutdownController.signal,
     fallback: (request, response) => {
       const path = request.url?.split("?")[0];
-      if (path === "/healthz") {
-        void serveHealthz(healthzSource, request, response);
+      if (path === "/healthz" || path === HEALTHZ_DETAILS_PATH) {
+        void serveHealthz(healthzSource, request, response, path === HEALTHZ_DETAILS_PATH);
         return;
       }
       response.writeHead(404, { "content-type": "application/json" });

@@ -62,7 +62,7 @@ describe("service with the vendor poller (fake vendor)", () => {
     // Wait for the poller to close every window of the vendor's data.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { ingest?: { closedUntil: string | null } };
+      const health = (await (await fetch(`${server.baseUrl}/healthz/details`)).json()) as { ingest?: { closedUntil: string | null } };
       const closedUntil = Date.parse(health.ingest?.closedUntil ?? "");
       if (closedUntil >= startMs + 5 * MINUTE_MS) break;
       if (Date.now() > deadline) throw new Error(`poller did not catch up: ${JSON.stringify(health.ingest)}`);

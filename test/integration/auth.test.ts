@@ -20,7 +20,7 @@ import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 
 const { load, getBalance, getPayouts } = LedgerService.method;
 
-const keys = { reader: generateApiKey(), writer: generateApiKey(), fileWriter: generateApiKey() };
+const keys = { reader: generateApiKey(), writer: generateApiKey(), fileWriter: generateApiKey(), operator: generateApiKey() };
 
 function bearer(key: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -46,7 +46,7 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
       LEDGER_GRPC_SERVER: grpcServer,
       LEDGER_DB: join(dir, "ledger.db"),
       LEDGER_API_KEYS_FILE: keysFile,
-      LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)}`,
+      LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)};${keyFileLine("operator", ["admin"], keys.operator)}`,
     });
     expect(config.auth).to.equal("on");
     const sink = new Writable({
@@ -106,6 +106,19 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
     expect(answers).to.have.length(1);
     const healthz = await fetch(`${baseUrl}/healthz`);
     expect(healthz.status).to.equal(200);
+  });
+
+  it("tells a stranger only whether it serves; the details need an admin key", async () => {
+    const open = await fetch(`${baseUrl}/healthz`);
+    expect(await open.json()).to.deep.equal({ status: "ok" });
+    const details = (key: string | undefined) =>
+      fetch(`${baseUrl}/healthz/details`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
+    expect((await details(undefined)).status).to.equal(401);
+    expect((await details("ldg_not-a-key")).status).to.equal(401);
+    expect((await details(keys.reader)).status).to.equal(403);
+    const admin = await details(keys.operator);
+    expect(admin.status).to.equal(200);
+    expect(await admin.json()).to.include.keys("status", "uptimeSeconds", "database", "writeQueueDepth", "callsInFlight");
   });
 
   it("applies the same rule over HTTP (Connect JSON): 401 without a key, 403 without the scope", async () => {
