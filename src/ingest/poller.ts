@@ -183,7 +183,10 @@ class PollerRun {
       await this.commit(page, undefined);
       if (pageNumber >= page.totalPages || page.items.items.length === 0) break;
     }
-    if (!this.stopped) this.fresh = { ...this.fresh, freshFromMs: endMs };
+    if (!this.stopped) {
+      this.fresh = { ...this.fresh, freshFromMs: endMs };
+      this.status.recordCompleteRead(endMs);
+    }
   }
 
   private async commit(page: VendorPage, closing: ((distinct: number) => VendorCursor) | undefined): Promise<VendorCursor | undefined> {
