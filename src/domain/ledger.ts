@@ -13,19 +13,10 @@ import type {
   Verdict,
 } from "../store/store.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { encodePageToken } from "./page-token.js";
+import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
 import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
-import {
-  checkCurrency,
-  checkUserId,
-  Violations,
-  type MutationInput,
-} from "./validate.js";
-
-/** The page size of GetPayouts when the caller names none. */
-export const PAYOUT_PAGE_SIZE_DEFAULT = 100;
-/** The largest page of GetPayouts: bounds the work and the response of one call. */
-export const PAYOUT_PAGE_SIZE_MAX = 1000;
+import type { MutationInput } from "./validate.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
 export interface Receipt {
@@ -65,53 +56,24 @@ export class Ledger {
     return this.mutate("adjust", input, decideAdjust(input.amount));
   }
 
-  async getBalance(rawUserId: string, rawCurrency: string): Promise<Outcome<Account[]>> {
-    const violations = new Violations();
-    checkUserId(violations, rawUserId);
-    const currency = rawCurrency === "" ? undefined : checkCurrency(violations, rawCurrency, "");
-    const parsed = violations.result(null);
-    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
-    const read = await attempt(() => this.store.getAccounts(rawUserId, currency));
+  async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
+    const read = await attempt(() => this.store.getAccounts(query.userId, query.currency));
     if (!read.ok) return read;
     const accounts = read.value;
     if (accounts.length === 0) {
-      return failure({ kind: "account_not_found", userId: rawUserId, currency: currency ?? null });
+      return failure({ kind: "account_not_found", userId: query.userId, currency: query.currency ?? null });
     }
     return success(accounts);
   }
 
-  async getPayouts(request: {
-    userId: string;
-    currency: string;
-    pageSize: number;
-    pageToken: string;
-  }): Promise<Outcome<PayoutPage>> {
-    const violations = new Violations();
-    if (request.userId !== "") checkUserId(violations, request.userId);
-    const currency = request.currency === "" ? undefined : checkCurrency(violations, request.currency, "");
-    if (request.pageSize < 0) violations.add("page_size", "OUT_OF_RANGE", "page_size must not be negative");
-    const after = request.pageToken === "" ? undefined : decodePageToken(request.pageToken);
-    if (request.pageToken !== "" && after === undefined) {
-      violations.add("page_token", "INVALID_FORMAT", "page_token is not one this server issued");
-    }
-    const parsed = violations.result(null);
-    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
-
-    const limit = Math.min(request.pageSize || PAYOUT_PAGE_SIZE_DEFAULT, PAYOUT_PAGE_SIZE_MAX);
+  async getPayouts(query: PayoutPageQuery): Promise<Outcome<PayoutPage>> {
     // One row more than the page tells whether another page exists without a count query.
-    const read = await attempt(() =>
-      this.store.listOutstandingPayouts({
-        ...(request.userId === "" ? {} : { userId: request.userId }),
-        ...(currency === undefined ? {} : { currency }),
-        ...(after === undefined ? {} : { after }),
-        limit: limit + 1,
-      }),
-    );
+    const read = await attempt(() => this.store.listOutstandingPayouts({ ...query, limit: query.limit + 1 }));
     if (!read.ok) return read;
     const rows = read.value;
-    const payouts = rows.slice(0, limit);
+    const payouts = rows.slice(0, query.limit);
     const last = payouts.at(-1);
-    const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
+    const nextPageToken = rows.length > query.limit && last !== undefined ? encodePageToken(last) : "";
     return success({ payouts, nextPageToken });
   }
 
