@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { GrpcTestClient } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";

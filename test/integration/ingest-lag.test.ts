@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { readVendorConfig } from "../../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor } from "../../tools/fake-vendor/server.js";
 import { runVendorBackfill } from "../../src/ingest/poller.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 

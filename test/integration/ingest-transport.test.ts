@@ -6,7 +6,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { expect } from "chai";
 import { readVendorConfig } from "../../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { startVendorPoller, type IngestLogger } from "../../src/ingest/poller.js";
 import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
