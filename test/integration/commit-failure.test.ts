@@ -10,7 +10,7 @@
  * step, with another code.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
@@ -18,9 +18,24 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { readConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { build, type App } from "../../src/server.js";
+import { ChildServer, freePort } from "../support/child-server.js";
 import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 
 const { load, getBalance } = LedgerService.method;
+
+/** Whether this machine lets a test make a file immutable (root, and a filesystem with the flag). */
+function canMakeImmutable(): boolean {
+  const dir = mkdtempSync(join(tmpdir(), "ledger-chattr-"));
+  try {
+    const file = join(dir, "probe");
+    writeFileSync(file, "x");
+    const undo = makeWalImmutable(file);
+    undo?.();
+    return undo !== undefined;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function makeWalImmutable(walPath: string): (() => void) | undefined {
   if (!existsSync(walPath)) return undefined;
@@ -89,3 +104,41 @@ describe("a commit that fails at COMMIT stops the service (fail-stop)", function
     expect((await client.unary(getBalance, { userId: "before" })).balances[0]?.balance).to.equal(1n);
   });
 });
+
+// The service process itself: where a real I/O error can be made (as the disk-full test does with
+// tmpfs), the whole path runs, from the failed fsync-time write to the exit for the supervisor.
+if (canMakeImmutable()) {
+  describe("the service process after a real I/O error at COMMIT", function () {
+    this.timeout(60_000);
+
+    it("answers OUTCOME_UNKNOWN, then exits with status 75 for its supervisor; a restart serves again", async () => {
+      const dir = mkdtempSync(join(tmpdir(), "ledger-commit-child-"));
+      const dbPath = join(dir, "ledger.db");
+      const server = new ChildServer(await freePort(), { LEDGER_DB: dbPath });
+      let undo: (() => void) | undefined;
+      try {
+        await server.start();
+        const client = new GrpcTestClient(server.address);
+        await client.unary(load, { userId: "before", amount: 1n, idempotencyKey: "k0" });
+        undo = makeWalImmutable(`${dbPath}-wal`);
+        const error = await callError(client.unary(load, { userId: "a", amount: 5n, idempotencyKey: "k1" }));
+        client.close();
+        expect(error.reason).to.equal("OUTCOME_UNKNOWN");
+        expect(await server.waitForExit(20_000)).to.equal(75);
+        expect(server.lastStderr + "").to.not.include("invariant broken");
+        undo?.();
+        undo = undefined;
+        await server.start();
+        const again = new GrpcTestClient(server.address);
+        const retry = await again.unary(load, { userId: "a", amount: 5n, idempotencyKey: "k1" });
+        again.close();
+        // Whichever way recovery decided, the retry with the same key settles it exactly once.
+        expect(retry.balanceAfter).to.equal(5n);
+      } finally {
+        undo?.();
+        await server.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+}
