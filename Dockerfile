@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
-# Ledger: a multi-stage image on Node 24 LTS. The build stage installs from the lockfile exactly as
-# CI does (npm ci), compiles TypeScript and drops dev dependencies; the runtime stage carries only
+# Ledger: a multi-stage image on Node 24 LTS, the exact version in .node-version that CI tests
+# (.ci/run fails when the two disagree). The build stage installs from the lockfile exactly as CI
+# does (npm ci), compiles TypeScript and drops dev dependencies; the runtime stage carries only
 # what runs, as the unprivileged "node" user, with the database on a volume.
 
-FROM node:24-bookworm AS build
+FROM node:24.21.0-bookworm AS build
 WORKDIR /app
-# better-sqlite3 compiles its native addon here; the toolchain stays in this stage.
+# better-sqlite3 13 ships Node-API prebuilt binaries, so npm ci compiles nothing here.
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json buf.yaml buf.gen.yaml ./
@@ -15,7 +16,7 @@ COPY migrations ./migrations
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
-FROM node:24-bookworm-slim AS runtime
+FROM node:24.21.0-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     LEDGER_HOST=0.0.0.0 \
     LEDGER_PORT=50051 \

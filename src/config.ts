@@ -7,6 +7,7 @@ import { isKnownCurrency } from "./domain/currency.js";
 import { INT64_MAX } from "./domain/money.js";
 import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
 import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
+import { parseCompatProfiles, type CompatProfile } from "./rpc/compat/profile-names.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
 import type { Durability, SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
 
@@ -76,6 +77,8 @@ export interface Config {
    * reach a non-loopback address over cleartext from it. Default false.
    */
   readonly tlsTerminatedUpstream: boolean;
+  /** LEDGER_COMPAT: the seed-compatible REST profiles to serve (card, wallet, rewards). Default none. */
+  readonly compat: readonly CompatProfile[];
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
   readonly vendor: VendorConfig | undefined;
 }
@@ -167,6 +170,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
     tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
+    compat: compatSettings(read),
     vendor: vendorSettings(read, env),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
@@ -178,6 +182,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   read.check();
   return config;
+}
+
+/** LEDGER_COMPAT: a comma-separated list; a name we do not know is a typo to refuse, not to skip. */
+function compatSettings(read: EnvReader): CompatProfile[] {
+  const { profiles, problem } = parseCompatProfiles(read.string("LEDGER_COMPAT", ""));
+  if (problem !== undefined) read.problems.push(problem);
+  return profiles;
 }
 
 /** The vendor poller's settings; their problems join the others so start-up names them all. */

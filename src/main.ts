@@ -2,6 +2,8 @@
  * The entry point: read the configuration, build the service, listen, and shut down gracefully
  * on SIGTERM or SIGINT.
  */
+// First: refuses an unsupported Node before any module can open a database.
+import "./node-version.js";
 import { ConfigError, readConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { build } from "./server.js";

@@ -17,6 +17,7 @@ import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
+import { createHttpGateway } from "./rpc/gateway/http-gateway.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { StalledConnections } from "./rpc/stalled-connections.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
@@ -135,15 +136,29 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       return { status: decision.code === "unauthenticated" ? (401 as const) : (403 as const), message: decision.message };
     },
   };
-  const handler = connectAdapterWithJsonRules({
-    routes,
+  const routerOptions = {
     interceptors,
     // A ledger's JSON should say "spent": "0", not leave the reader to know proto3 defaults.
     jsonOptions: { alwaysEmitImplicit: true },
     readMaxBytes: config.readMaxBytes,
     writeMaxBytes: config.writeMaxBytes,
     shutdownSignal: shutdownController.signal,
+  };
+  // REST routes from the proto's annotations, the seeds' compat routes, GET /openapi.json: all
+  // through the same services, interceptors and error table as Connect.
+  const gateway = createHttpGateway({
+    routes,
+    routerOptions,
+    services: [LedgerService],
+    compat: config.compat,
+    defaultCurrency: config.defaultCurrency,
+    logger,
+  });
+  const handler = connectAdapterWithJsonRules({
+    routes,
+    ...routerOptions,
     fallback: (request, response) => {
+      if (gateway(request, response)) return;
       const path = request.url?.split("?")[0];
       if (path === "/healthz" || path === HEALTHZ_DETAILS_PATH) {
         void serveHealthz(healthzSource, request, response, path === HEALTHZ_DETAILS_PATH);

@@ -2,6 +2,8 @@
  * `npm run seed`: demo accounts for trying the service, through the same ledger rules as the
  * RPCs. Idempotent: running it twice changes nothing the second time.
  */
+// First: refuses an unsupported Node before any module can open a database.
+import "../node-version.js";
 import { readConfig, storeOptions } from "../config.js";
 import { Ledger } from "../domain/ledger.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";

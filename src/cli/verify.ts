@@ -2,6 +2,8 @@
  * `npm run verify`: recomputes every balance from the entries and exits non-zero on any
  * mismatch. Safe to run beside the live service: it only reads, from a WAL snapshot.
  */
+// First: refuses an unsupported Node before any module can open a database.
+import "../node-version.js";
 import { readConfig, storeOptions } from "../config.js";
 import { verifyLedger } from "../domain/verify.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";

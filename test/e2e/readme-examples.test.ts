@@ -1,7 +1,8 @@
 /**
- * The README's examples, run as written against a real server: every curl line runs with bash,
- * and every grpcurl line's method and JSON body are sent as the same call (grpcurl itself is a
- * Go program we cannot install here; reflection, which it relies on, is tested separately).
+ * The README's examples, run as written against a real server (with every seed-compatible
+ * profile on): every curl line runs with bash, in order, and every grpcurl line's method and
+ * JSON body are sent as the same call (grpcurl itself is a Go program we cannot install here;
+ * reflection, which it relies on, is tested separately).
  */
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -18,7 +19,7 @@ describe("README examples", () => {
   let server: TestApp;
 
   before(async () => {
-    server = await startApp();
+    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" });
   });
 
   after(async () => {
@@ -37,7 +38,28 @@ describe("README examples", () => {
       const command = line.replaceAll("localhost:50051", server.address);
       const { stdout } = await run("bash", ["-c", command]);
       expect(() => JSON.parse(stdout) as unknown, line).to.not.throw();
-      expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown)"/);
+      expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown|not_found)"/);
+      expect(stdout, line).to.not.match(/"success":false/);
+    }
+  });
+
+  it("documents every REST route and every seed profile with a table and curl examples", () => {
+    for (const route of [":load", ":authorize", ":adjustBalance", "/balances", "/v1/payouts", "/payouts", "/openapi.json"]) {
+      expect(exampleLines("curl").some((line) => line.includes(route)), route).to.equal(true);
+    }
+    const profiles = {
+      card: ["/api/v1/load", "/api/v1/authorization", "/api/ping"],
+      wallet: ["/api/users/"],
+      rewards: ["/user/"],
+    };
+    for (const [profile, routes] of Object.entries(profiles)) {
+      const start = readme.indexOf(`(\`LEDGER_COMPAT=${profile}\`)`);
+      expect(start, profile).to.be.greaterThan(0);
+      // The section runs to the next heading of any level.
+      const end = /\n#{2,3} /.exec(readme.slice(start))?.index;
+      const section = readme.slice(start, end === undefined ? undefined : start + end);
+      expect(section, profile).to.match(/\| seed route \| RPC \| mapping \|/);
+      for (const route of routes) expect(section.includes(`curl -s`) && section.includes(route), `${profile} ${route}`).to.equal(true);
     }
   });
 

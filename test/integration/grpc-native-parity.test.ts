@@ -1,18 +1,23 @@
 /**
- * The native gRPC path (grpc-js through the adapter) and connect-node's gRPC path answer the
- * same calls with the same messages and the same errors: code, message, ErrorInfo reason and
- * field violations. The same calls run against a server of each kind, on fresh databases, and
- * their transcripts must be equal. Reflection and health are checked on the native path.
+ * The native gRPC path (grpc-js through the adapter), connect-node's gRPC path and the REST
+ * routes of the google.api.http annotations answer the same calls with the same messages and
+ * the same errors: code, message, ErrorInfo reason and field violations. The same calls run
+ * against a server of each kind, on fresh databases, and their transcripts must be equal.
+ * Reflection and health are checked on the native path.
  */
 import { connect } from "node:http2";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { clone, type DescMethodUnary, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
+import { clone, create, fromJson, toJson, type DescMethodUnary, type DescMessage, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { codeToHttpStatus, errorFromJson } from "@connectrpc/connect/protocol-connect";
 import { readConfig } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { LedgerServiceImpl } from "../../src/rpc/ledger-service.js";
+import { restRoutes } from "../../src/rpc/gateway/rest-routes.js";
+import { BadRequestSchema, ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { build } from "../../src/server.js";
 import { Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
@@ -50,14 +55,62 @@ const STEPS: Step[] = [
   step(Health.method.check, { service: "no.such.Service" }),
 ];
 
+/** A message with the parts that differ between runs (timestamps) left out, int64 as text. */
+function comparable(message: unknown): unknown {
+  return JSON.parse(JSON.stringify(message, (key, value: unknown) =>
+    key === "createdAt" || key === "updatedAt" ? undefined : typeof value === "bigint" ? String(value) : value)) as unknown;
+}
+
+/**
+ * The REST transcript of the steps that have a route: each request is placed in the path, query
+ * and body as its google.api.http rule says, read from the same descriptors the gateway reads.
+ */
+async function restTranscript(baseUrl: string, steps: readonly Step[]): Promise<unknown[]> {
+  const routes = restRoutes([LedgerService]);
+  const answers: unknown[] = [];
+  for (const { method, input } of steps) {
+    const route = routes.find((candidate) => candidate.method === method);
+    if (route === undefined) continue;
+    const fields = toJson(method.input, create(method.input, input)) as JsonObject;
+    let path = route.template.text;
+    for (const variable of route.template.variables) {
+      const field = method.input.fields.find((candidate) => candidate.name === variable.fieldPath);
+      const key = field?.jsonName ?? variable.fieldPath;
+      path = path.replace(new RegExp(`\\{${variable.fieldPath}(=[^}]*)?\\}`), encodeURIComponent(scalarText(fields[key])));
+      delete fields[key];
+    }
+    const query = route.body === "" ? new URLSearchParams(Object.entries(fields).map(([key, value]): [string, string] => [key, scalarText(value)])).toString() : "";
+    const response = await fetch(`${baseUrl}${path}${query === "" ? "" : `?${query}`}`, {
+      method: route.httpMethod,
+      headers: { "content-type": "application/json" },
+      ...(route.body === "" ? {} : { body: JSON.stringify(fields) }),
+    });
+    const body = (await response.json()) as JsonValue;
+    if (response.status === 200) {
+      answers.push(comparable(fromJson(method.output, body)));
+      continue;
+    }
+    const error = errorFromJson(body, undefined, new ConnectError("not an error body", Code.Unknown));
+    expect(response.status, `${route.httpMethod} ${path}`).to.equal(codeToHttpStatus(error.code));
+    const info = error.findDetails(ErrorInfoSchema)[0];
+    const fieldViolations = (error.findDetails(BadRequestSchema)[0]?.fieldViolations ?? []).map(({ field, reason }) => ({ field, reason }));
+    answers.push({ code: error.code, details: error.rawMessage, reason: info?.reason, metadata: info?.metadata ?? {}, fieldViolations });
+  }
+  return answers;
+}
+
+/** A scalar field's JSON value as path or query text (the steps' requests hold only scalars). */
+function scalarText(value: JsonValue | undefined): string {
+  if (typeof value === "object" && value !== null) throw new Error("only scalar fields go in a path or query");
+  return value === undefined || value === null ? "" : String(value);
+}
+
 /** A call's answer with the parts that differ between runs (timestamps) left out. */
 async function transcript(client: GrpcTestClient, steps: readonly Step[]): Promise<unknown[]> {
   const answers: unknown[] = [];
   for (const { method, input } of steps) {
     try {
-      const response = clone(method.output, await client.unary(method, input)) as Record<string, unknown>;
-      answers.push(JSON.parse(JSON.stringify(response, (key, value: unknown) =>
-        key === "createdAt" || key === "updatedAt" ? undefined : typeof value === "bigint" ? String(value) : value)));
+      answers.push(comparable(clone(method.output, await client.unary(method, input))));
     } catch (error) {
       if (!(error instanceof GrpcCallError)) throw error;
       const { code, reason, metadata, fieldViolations } = error;
@@ -93,6 +146,18 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
     expect(reasons).to.include.members(["IDEMPOTENCY_KEY_REUSED", "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "ACCOUNT_NOT_FOUND"]);
   });
 
+  it("answers the same over the REST routes, status codes and error details included", async () => {
+    const ledgerSteps = STEPS.filter((item) => item.method.parent === LedgerService);
+    const [grpcAnswers, restAnswers] = await Promise.all([
+      withApp({}, (_server, client) => transcript(client, ledgerSteps)),
+      withApp({}, (server) => restTranscript(server.baseUrl, ledgerSteps)),
+    ]);
+    expect(restAnswers).to.have.length(ledgerSteps.length);
+    expect(restAnswers).to.deep.equal(grpcAnswers);
+    const reasons = (restAnswers as { reason?: string }[]).map((answer) => answer.reason).filter(Boolean);
+    expect(reasons).to.include.members(["IDEMPOTENCY_KEY_REUSED", "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "ACCOUNT_NOT_FOUND"]);
+  });
+
   it("masks an unexpected error as INTERNAL on both paths", async () => {
     for (const engine of ENGINES) {
       const dir = mkdtempSync(join(tmpdir(), "ledger-native-"));
@@ -114,6 +179,11 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
         expect(error.code, engine).to.equal(13);
         expect(error.reason, engine).to.equal("INTERNAL");
         expect(error.details, engine).to.not.match(/secret|SQLITE/);
+        const rest = await fetch(`http://127.0.0.1:${port}/v1/users/alice/balances`);
+        const restText = await rest.text();
+        expect(rest.status, engine).to.equal(500);
+        expect(JSON.parse(restText), engine).to.include({ code: "internal", message: "internal error; the incident was logged" });
+        expect(restText, engine).to.not.match(/secret|SQLITE/);
       } finally {
         client.close();
         await app.shutdown();

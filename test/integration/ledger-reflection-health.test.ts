@@ -71,7 +71,15 @@ describe("reflection and health", () => {
           first?.case === "fileDescriptorResponse"
             ? first.value.fileDescriptorProto.map((bytes) => fromBinary(FileDescriptorProtoSchema, bytes))
             : [];
-        expect(files.map((file) => file.name)).to.deep.equal(["ledger/v1/ledger.proto", "google/protobuf/timestamp.proto"]);
+        // The file and every file it imports, transitively (the google.api.http annotations too),
+        // so that grpcurl can resolve each option and type without the .proto files.
+        expect(files.map((file) => file.name)).to.deep.equal([
+          "ledger/v1/ledger.proto",
+          "google/api/annotations.proto",
+          "google/api/http.proto",
+          "google/protobuf/descriptor.proto",
+          "google/protobuf/timestamp.proto",
+        ]);
         const ledger = files[0];
         expect(ledger?.service[0]?.method.map((method) => method.name)).to.deep.equal([
           "Load",
