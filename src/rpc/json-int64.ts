@@ -8,7 +8,7 @@
  * retry in another spelling replayed as the same request. So the raw JSON text is checked here,
  * before protobuf-es parses it, with a parser that keeps every number as written.
  */
-import { ScalarType, type DescMessage } from "@bufbuild/protobuf";
+import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf";
 import { isJsonArray, isJsonObject, JsonNumber, parseExactJson, type JsonValue } from "../ingest/exact-json.js";
 import type { FieldViolation } from "../domain/validate.js";
 
@@ -16,6 +16,22 @@ const INT64_SCALARS = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.S
 const DIGITS = /^-?[0-9]+$/;
 /** Nested messages followed at most this deep: our requests are flat; this bounds hostile input. */
 const DEPTH_MAX = 32;
+
+/** True for a field of a 64-bit integer type, or a list of them. */
+export function isInt64Field(field: DescField): boolean {
+  if (field.fieldKind === "scalar") return INT64_SCALARS.has(field.scalar);
+  return field.fieldKind === "list" && field.listKind === "scalar" && INT64_SCALARS.has(field.scalar);
+}
+
+/** The rule for an int64 given as text outside JSON (a REST path or query value): digits only. */
+export function isInt64Text(text: string): boolean {
+  return DIGITS.test(text);
+}
+
+/** The violation for a field whose int64 value breaks the rule. */
+export function int64Violation(field: string): FieldViolation {
+  return violation(field);
+}
 
 function isInt64Json(value: JsonValue): boolean {
   if (typeof value === "string") return DIGITS.test(value);

@@ -86,4 +86,18 @@ describe("JSON int64 fields: one strict rule on every JSON protocol", () => {
     const goodBytes = Buffer.from(await good.arrayBuffer()).toString("latin1");
     expect(goodBytes).to.include('"balanceAfter":"9007199254740993"');
   });
+
+  it("REST (google.api.http routes): the same rule on the body", async () => {
+    const post = (amountJson: string) => fetch(`${server.baseUrl}/v1/users/rest-user:load`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: `{"amount":${amountJson}}`,
+    });
+    for (const amount of ['"0x10"', '"+7"', '" 7"', "7.5"]) {
+      const response = await post(amount);
+      const body = (await response.json()) as ConnectErrorBody;
+      expect(response.status, amount).to.equal(400);
+      expect(violatedFields(body), amount).to.deep.equal(["amount"]);
+    }
+    const ok = await post('"9007199254740993"');
+    expect(((await ok.json()) as ConnectErrorBody).balanceAfter).to.equal("9007199254740993");
+  });
 });
