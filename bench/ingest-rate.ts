@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readVendorConfig } from "../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor } from "../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import { runVendorBackfill } from "../src/ingest/poller.js";
 import { createLogger } from "../src/logger.js";
 import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";

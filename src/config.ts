@@ -4,6 +4,8 @@
  * they are stable; the README lists them all.
  */
 import { isKnownCurrency } from "./domain/currency.js";
+import { INT64_MAX } from "./domain/money.js";
+import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
 import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
 import { parseCompatProfiles, type CompatProfile } from "./rpc/compat/profile-names.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
@@ -18,6 +20,8 @@ export interface Config {
   readonly dbPath: string;
   /** LEDGER_DEFAULT_CURRENCY: the currency of requests that leave it empty. Default USD. */
   readonly defaultCurrency: string;
+  /** LEDGER_AMOUNT_MINOR_MAX: the largest amount one call may move, in minor units. Default 10^15. */
+  readonly amountMinorMax: bigint;
   /** LEDGER_DURABILITY: `full` (fsync every commit, default) or `normal`. */
   readonly durability: Durability;
   /** LEDGER_READ_MAX_BYTES: the largest request message accepted. Default 64 KiB. */
@@ -51,6 +55,15 @@ export interface Config {
   /** LEDGER_CONNECTIONS_MAX: most open connections; past it new ones are closed. Default 16384. */
   readonly connectionsMax: number;
   /**
+   * LEDGER_HEADERS_TIMEOUT_MS: from accept (and TLS handshake) to complete request headers, or to
+   * the HTTP/2 preface and its SETTINGS. Default 10000.
+   */
+  readonly headersTimeoutMs: number;
+  /** LEDGER_REQUEST_TIMEOUT_MS: from the start of a request to its last body byte. Default 30000. */
+  readonly requestTimeoutMs: number;
+  /** LEDGER_IDLE_TIMEOUT_MS: an HTTP/1.1 connection between requests, an HTTP/2 session without streams. Default 60000. */
+  readonly idleTimeoutMs: number;
+  /**
    * LEDGER_AUTH: `on` requires an API key on every call except health and reflection.
    * Default: `on` when keys are configured, otherwise `off` (allowed only on loopback).
    */
@@ -65,6 +78,11 @@ export interface Config {
   readonly tlsKeyPath: string;
   /** LEDGER_ALLOW_INSECURE_PUBLIC: `true` allows a non-loopback host with auth off. Default false. */
   readonly allowInsecurePublic: boolean;
+  /**
+   * LEDGER_TLS_TERMINATED_UPSTREAM: `true` says a proxy in front terminates TLS, so keys may
+   * reach a non-loopback address over cleartext from it. Default false.
+   */
+  readonly tlsTerminatedUpstream: boolean;
   /** LEDGER_COMPAT: the seed-compatible REST profiles to serve (card, wallet, rewards). Default none. */
   readonly compat: readonly CompatProfile[];
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
@@ -102,6 +120,18 @@ export class EnvReader {
     return value;
   }
 
+  /** A whole number that may pass 2^53, such as an amount in minor units. */
+  bigInteger(name: string, fallback: bigint, min: bigint, max: bigint): bigint {
+    const raw = this.env[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = /^\d{1,19}$/.test(raw) ? BigInt(raw) : undefined;
+    if (value === undefined || value < min || value > max) {
+      this.problems.push(`${name} must be a whole number from ${min} to ${max}, got "${raw}"`);
+      return fallback;
+    }
+    return value;
+  }
+
   oneOf<T extends string>(name: string, fallback: T, allowed: readonly T[]): T {
     const raw = this.string(name, fallback);
     if (!(allowed as readonly string[]).includes(raw)) {
@@ -124,6 +154,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: read.integer("LEDGER_PORT", 50051, 0, 65535),
     dbPath: read.string("LEDGER_DB", "./data/ledger.db"),
     defaultCurrency: read.string("LEDGER_DEFAULT_CURRENCY", "USD"),
+    amountMinorMax: read.bigInteger("LEDGER_AMOUNT_MINOR_MAX", AMOUNT_MINOR_MAX_DEFAULT, 1n, INT64_MAX),
     durability: read.oneOf<Durability>("LEDGER_DURABILITY", "full", ["full", "normal"]),
     readMaxBytes: read.integer("LEDGER_READ_MAX_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     writeMaxBytes: read.integer("LEDGER_WRITE_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -136,15 +167,22 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     http1Unary: read.oneOf("LEDGER_HTTP1_UNARY", "lean", ["lean", "connect"]),
     streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
     connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),
+    headersTimeoutMs: read.integer("LEDGER_HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    requestTimeoutMs: read.integer("LEDGER_REQUEST_TIMEOUT_MS", 30_000, 100, 3_600_000),
+    idleTimeoutMs: read.integer("LEDGER_IDLE_TIMEOUT_MS", 60_000, 100, 3_600_000),
     auth: read.oneOf("LEDGER_AUTH", env.LEDGER_API_KEYS_FILE || env.LEDGER_API_KEYS ? "on" : "off", ["on", "off"]),
     apiKeysFile: read.string("LEDGER_API_KEYS_FILE", ""),
     apiKeys: read.string("LEDGER_API_KEYS", ""),
     tlsCertPath: read.string("LEDGER_TLS_CERT", ""),
     tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
+    tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
     compat: compatSettings(read),
     vendor: vendorSettings(read, env),
   };
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    read.problems.push("LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request");
+  }
   read.problems.push(...secureDefaultsProblems(config));
   if (!isKnownCurrency(config.defaultCurrency)) {
     read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);

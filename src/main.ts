@@ -8,6 +8,9 @@ import { ConfigError, readConfig, type Config } from "./config.js";
 import { createLogger, flushLogsOnCrash, flushLogsSync } from "./logger.js";
 import { build } from "./server.js";
 
+/** The exit status after a fail-stop: EX_TEMPFAIL, "try again" (a restart recovers). */
+const FAIL_STOP_EXIT_CODE = 75;
+
 function loadConfig(): Config {
   try {
     return readConfig(process.env);
@@ -24,7 +27,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   flushLogsOnCrash(logger);
-  const app = await build(config, logger);
+  // After a failed commit the store refuses writes; the process stops so that its supervisor
+  // restarts it and recovery, not this process's memory, decides what was committed.
+  const app = await build(config, logger, {
+    onFailStop: () => {
+      void app.shutdown().finally(() => logger.flush(() => process.exit(FAIL_STOP_EXIT_CODE)));
+    },
+  });
   const address = await app.listen();
   logger.info(
     { host: address.address, port: address.port, db: config.dbPath, durability: config.durability, node: process.version },

@@ -2,7 +2,9 @@
  * The start-up checks that keep a careless configuration from exposing the ledger: a service
  * that moves money must not answer unauthenticated calls from the network, so a non-loopback
  * address requires authentication unless the operator says, explicitly, that something in front
- * of the service authenticates (LEDGER_ALLOW_INSECURE_PUBLIC=true).
+ * of the service authenticates (LEDGER_ALLOW_INSECURE_PUBLIC=true). And a bearer key sent over
+ * cleartext can be read by anyone on the path, so keys on a non-loopback address require TLS,
+ * here or (LEDGER_TLS_TERMINATED_UPSTREAM=true) in a proxy in front.
  */
 import { isIP } from "node:net";
 
@@ -15,6 +17,7 @@ export interface SecuritySettings {
   readonly tlsCertPath: string;
   readonly tlsKeyPath: string;
   readonly allowInsecurePublic: boolean;
+  readonly tlsTerminatedUpstream: boolean;
 }
 
 /** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and "localhost". */
@@ -34,6 +37,14 @@ export function secureDefaultsProblems(settings: SecuritySettings): string[] {
       `refusing to listen on ${settings.host} with authentication off: anyone who reaches it could move money. ` +
         "Issue keys (`npm run keys:issue`) and set LEDGER_API_KEYS_FILE, or listen on 127.0.0.1, " +
         "or set LEDGER_ALLOW_INSECURE_PUBLIC=true if a proxy in front authenticates every call",
+    );
+  }
+  const tlsHere = settings.tlsCertPath !== "" && settings.tlsKeyPath !== "";
+  if (settings.auth === "on" && !isLoopbackHost(settings.host) && !tlsHere && !settings.tlsTerminatedUpstream) {
+    problems.push(
+      `refusing to listen on ${settings.host} with authentication on but without TLS: API keys would cross the network in clear. ` +
+        "Set LEDGER_TLS_CERT and LEDGER_TLS_KEY, or listen on 127.0.0.1, " +
+        "or set LEDGER_TLS_TERMINATED_UPSTREAM=true if a proxy or load balancer in front terminates TLS",
     );
   }
   if ((settings.tlsCertPath === "") !== (settings.tlsKeyPath === "")) {

@@ -4,15 +4,15 @@
  */
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { storeOptions, type Config } from "./config.js";
 import { Ledger } from "./domain/ledger.js";
 import type { Logger } from "./logger.js";
 import { HealthServiceImpl, HealthState, ServingStatus } from "./rpc/health.js";
-import { serveHealthz } from "./rpc/healthz.js";
-import { authInterceptor } from "./rpc/auth.js";
+import { HEALTHZ_DETAILS_PATH, serveHealthz } from "./rpc/healthz.js";
+import { authInterceptor, checkCall } from "./rpc/auth.js";
+import { connectAdapterWithJsonRules } from "./rpc/connect-adapter.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
@@ -20,6 +20,7 @@ import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { createHttpGateway } from "./rpc/gateway/http-gateway.js";
 import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { withLeanUnary } from "./rpc/connect-http1/mount.js";
+import { StalledConnections } from "./rpc/stalled-connections.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
@@ -39,6 +40,9 @@ export const SERVICE_NAMES = [
   ReflectionV1.typeName,
   ReflectionV1Alpha.typeName,
 ];
+
+/** What GET /healthz/details counts as for authorization: not in the scope table, so `admin`. */
+const HEALTHZ_DETAILS_METHOD = "ledger.v1.Operations/HealthDetails";
 
 export interface App {
   readonly store: SqliteStore;
@@ -66,14 +70,27 @@ export interface BuildOptions {
    * uses it to measure our server stack without the store; nothing else should.
    */
   readonly ledgerService?: (ledger: Ledger) => ServiceImpl<typeof LedgerService>;
+  /**
+   * Called once after a COMMIT failed with an unknown outcome (the store refuses writes from
+   * then on). The entry point shuts down and exits for its supervisor to restart the process.
+   */
+  readonly onFailStop?: (error: unknown) => void;
 }
 
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
   // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
   const keyring = loadKeyring(config);
   const tls = loadTlsFiles(config);
-  const store = await SqliteStore.open(storeOptions(config));
-  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
+  let failedStop = false;
+  const failStop = (error: unknown) => {
+    if (failedStop) return;
+    failedStop = true;
+    logger.fatal({ err: error }, "a commit failed with an unknown outcome; refusing writes and stopping for a restart");
+    health.setAll(ServingStatus.NOT_SERVING);
+    options.onFailStop?.(error);
+  };
+  const store = await SqliteStore.open({ ...storeOptions(config), onFailStop: (error) => failStop(error) });
+  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
   const shutdownController = new AbortController();
@@ -113,6 +130,12 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       ...(poller === undefined ? {} : { ingest: poller.status() }),
       ...options.healthDetails?.(),
     }),
+    // The details are an operations method: `admin` under the same rule as every RPC.
+    authorizeDetails: (authorization: string | undefined) => {
+      const decision = checkCall(keyring, HEALTHZ_DETAILS_METHOD, authorization);
+      if (decision.ok) return null;
+      return { status: decision.code === "unauthenticated" ? (401 as const) : (403 as const), message: decision.message };
+    },
   };
   // connect-node, the lean HTTP/1.1 path and the REST gateway read the same options, so they
   // answer alike.
@@ -134,14 +157,14 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     defaultCurrency: config.defaultCurrency,
     logger,
   });
-  const connectHandler = connectNodeAdapter({
+  const connectHandler = connectAdapterWithJsonRules({
     ...routerOptions,
     routes,
     fallback: (request, response) => {
       if (gateway(request, response)) return;
       const path = request.url?.split("?")[0];
-      if (path === "/healthz") {
-        void serveHealthz(healthzSource, request, response);
+      if (path === "/healthz" || path === HEALTHZ_DETAILS_PATH) {
+        void serveHealthz(healthzSource, request, response, path === HEALTHZ_DETAILS_PATH);
         return;
       }
       response.writeHead(404, { "content-type": "application/json" });
@@ -157,12 +180,16 @@ export async function build(config: Config, logger: Logger, options: BuildOption
           readMaxBytes: config.readMaxBytes,
           writeMaxBytes: config.writeMaxBytes,
           streamsPerConnectionMax: config.streamsPerConnectionMax,
+          idleTimeoutMs: config.idleTimeoutMs,
           shutdownSignal: shutdownController.signal,
         })
       : undefined;
+  const stalled = new StalledConnections(logger);
   const listener = new DualProtocolListener(handler, {
-    keepAliveTimeoutMs: 60_000,
-    prefaceTimeoutMs: 10_000,
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    onStalled: (kind) => stalled.count(kind),
     connectionsMax: config.connectionsMax,
     streamsPerConnectionMax: config.streamsPerConnectionMax,
     ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
@@ -196,6 +223,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     // The poller commits a page and its cursor together; stopping lets a commit in flight land.
     await poller?.stop();
     await store.close();
+    stalled.flush();
   };
 
   return {

@@ -3,7 +3,8 @@
  * so the cached balances and their recomputation from entries cannot drift apart by code.
  */
 import type { AccountState, EntryDraft, EntryKind } from "../store/store.js";
-import { addInt64 } from "./money.js";
+import { assert } from "../assert.js";
+import { addInt64, INT64_MAX, saturatingAddInt64 } from "./money.js";
 
 /** The account before its first entry. */
 export function emptyAccount(atMs: number): AccountState {
@@ -63,8 +64,11 @@ function increments(entry: EntryDraft): Increments {
 }
 
 /**
- * The account after `entry`, or `undefined` when any total would leave int64: such an entry is
- * refused rather than stored with a balance that no client could read back.
+ * The account after `entry`, or `undefined` when the balance would leave int64: such an entry is
+ * refused rather than stored with a balance that no client could read back. The lifetime totals
+ * (earned, spent, loaded, ...) only grow, and saturate at 2^63 - 1 instead: one caller loading and
+ * adjusting away 2^63 - 1 must not leave an account that refuses every later credit. A saturated
+ * total reads as "at least this much"; the balance stays exact.
  */
 export function applyEntry(
   state: AccountState | undefined,
@@ -75,11 +79,34 @@ export function applyEntry(
   const next: Record<string, bigint | number> = { ...base, updatedAtMs: atMs };
   const changes: Increments = { ...increments(entry), entryCount: 1n };
   for (const [field, increment] of Object.entries(changes) as [keyof Counters, bigint][]) {
-    const sum = addInt64(base[field], increment);
-    if (sum === undefined) return undefined;
-    next[field] = sum;
+    if (field === "balance") {
+      const sum = addInt64(base.balance, increment);
+      if (sum === undefined) return undefined;
+      next.balance = sum;
+    } else {
+      next[field] = saturatingAddInt64(base[field], increment);
+    }
   }
   return next as unknown as AccountState;
+}
+
+/**
+ * `applyEntry` for the write path, which asserts what every entry it is given must satisfy: the
+ * delta is the one its kind and status imply, and the amount has the sign its kind allows.
+ * (`verify` folds stored entries with `applyEntry` itself, so that a damaged row is reported,
+ * not fatal.)
+ */
+export function applyNewEntry(state: AccountState | undefined, entry: EntryDraft, atMs: number): AccountState | undefined {
+  const expectedDelta = entry.status === "declined" ? 0n : balanceDelta(entry.kind, entry.amount);
+  assert(entry.delta === expectedDelta, `a ${entry.kind} entry of ${entry.amount} has delta ${entry.delta}, not ${expectedDelta}`);
+  assert(entry.kind === "adjust" ? entry.amount !== 0n : entry.amount > 0n, `a ${entry.kind} entry has amount ${entry.amount}`);
+  assert(entry.status === "applied" || entry.kind === "authorize", `only an authorization can be declined, not a ${entry.kind}`);
+  const next = applyEntry(state, entry, atMs);
+  if (next !== undefined) {
+    assert(next.balance === (state?.balance ?? 0n) + entry.delta, "the balance moved by other than the entry's delta");
+    assert(next.entryCount > (state?.entryCount ?? 0n) || next.entryCount === INT64_MAX, "the entry count did not grow");
+  }
+  return next;
 }
 
 /** Field-by-field equality, for `verify`. Returns the names of the fields that differ. */

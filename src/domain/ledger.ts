@@ -2,7 +2,7 @@
  * The ledger's operations: validated input in, typed outcomes out. Pure logic over the storage
  * port; no transport and no SQL here.
  */
-import { StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
+import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
 import type {
   Account,
   AccountState,
@@ -12,20 +12,11 @@ import type {
   PayoutRow,
   Verdict,
 } from "../store/store.js";
-import { failure, success, type Outcome } from "./outcome.js";
-import { decodePageToken, encodePageToken } from "./page-token.js";
+import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
+import { encodePageToken } from "./page-token.js";
+import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
 import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
-import {
-  checkCurrency,
-  checkUserId,
-  Violations,
-  type MutationInput,
-} from "./validate.js";
-
-/** The page size of GetPayouts when the caller names none. */
-export const PAYOUT_PAGE_SIZE_DEFAULT = 100;
-/** The largest page of GetPayouts: bounds the work and the response of one call. */
-export const PAYOUT_PAGE_SIZE_MAX = 1000;
+import type { MutationInput } from "./validate.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
 export interface Receipt {
@@ -43,6 +34,8 @@ export interface PayoutPage {
 export interface LedgerOptions {
   /** Used when a request leaves `currency` empty. */
   readonly defaultCurrency: string;
+  /** The largest amount one mutation may move, in minor units. Default `AMOUNT_MINOR_MAX_DEFAULT`. */
+  readonly amountMinorMax?: bigint;
 }
 
 export class Ledger {
@@ -63,53 +56,24 @@ export class Ledger {
     return this.mutate("adjust", input, decideAdjust(input.amount));
   }
 
-  async getBalance(rawUserId: string, rawCurrency: string): Promise<Outcome<Account[]>> {
-    const violations = new Violations();
-    checkUserId(violations, rawUserId);
-    const currency = rawCurrency === "" ? undefined : checkCurrency(violations, rawCurrency, "");
-    const parsed = violations.result(null);
-    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
-    const read = await attempt(() => this.store.getAccounts(rawUserId, currency));
+  async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
+    const read = await attempt(() => this.store.getAccounts(query.userId, query.currency));
     if (!read.ok) return read;
     const accounts = read.value;
     if (accounts.length === 0) {
-      return failure({ kind: "account_not_found", userId: rawUserId, currency: currency ?? null });
+      return failure({ kind: "account_not_found", userId: query.userId, currency: query.currency ?? null });
     }
     return success(accounts);
   }
 
-  async getPayouts(request: {
-    userId: string;
-    currency: string;
-    pageSize: number;
-    pageToken: string;
-  }): Promise<Outcome<PayoutPage>> {
-    const violations = new Violations();
-    if (request.userId !== "") checkUserId(violations, request.userId);
-    const currency = request.currency === "" ? undefined : checkCurrency(violations, request.currency, "");
-    if (request.pageSize < 0) violations.add("page_size", "OUT_OF_RANGE", "page_size must not be negative");
-    const after = request.pageToken === "" ? undefined : decodePageToken(request.pageToken);
-    if (request.pageToken !== "" && after === undefined) {
-      violations.add("page_token", "INVALID_FORMAT", "page_token is not one this server issued");
-    }
-    const parsed = violations.result(null);
-    if (!parsed.ok) return failure({ kind: "invalid_argument", violations: parsed.violations });
-
-    const limit = Math.min(request.pageSize || PAYOUT_PAGE_SIZE_DEFAULT, PAYOUT_PAGE_SIZE_MAX);
+  async getPayouts(query: PayoutPageQuery): Promise<Outcome<PayoutPage>> {
     // One row more than the page tells whether another page exists without a count query.
-    const read = await attempt(() =>
-      this.store.listOutstandingPayouts({
-        ...(request.userId === "" ? {} : { userId: request.userId }),
-        ...(currency === undefined ? {} : { currency }),
-        ...(after === undefined ? {} : { after }),
-        limit: limit + 1,
-      }),
-    );
+    const read = await attempt(() => this.store.listOutstandingPayouts({ ...query, limit: query.limit + 1 }));
     if (!read.ok) return read;
     const rows = read.value;
-    const payouts = rows.slice(0, limit);
+    const payouts = rows.slice(0, query.limit);
     const last = payouts.at(-1);
-    const nextPageToken = rows.length > limit && last !== undefined ? encodePageToken(last) : "";
+    const nextPageToken = rows.length > query.limit && last !== undefined ? encodePageToken(last) : "";
     return success({ payouts, nextPageToken });
   }
 
@@ -130,10 +94,12 @@ export class Ledger {
     switch (result.type) {
       case "applied":
         return success({ entry: result.entry, balanceBefore: result.before?.balance ?? 0n, replayed: false });
-      case "existing":
-        return isSameRequest(result.entry, kind, input)
+      case "existing": {
+        const field = differingField(result.entry, kind, input);
+        return field === undefined
           ? success({ entry: result.entry, balanceBefore: result.entry.balanceAfter - result.entry.delta, replayed: true })
-          : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "" });
+          : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
+      }
       case "rejected":
         return result.reason === "insufficient_funds"
           ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
@@ -151,12 +117,20 @@ async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
     return success(await operation());
   } catch (error) {
     if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
+    if (error instanceof StoreOutcomeUnknownError) return failure({ kind: "outcome_unknown", message: error.message });
     if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
     throw error;
   }
 }
 
-/** A retry must repeat the operation, currency and amount exactly to count as the same request. */
-function isSameRequest(entry: Entry, kind: EntryKind, input: MutationInput): boolean {
-  return entry.kind === kind && entry.currency === input.currency && entry.amount === input.amount;
+/**
+ * A retry must repeat the method, currency and amount exactly to count as the same request; the
+ * first that differs is named to the caller, so a client can tell a bug in its retry from a key
+ * used twice.
+ */
+function differingField(entry: Entry, kind: EntryKind, input: MutationInput): ReusedKeyField | undefined {
+  if (entry.kind !== kind) return "method";
+  if (entry.currency !== input.currency) return "currency";
+  if (entry.amount !== input.amount) return "amount";
+  return undefined;
 }

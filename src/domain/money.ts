@@ -16,6 +16,15 @@ export function isInt64(value: bigint): boolean {
 }
 
 /**
+ * Adds a non-negative increment to a lifetime total, stopping at 2^63 - 1 instead of refusing:
+ * a total that no longer counts must not block a valid mutation (a balance is never saturated).
+ */
+export function saturatingAddInt64(total: bigint, increment: bigint): bigint {
+  const sum = total + increment;
+  return sum > INT64_MAX ? INT64_MAX : sum;
+}
+
+/**
  * Adds two int64 values, answering `undefined` instead of a result outside int64: callers turn
  * that into a rejection, because a wrapped or widened balance could not be stored or trusted.
  */

@@ -4,13 +4,17 @@
  */
 import type { FieldViolation } from "./validate.js";
 
+/** The field of a request that differs from the first one sent with its idempotency key. */
+export type ReusedKeyField = "method" | "currency" | "amount";
+
 export type LedgerFailure =
   | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }
   | { readonly kind: "insufficient_funds"; readonly balance: bigint; readonly amount: bigint }
   | { readonly kind: "balance_overflow" }
-  | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string }
+  | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "unavailable"; readonly message: string }
+  | { readonly kind: "outcome_unknown"; readonly message: string }
   | { readonly kind: "overloaded"; readonly message: string };
 
 export type Outcome<T> =

@@ -5,7 +5,7 @@
  * they change: no other write can come between the check and the debit.
  */
 import type { AccountState, EntryDraft, Verdict } from "../store/store.js";
-import { applyEntry, balanceDelta } from "./account.js";
+import { applyNewEntry, balanceDelta } from "./account.js";
 
 /** Why a mutation was refused; mapped to gRPC codes in `src/rpc/errors.ts`. */
 export type RejectReason = "insufficient_funds" | "balance_overflow";
@@ -15,7 +15,7 @@ function post(
   entry: EntryDraft,
   nowMs: number,
 ): Verdict<RejectReason> {
-  const next = applyEntry(current, entry, nowMs);
+  const next = applyNewEntry(current, entry, nowMs);
   return next === undefined ? { type: "reject", reason: "balance_overflow" } : { type: "post", entry, next };
 }
 

@@ -80,6 +80,12 @@ export function checkIdempotencyKey(violations: Violations, key: string): string
   return key;
 }
 
+/**
+ * The largest amount one call may move, in minor units (10^15: ten trillion dollars in cents):
+ * far below int64, so no single caller can push an account's balance to its limit.
+ */
+export const AMOUNT_MINOR_MAX_DEFAULT = 10n ** 15n;
+
 export type MutationKind = "load" | "authorize" | "adjust";
 
 /** A validated mutation request. */
@@ -101,10 +107,13 @@ export function parseMutation(
   kind: MutationKind,
   raw: RawMutationInput,
   defaultCurrency: string,
+  amountMinorMax: bigint = AMOUNT_MINOR_MAX_DEFAULT,
 ): Parsed<MutationInput> {
   const violations = new Violations();
   checkUserId(violations, raw.userId);
-  if (kind === "adjust") {
+  if (raw.amount > amountMinorMax || raw.amount < -amountMinorMax) {
+    violations.add("amount", "OUT_OF_RANGE", `amount must be at most ${amountMinorMax} minor units either way (LEDGER_AMOUNT_MINOR_MAX)`);
+  } else if (kind === "adjust") {
     if (raw.amount === 0n) violations.add("amount", "OUT_OF_RANGE", "amount must not be zero");
     // -2^63 has no positive counterpart in int64, so its debit could not be recorded as spent.
     if (raw.amount === INT64_MIN) violations.add("amount", "OUT_OF_RANGE", "amount must be greater than -2^63");

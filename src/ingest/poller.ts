@@ -9,7 +9,7 @@ import type { EntryDraft } from "../store/store.js";
 import type { SqliteStore } from "../store/sqlite/sqlite-store.js";
 import { VendorStore, type FoldFact, type VendorCursor } from "../store/sqlite/vendor-store.js";
 import type { VendorConfig } from "./config.js";
-import { fetchPage, type VendorPage } from "./vendor-client.js";
+import { cleartextVendorWarning, fetchPage, type VendorPage } from "./vendor-client.js";
 import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
 import { checkVendorRow } from "./vendor-row.js";
@@ -58,6 +58,8 @@ export function budgetMarginMs(windowMs: number): number {
 }
 
 export function startVendorPoller(options: VendorPollerOptions): VendorPoller {
+  const warning = cleartextVendorWarning(options.config.baseUrl);
+  if (warning !== undefined) options.logger.warn({ vendor: options.config.baseUrl }, warning);
   const runner = new PollerRun(options);
   const done = runner.run();
   return {
@@ -181,7 +183,10 @@ class PollerRun {
       await this.commit(page, undefined);
       if (pageNumber >= page.totalPages || page.items.items.length === 0) break;
     }
-    if (!this.stopped) this.fresh = { ...this.fresh, freshFromMs: endMs };
+    if (!this.stopped) {
+      this.fresh = { ...this.fresh, freshFromMs: endMs };
+      this.status.recordCompleteRead(endMs);
+    }
   }
 
   private async commit(page: VendorPage, closing: ((distinct: number) => VendorCursor) | undefined): Promise<VendorCursor | undefined> {

@@ -8,8 +8,14 @@ import type { PollMode } from "./plan.js";
 export interface VendorPollerStatus {
   readonly state: "starting" | "backfilling" | "following" | "stopped";
   readonly mode: PollMode;
-  /** Now minus the newest createdAt ever ingested, in milliseconds; null before the first row. */
-  readonly lagMs: number | null;
+  /**
+   * How far behind the vendor's present the ingested data is, in milliseconds: now minus
+   * `readUpTo`. A vendor with no new rows, fully read, has a lag of about the poll interval.
+   */
+  readonly lagMs: number;
+  /** The end of the last complete read (a fresh pass read to its last page, or a closed window). */
+  readonly readUpTo: string | null;
+  /** The newest transaction's createdAt ever ingested; null before the first row. */
   readonly newestCreatedAt: string | null;
   readonly lastSuccessAt: string | null;
   /** Every window before this instant has been read completely after its lateness bound. */
@@ -53,6 +59,8 @@ export class PollerStatus {
   windowsReread = 0;
   windowsClosedUnverified = 0;
   private newestCreatedAtMs: number | null = null;
+  /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
+  private freshReadUpToMs: number | null = null;
 
   constructor(
     private readonly vendor: VendorStore,
@@ -73,8 +81,16 @@ export class PollerStatus {
     if (outcome.cursor !== undefined) this.cursor = outcome.cursor;
   }
 
+  /** A fresh pass read [start, endMs) to its last page. */
+  recordCompleteRead(endMs: number): void {
+    this.freshReadUpToMs = maxOf(this.freshReadUpToMs, endMs);
+  }
+
   snapshot(nowMs: number): VendorPollerStatus {
     const newest = maxOf(this.newestCreatedAtMs, this.cursor?.newestCreatedAtMs ?? null);
+    // Before any read completes, the cursor's closedUntil (the start, on a new database) is as
+    // far as the ledger is known to be complete.
+    const readUpToMs = maxOf(this.freshReadUpToMs, this.cursor?.closedUntilMs ?? null);
     let requestsInWindow = -1;
     let quarantineTotal = -1;
     try {
@@ -86,7 +102,8 @@ export class PollerStatus {
     return {
       state: this.state,
       mode: this.mode,
-      lagMs: newest === null ? null : nowMs - newest,
+      lagMs: readUpToMs === null ? nowMs - this.config.startMs : Math.max(0, nowMs - readUpToMs),
+      readUpTo: iso(readUpToMs),
       newestCreatedAt: iso(newest),
       lastSuccessAt: iso(this.lastSuccessAtMs),
       closedUntil: iso(this.cursor?.closedUntilMs),

@@ -3,6 +3,7 @@
  * error returned as a value (never thrown) with what the retry loop needs: whether the vendor
  * asked us to wait, and for how long.
  */
+import { isLoopbackHost } from "../secure-defaults.js";
 import { isJsonArray, isJsonObject, JsonNumber, parseExactJson, type JsonArray, type JsonValue } from "./exact-json.js";
 
 /** Largest response body read: a 1,000-row page is about 200 KB, so this only stops runaways. */
@@ -49,7 +50,13 @@ export function pageUrl(request: PageRequest): string {
 export async function fetchPage(request: PageRequest, stop: AbortSignal): Promise<FetchOutcome> {
   const signal = AbortSignal.any([stop, AbortSignal.timeout(request.timeoutMs)]);
   try {
-    const response = await fetch(pageUrl(request), { signal, headers: { accept: "application/json" } });
+    // A redirect is not followed: it could point the poller, and the data it trusts, at any
+    // host. The vendor's address is configuration; a moved vendor is the operator's to update.
+    const response = await fetch(pageUrl(request), { signal, headers: { accept: "application/json" }, redirect: "manual" });
+    if (response.status >= 300 && response.status < 400) {
+      await response.body?.cancel().catch(() => undefined);
+      return { ok: false, kind: "client_error", detail: `HTTP ${response.status}: the vendor answered with a redirect, which is not followed; set LEDGER_VENDOR_URL to the final address` };
+    }
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => undefined);
       return failureOf(response);
@@ -119,4 +126,14 @@ export function parsePage(text: string): FetchOutcome {
 function countOf(value: JsonValue | undefined): number | undefined {
   if (!(value instanceof JsonNumber) || !/^\d{1,15}$/.test(value.text)) return undefined;
   return Number(value.text);
+}
+
+/**
+ * Why a vendor address deserves a warning, or undefined: plain http to another machine lets
+ * anyone on the path read or change the transactions we credit.
+ */
+export function cleartextVendorWarning(baseUrl: string): string | undefined {
+  const url = new URL(baseUrl);
+  if (url.protocol !== "http:") return undefined;
+  return isLoopbackHost(url.hostname) ? undefined : `the vendor ${url.host} is reached over cleartext http; use https unless the network path is trusted`;
 }

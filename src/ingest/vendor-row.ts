@@ -30,21 +30,36 @@ export function entryKindOf(type: string): VendorEntryKind | undefined {
 const ISO_INSTANT =
   /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
-/** Milliseconds since the epoch of an ISO 8601 instant, or undefined if it is not one. */
+/** The widest UTC offset in use anywhere (Kiribati, +14:00), in minutes. */
+const OFFSET_MINUTES_MAX = 14 * 60;
+
+/**
+ * Milliseconds since the epoch of an ISO 8601 instant, or undefined if it is not one. Years
+ * 0000–9999 read as written (Date.UTC would map 0–99 to 1900–1999), every field must be in its
+ * range, and the offset within ±14:00.
+ */
 export function parseInstantMs(text: string): number | undefined {
   const match = ISO_INSTANT.exec(text);
   if (match === null) return undefined;
   const [, year, month, day, hour, minute, second, fraction = "", zone = "Z"] = match.map((part) => part ?? "");
   const fields = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
-  const utc = Date.UTC(fields[0], fields[1] - 1, fields[2], fields[3], fields[4], fields[5]);
-  const check = new Date(utc);
-  // Date.UTC rolls 31 February over into March; a real instant survives the round trip.
-  if (check.getUTCMonth() !== fields[1] - 1 || check.getUTCDate() !== fields[2] || fields[3] > 23 || fields[4] > 59 || fields[5] > 59) {
-    return undefined;
+  const [y, mo, d, h, mi, s] = fields;
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, s, Number(fraction.padEnd(3, "0").slice(0, 3)));
+  // setUTCFullYear rolls 31 February over into March; a real date survives the round trip.
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return undefined;
+  let offsetMinutes = 0;
+  if (zone !== "Z") {
+    const offsetHours = Number(zone.slice(1, 3));
+    const offsetMinutesPart = Number(zone.slice(4, 6));
+    if (offsetMinutesPart > 59) return undefined;
+    offsetMinutes = offsetHours * 60 + offsetMinutesPart;
+    if (offsetMinutes > OFFSET_MINUTES_MAX) return undefined;
+    if (zone.startsWith("-")) offsetMinutes = -offsetMinutes;
   }
-  const millis = Number(fraction.padEnd(3, "0").slice(0, 3));
-  const offsetMinutes = zone === "Z" ? 0 : (zone.startsWith("-") ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)));
-  return utc + millis - offsetMinutes * 60_000;
+  return date.getTime() - offsetMinutes * 60_000;
 }
 
 export function fingerprintOf(raw: string): string {

@@ -68,10 +68,10 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
       );
     case "idempotency_key_reused":
       return new ConnectError(
-        "this idempotency_key was already used by this user for a different request",
+        `this idempotency_key was already used by this user for a different request: its ${failure.field} differs`,
         Code.AlreadyExists,
         undefined,
-        [errorInfo("IDEMPOTENCY_KEY_REUSED", { idempotency_key: failure.idempotencyKey })],
+        [errorInfo("IDEMPOTENCY_KEY_REUSED", { idempotency_key: failure.idempotencyKey, field: failure.field })],
       );
     case "account_not_found":
       return new ConnectError(
@@ -85,6 +85,11 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
     case "unavailable":
       return new ConnectError(failure.message, Code.Unavailable, undefined, [
         errorInfo("STORE_UNAVAILABLE"),
+        retryInfo(),
+      ]);
+    case "outcome_unknown":
+      return new ConnectError(failure.message, Code.Unavailable, undefined, [
+        errorInfo("OUTCOME_UNKNOWN"),
         retryInfo(),
       ]);
     case "overloaded":

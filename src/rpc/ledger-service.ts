@@ -6,7 +6,8 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Ledger } from "../domain/ledger.js";
 import type { Outcome } from "../domain/outcome.js";
-import { parseMutation, type MutationKind, type MutationInput } from "../domain/validate.js";
+import { parseBalanceQuery, parsePayoutQuery } from "../domain/queries.js";
+import { parseMutation, type MutationKind, type MutationInput, type Parsed } from "../domain/validate.js";
 import {
   GetBalanceResponseSchema,
   GetPayoutsResponseSchema,
@@ -39,6 +40,12 @@ function unwrap<T>(outcome: Outcome<T>): T {
   return outcome.value;
 }
 
+/** The value of a successful parse; violations are thrown as INVALID_ARGUMENT. */
+function valid<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw toConnectError({ kind: "invalid_argument", violations: parsed.violations });
+  return parsed.value;
+}
+
 export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   constructor(private readonly ledger: Ledger) {}
 
@@ -55,7 +62,7 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {
-    const accounts = unwrap(await this.ledger.getBalance(request.userId, request.currency));
+    const accounts = unwrap(await this.ledger.getBalance(valid(parseBalanceQuery(request))));
     return create(GetBalanceResponseSchema, {
       userId: request.userId,
       balances: accounts.map(toAccountBalance),
@@ -63,7 +70,7 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   async getPayouts(request: GetPayoutsRequest): Promise<GetPayoutsResponse> {
-    const page = unwrap(await this.ledger.getPayouts(request));
+    const page = unwrap(await this.ledger.getPayouts(valid(parsePayoutQuery(request))));
     return create(GetPayoutsResponseSchema, {
       payouts: page.payouts.map(toPayout),
       nextPageToken: page.nextPageToken,
@@ -71,8 +78,7 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {
-    const parsed = parseMutation(kind, request, this.ledger.options.defaultCurrency);
-    if (!parsed.ok) throw toConnectError({ kind: "invalid_argument", violations: parsed.violations });
-    return parsed.value;
+    const { defaultCurrency, amountMinorMax } = this.ledger.options;
+    return valid(parseMutation(kind, request, defaultCurrency, amountMinorMax));
   }
 }

@@ -11,6 +11,18 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * A COMMIT failed in a way that may still have made it durable (an fsync error can leave the
+ * commit's frames in the WAL for recovery to replay): the caller cannot know whether the write
+ * applied. Retryable only with the same idempotency key, whose replay says which it was.
+ */
+export class StoreOutcomeUnknownError extends Error {
+  override readonly name = "StoreOutcomeUnknownError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** The write queue is at its bound: the caller should back off and retry. */
 export class StoreOverloadedError extends Error {
   override readonly name = "StoreOverloadedError";

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { GrpcTestClient } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";
@@ -62,7 +62,7 @@ describe("service with the vendor poller (fake vendor)", () => {
     // Wait for the poller to close every window of the vendor's data.
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { ingest?: { closedUntil: string | null } };
+      const health = (await (await fetch(`${server.baseUrl}/healthz/details`)).json()) as { ingest?: { closedUntil: string | null } };
       const closedUntil = Date.parse(health.ingest?.closedUntil ?? "");
       if (closedUntil >= startMs + 5 * MINUTE_MS) break;
       if (Date.now() > deadline) throw new Error(`poller did not catch up: ${JSON.stringify(health.ingest)}`);

@@ -20,7 +20,7 @@ import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 
 const { load, getBalance, getPayouts } = LedgerService.method;
 
-const keys = { reader: generateApiKey(), writer: generateApiKey(), fileWriter: generateApiKey() };
+const keys = { reader: generateApiKey(), writer: generateApiKey(), fileWriter: generateApiKey(), operator: generateApiKey() };
 
 function bearer(key: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -46,7 +46,7 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
       LEDGER_GRPC_SERVER: grpcServer,
       LEDGER_DB: join(dir, "ledger.db"),
       LEDGER_API_KEYS_FILE: keysFile,
-      LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)}`,
+      LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)};${keyFileLine("operator", ["admin"], keys.operator)}`,
     });
     expect(config.auth).to.equal("on");
     const sink = new Writable({
@@ -108,6 +108,19 @@ for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and sc
     expect(healthz.status).to.equal(200);
   });
 
+  it("tells a stranger only whether it serves; the details need an admin key", async () => {
+    const open = await fetch(`${baseUrl}/healthz`);
+    expect(await open.json()).to.deep.equal({ status: "ok" });
+    const details = (key: string | undefined) =>
+      fetch(`${baseUrl}/healthz/details`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
+    expect((await details(undefined)).status).to.equal(401);
+    expect((await details("ldg_not-a-key")).status).to.equal(401);
+    expect((await details(keys.reader)).status).to.equal(403);
+    const admin = await details(keys.operator);
+    expect(admin.status).to.equal(200);
+    expect(await admin.json()).to.include.keys("status", "uptimeSeconds", "database", "writeQueueDepth", "callsInFlight");
+  });
+
   it("applies the same rule over HTTP (Connect JSON): 401 without a key, 403 without the scope", async () => {
     const post = (key: string | undefined) =>
       fetch(`${baseUrl}/ledger.v1.LedgerService/Load`, {
@@ -147,7 +160,7 @@ describe("authentication configuration", () => {
       expect(() => readConfig({ LEDGER_HOST: host })).to.throw(/refusing to listen on .* with authentication off/);
     }
     expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_ALLOW_INSECURE_PUBLIC: "true" }).host).to.equal("0.0.0.0");
-    expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64) }).auth).to.equal("on");
+    expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).auth).to.equal("on");
     for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) expect(readConfig({ LEDGER_HOST: host }).host).to.equal(host);
   });
 
@@ -158,6 +171,31 @@ describe("authentication configuration", () => {
       const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
       expect(run.status).to.equal(2);
       expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication off");
+      expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("refuses keys over cleartext on a non-loopback address unless TLS is terminated in front", () => {
+    const keys = { LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64) };
+    for (const host of ["0.0.0.0", "::", "192.168.1.10"]) {
+      expect(() => readConfig({ ...keys, LEDGER_HOST: host })).to.throw(/API keys would cross the network in clear/);
+    }
+    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).tlsTerminatedUpstream).to.equal(true);
+    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_CERT: "/c.pem", LEDGER_TLS_KEY: "/k.pem" }).host).to.equal("0.0.0.0");
+    expect(readConfig({ ...keys, LEDGER_HOST: "127.0.0.1" }).auth).to.equal("on");
+    expect(() => readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "yes" })).to.throw(/LEDGER_TLS_TERMINATED_UPSTREAM/);
+  });
+
+  it("npm start on 0.0.0.0 with keys but no TLS exits with status 2 and says why", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
+    try {
+      const env = { ...process.env, LEDGER_HOST: "0.0.0.0", LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_AUTH: "", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_API_KEYS_FILE: "", LEDGER_TLS_CERT: "", LEDGER_TLS_KEY: "", LEDGER_TLS_TERMINATED_UPSTREAM: "" };
+      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+      expect(run.status, run.stderr).to.equal(2);
+      expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication on but without TLS");
+      expect(run.stderr).to.include("LEDGER_TLS_TERMINATED_UPSTREAM=true");
       expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,8 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
   const call = (method: string, path: string, body?: unknown) => httpCall(server.baseUrl, method, path, body);
 
   before(async () => {
-    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" });
+    // The per-call amount limit lifted to int64, so that 2^53 + 1 minor units make the round trip.
+    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards", LEDGER_AMOUNT_MINOR_MAX: String(2n ** 63n - 1n) });
   });
 
   after(async () => {

@@ -136,7 +136,7 @@ describe("deadlines and cancellation never leave a half-applied write", function
     client.close();
     await waitFor(() => server.app.listener.connectionCount === 0);
     await waitFor(async () => {
-      const health = (await (await fetch(`${server.baseUrl}/healthz`)).json()) as { callsInFlight: number; writeQueueDepth: number };
+      const health = (await (await fetch(`${server.baseUrl}/healthz/details`)).json()) as { callsInFlight: number; writeQueueDepth: number };
       return health.callsInFlight === 0 && health.writeQueueDepth === 0;
     });
     client = new GrpcTestClient(server.address);

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import { readVendorConfig } from "../../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { runVendorBackfill } from "../../src/ingest/poller.js";
 import { VendorStore } from "../../src/store/sqlite/vendor-store.js";
 import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";

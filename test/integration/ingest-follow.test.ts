@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { join } from "node:path";
 import { readVendorConfig } from "../../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { startVendorPoller } from "../../src/ingest/poller.js";
 import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import Database from "better-sqlite3";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../src/ingest/fake-vendor/server.js";
+import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { VendorStore } from "../../src/store/sqlite/vendor-store.js";
 import { compareTotals, fakeTotals, makeTempDir, openStore } from "./ingest-helpers.js";
 
@@ -47,7 +47,7 @@ describe("ingest integration: the real one-shot process killed with SIGKILL and 
   });
 
   const spawnIngest = (dbPath: string): ChildProcess => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/ingest/ingest-main.ts"], {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/cli/ingest.ts"], {
       env: {
         ...process.env,
         LEDGER_DB: dbPath,

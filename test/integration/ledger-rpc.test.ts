@@ -15,7 +15,8 @@ describe("LedgerService over gRPC (grpc-js client)", () => {
   let client: GrpcTestClient;
 
   beforeEach(async () => {
-    server = await startApp();
+    // The per-call limit lifted to int64, so that the int64 edges themselves can be tested.
+    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) });
     client = new GrpcTestClient(server.address);
   });
 
@@ -166,16 +167,19 @@ describe("LedgerService over gRPC (grpc-js client)", () => {
 
     it("fails with ALREADY_EXISTS / IDEMPOTENCY_KEY_REUSED for the same key with other fields", async () => {
       await client.unary(load, { userId: "i", amount: 100n, idempotencyKey: "k" });
-      const reuses = [
-        client.unary(load, { userId: "i", amount: 101n, idempotencyKey: "k" }),
-        client.unary(load, { userId: "i", amount: 100n, currency: "EUR", idempotencyKey: "k" }),
-        client.unary(adjustBalance, { userId: "i", amount: 100n, idempotencyKey: "k" }),
-        client.unary(authorize, { userId: "i", amount: 100n, idempotencyKey: "k" }),
+      const reuses: [Promise<unknown>, string][] = [
+        [client.unary(load, { userId: "i", amount: 101n, idempotencyKey: "k" }), "amount"],
+        [client.unary(load, { userId: "i", amount: 100n, currency: "EUR", idempotencyKey: "k" }), "currency"],
+        [client.unary(adjustBalance, { userId: "i", amount: 100n, idempotencyKey: "k" }), "method"],
+        [client.unary(authorize, { userId: "i", amount: 100n, idempotencyKey: "k" }), "method"],
       ];
-      for (const reuse of reuses) {
+      for (const [reuse, field] of reuses) {
         const error = await callError(reuse);
         expect(error.code).to.equal(grpc.status.ALREADY_EXISTS);
         expect(error.reason).to.equal("IDEMPOTENCY_KEY_REUSED");
+        // The metadata names what differs, so a client can tell a bug in its retry from a reused key.
+        expect(error.metadata).to.deep.include({ idempotency_key: "k", field });
+        expect(error.message).to.contain(field);
       }
       const [account] = (await client.unary(getBalance, { userId: "i" })).balances;
       expect(account?.balance).to.equal(100n);

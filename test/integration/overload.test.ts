@@ -80,7 +80,7 @@ describe(`overload (LEDGER_WRITE_QUEUE_MAX=${WRITE_QUEUE_MAX}, service in a chil
       // The service's own view of its write queue, sampled while the wave runs.
       const probe = (async () => {
         while (!waveDone) {
-          const response = await fetch(`http://${server.address}/healthz`);
+          const response = await fetch(`http://${server.address}/healthz/details`);
           const { writeQueueDepth } = (await response.json()) as { writeQueueDepth: number };
           queueDepthSeen = Math.max(queueDepthSeen, writeQueueDepth);
           probes += 1;
@@ -133,7 +133,7 @@ describe(`overload (LEDGER_WRITE_QUEUE_MAX=${WRITE_QUEUE_MAX}, service in a chil
     const retried = await clients[0]!.unary(load, { userId: userOf(firstShed), amount: 1n, idempotencyKey: firstShed });
     expect(retried.replayed).to.equal(false);
     for (let index = 0; index < 50; index += 1) await clients[1]!.unary(load, { userId: "after", amount: 1n });
-    const health = (await (await fetch(`http://${server.address}/healthz`)).json()) as { status: string; writeQueueDepth: number };
+    const health = (await (await fetch(`http://${server.address}/healthz/details`)).json()) as { status: string; writeQueueDepth: number };
     expect(health).to.include({ status: "ok", writeQueueDepth: 0 });
   });
 });

@@ -82,6 +82,14 @@ export class ChildServer {
     return this.child?.exitCode === null ? this.child.pid : undefined;
   }
 
+  /** Resolves with the exit code once the service exits by itself, or null after `timeoutMs`. */
+  async waitForExit(timeoutMs: number): Promise<number | null> {
+    const child = this.child;
+    if (child === undefined) return null;
+    await Promise.race([this.exited, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    return child.exitCode;
+  }
+
   get lastStderr(): string {
     return this.stderr;
   }

@@ -5,6 +5,7 @@
  * the set of codes the contract allows.
  */
 import { isKnownCurrency } from "../../src/domain/currency.js";
+import { AMOUNT_MINOR_MAX_DEFAULT } from "../../src/domain/validate.js";
 
 const INT64_MIN = -(2n ** 63n);
 
@@ -32,7 +33,9 @@ export function allowedCodes(method: MethodName, request: AnyRequest): readonly 
     case "Load":
     case "Authorize":
     case "AdjustBalance": {
-      const amountOk = method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n;
+      // LEDGER_AMOUNT_MINOR_MAX at its default bounds every amount, either way.
+      const withinLimit = amount <= AMOUNT_MINOR_MAX_DEFAULT && amount >= -AMOUNT_MINOR_MAX_DEFAULT;
+      const amountOk = withinLimit && (method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n);
       if (!validUserId(userId) || !amountOk || !validCurrency(currency) || !validKey(request.idempotencyKey ?? "")) {
         return ["INVALID_ARGUMENT"];
       }

@@ -85,8 +85,10 @@ export class LedgerModel {
         else next.spent -= call.amount;
         break;
     }
-    if (Object.values(next).some((value) => value > INT64_MAX || value < -INT64_MAX - 1n)) {
-      return { expected: { code: "OUT_OF_RANGE" } };
+    // Only the balance is refused past int64; lifetime totals saturate at 2^63 - 1.
+    if (next.balance > INT64_MAX || next.balance < -INT64_MAX - 1n) return { expected: { code: "OUT_OF_RANGE" } };
+    for (const field of ["earned", "spent", "loaded", "authorized", "declinedCount", "entryCount"] as const) {
+      if (next[field] > INT64_MAX) next[field] = INT64_MAX;
     }
     this.accounts.set(`${call.userId} ${call.currency}`, next);
     const recorded: Recorded = { call, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) };

@@ -79,9 +79,12 @@ describe("applyEntry", () => {
     expect(state?.balance).to.equal((state?.earned ?? 0n) - (state?.spent ?? 0n) - (state?.paidOut ?? 0n));
   });
 
-  it("refuses any total that would leave int64, not only the balance", () => {
-    const earnedFull = { ...emptyAccount(NOW), earned: INT64_MAX, spent: INT64_MAX };
-    expect(applyEntry(earnedFull, { kind: "load", status: "applied", amount: 1n, delta: 1n }, NOW)).to.equal(undefined);
+  it("saturates lifetime totals at 2^63-1 instead of refusing, and refuses only a balance past int64", () => {
+    const earnedFull = { ...emptyAccount(NOW), earned: INT64_MAX, spent: INT64_MAX, loaded: INT64_MAX - 1n };
+    expect(applyEntry(earnedFull, { kind: "load", status: "applied", amount: 5n, delta: 5n }, NOW))
+      .to.include({ balance: 5n, earned: INT64_MAX, spent: INT64_MAX, loaded: INT64_MAX, entryCount: 1n });
+    const balanceFull = { ...emptyAccount(NOW), balance: INT64_MAX };
+    expect(applyEntry(balanceFull, { kind: "load", status: "applied", amount: 1n, delta: 1n }, NOW)).to.equal(undefined);
   });
 });
 

@@ -27,6 +27,8 @@ import {
 } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { toConnectError } from "../errors.js";
+import { int64JsonViolations } from "../json-int64.js";
 import { LeanCallContext } from "./call-context.js";
 
 /** The options connect-node is given; the lean path must read them the same way. */
@@ -120,6 +122,12 @@ async function serve(
   let answer: Uint8Array;
   let errorMetadata: Headers | undefined;
   try {
+    if (!binary) {
+      // The same int64 rule as connect-node's path (`connect-adapter.ts`): a lenient spelling of
+      // an amount is refused, never rounded or reinterpreted.
+      const violations = int64JsonViolations(route.method.input, Buffer.from(body).toString("utf8"));
+      if (violations.length > 0) throw toConnectError({ kind: "invalid_argument", violations });
+    }
     const message: unknown = route.serialization.getI(binary).parse(body);
     const output = await route.invoke(new LeanRequest(context, message) as unknown as UnaryRequest);
     answer = route.serialization.getO(binary).serialize(output.message);

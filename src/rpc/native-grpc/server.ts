@@ -17,6 +17,8 @@ export interface NativeGrpcOptions {
   readonly writeMaxBytes: number;
   /** Most calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly streamsPerConnectionMax: number;
+  /** A connection with no call in flight for this long gets GOAWAY, in milliseconds. */
+  readonly idleTimeoutMs: number;
   /** Ends long-lived streams (health Watch, reflection) when the server shuts down. */
   readonly shutdownSignal: AbortSignal;
 }
@@ -32,6 +34,7 @@ export function createNativeGrpcServer(options: NativeGrpcOptions): NativeGrpcSe
     "grpc.max_receive_message_length": options.readMaxBytes,
     "grpc.max_send_message_length": options.writeMaxBytes,
     "grpc.max_concurrent_streams": options.streamsPerConnectionMax,
+    "grpc.max_connection_idle_ms": options.idleTimeoutMs,
   });
   for (const { service, impl } of options.services) {
     addService(server, service, impl, { interceptors: options.interceptors, shutdownSignal: options.shutdownSignal });

@@ -8,13 +8,20 @@
  * on the next turn of the event loop, so a lone call waits for nobody.
  */
 import type { Database } from "better-sqlite3";
-import { StoreOverloadedError, StoreUnavailableError } from "../errors.js";
+import { assert } from "../../assert.js";
+import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../errors.js";
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction: bounds how long one commit holds the event loop. */
   readonly batchSizeMax: number;
   /** Most mutations waiting for a batch; past it callers get `StoreOverloadedError`. */
   readonly queueDepthMax: number;
+  /**
+   * Called once when a COMMIT fails in a way that leaves its outcome unknown. From then on this
+   * committer refuses every write: the process should stop and let its supervisor restart it,
+   * so that recovery, not this process's memory, decides what was committed.
+   */
+  readonly onFailStop?: (error: unknown) => void;
 }
 
 /** A unit of work that runs inside the batch transaction and returns its caller's answer. */
@@ -33,15 +40,41 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 const FATAL_CODES = ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOMEM",
   "SQLITE_READONLY", "SQLITE_CORRUPT", "SQLITE_CANTOPEN", "SQLITE_NOTADB"];
 
+// Failures of COMMIT itself that prove nothing was written: no space for the WAL frames, or a
+// lock. Any other failure at COMMIT (an I/O error at write or fsync above all) may have left a
+// complete commit in the WAL, so its outcome is unknown.
+const COMMIT_NOT_APPLIED_CODES = ["SQLITE_FULL", "SQLITE_BUSY", "SQLITE_LOCKED"];
+
 export function isFatalSqliteError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" && FATAL_CODES.some((fatal) => code.startsWith(fatal));
 }
 
+function commitProvedNotApplied(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" && COMMIT_NOT_APPLIED_CODES.some((known) => code.startsWith(known));
+}
+
+/** Thrown out of a batch whose COMMIT failed with an unknown outcome. */
+class CommitOutcomeUnknown extends Error {
+  constructor(readonly driverError: unknown) {
+    super("COMMIT failed with an unknown outcome", { cause: driverError });
+  }
+}
+
+const OUTCOME_UNKNOWN_MESSAGE =
+  "the ledger's disk failed while committing this write, so its outcome is unknown; " +
+  "retry with the same idempotency key once the service is back (the replay says whether it was applied)";
+const STOPPED_MESSAGE =
+  "the ledger stopped taking writes after a failed commit and is restarting; " +
+  "retry with the same idempotency key (the replay says whether an earlier attempt was applied)";
+
 export class GroupCommitter {
   private queue: Pending[] = [];
   private flushScheduled = false;
   private closing = false;
+  /** Set once a COMMIT failed with an unknown outcome: every write is refused from then on. */
+  private failed = false;
   private readonly runBatch: (batch: readonly Pending[], settled: Settled[]) => void;
 
   constructor(
@@ -50,22 +83,50 @@ export class GroupCommitter {
   ) {
     // Called inside the batch's transaction, better-sqlite3 turns this into a SAVEPOINT.
     const inSavepoint = db.transaction((work: Work<unknown>, nowMs: number) => work(nowMs));
-    const batchTransaction = db.transaction((batch: readonly Pending[], settled: Settled[]) => {
-      const nowMs = Date.now();
-      for (const pending of batch) {
-        try {
-          settled.push({ ok: true, value: inSavepoint(pending.work, nowMs) });
-        } catch (error) {
-          if (isFatalSqliteError(error)) throw error;
-          settled.push({ ok: false, error });
+    // BEGIN and COMMIT are run here rather than by db.transaction(), which rolls back and
+    // rethrows whatever fails: a failed COMMIT must be told apart from a failed statement.
+    const begin = db.prepare("BEGIN IMMEDIATE");
+    const commit = db.prepare("COMMIT");
+    const rollback = db.prepare("ROLLBACK");
+    this.runBatch = (batch, settled) => {
+      assert(!db.inTransaction, "a batch starts with no transaction open");
+      begin.run();
+      try {
+        const nowMs = Date.now();
+        for (const pending of batch) {
+          try {
+            settled.push({ ok: true, value: inSavepoint(pending.work, nowMs) });
+          } catch (error) {
+            if (isFatalSqliteError(error)) throw error;
+            settled.push({ ok: false, error });
+          }
         }
+      } catch (error) {
+        if (db.inTransaction) rollback.run();
+        throw error;
       }
-    });
-    this.runBatch = (batch, settled) => batchTransaction.immediate(batch, settled);
+      assert(settled.length === batch.length, "every mutation of a batch has an outcome");
+      try {
+        commit.run();
+      } catch (error) {
+        // SQLite may have rolled back already; if not, nothing of this batch may stay visible
+        // to the reads that share this connection.
+        if (db.inTransaction) {
+          try {
+            rollback.run();
+          } catch {
+            // The process is about to stop; recovery will settle the file.
+          }
+        }
+        if (commitProvedNotApplied(error)) throw error;
+        throw new CommitOutcomeUnknown(error);
+      }
+    };
   }
 
   /** Queues `work` for the next batch; resolves with its result once the batch is durable. */
   submit<T>(work: Work<T>): Promise<T> {
+    if (this.failed) return Promise.reject(new StoreUnavailableError(STOPPED_MESSAGE));
     if (this.closing) return Promise.reject(new StoreUnavailableError("the ledger is shutting down"));
     if (this.queue.length >= this.options.queueDepthMax) {
       return Promise.reject(new StoreOverloadedError("too many writes are waiting; retry with backoff"));
@@ -84,7 +145,14 @@ export class GroupCommitter {
   /** Refuses new work and commits everything already queued. */
   drain(): void {
     this.closing = true;
-    while (this.queue.length > 0) this.flushOneBatch();
+    while (this.queue.length > 0 && !this.failed) this.flushOneBatch();
+    this.rejectQueued();
+  }
+
+  private rejectQueued(): void {
+    const queued = this.queue;
+    this.queue = [];
+    for (const pending of queued) pending.reject(new StoreUnavailableError(STOPPED_MESSAGE));
   }
 
   private scheduleFlush(): void {
@@ -99,12 +167,24 @@ export class GroupCommitter {
   }
 
   private flushOneBatch(): void {
+    if (this.failed) {
+      this.rejectQueued();
+      return;
+    }
     const batch = this.takeBatch();
     if (batch.length === 0) return;
     const settled: Settled[] = [];
     try {
       this.runBatch(batch, settled);
     } catch (error) {
+      if (error instanceof CommitOutcomeUnknown) {
+        this.failed = true;
+        const unknown = new StoreOutcomeUnknownError(OUTCOME_UNKNOWN_MESSAGE, { cause: error.driverError });
+        for (const pending of batch) pending.reject(unknown);
+        this.rejectQueued();
+        this.options.onFailStop?.(error.driverError);
+        return;
+      }
       const unavailable = new StoreUnavailableError(describeCommitFailure(error), { cause: error });
       for (const pending of batch) pending.reject(unavailable);
       return;

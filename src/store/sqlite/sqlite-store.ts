@@ -6,6 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database, { type Database as Connection, type Statement } from "better-sqlite3";
+import { assert } from "../../assert.js";
 import { StoreUnavailableError } from "../errors.js";
 import type {
   Account,
@@ -40,6 +41,8 @@ export interface SqliteStoreOptions {
   readonly queueDepthMax: number;
   /** How long a write waits for a lock held by another process (a CLI), in milliseconds. */
   readonly busyTimeoutMs: number;
+  /** Called once a COMMIT fails with an unknown outcome; the store then refuses every write. */
+  readonly onFailStop?: (error: unknown) => void;
 }
 
 export class SqliteStore implements LedgerStore {
@@ -199,7 +202,8 @@ export class SqliteStore implements LedgerStore {
       occurredAtMs: meta.occurredAtMs,
       createdAtMs: meta.createdAtMs,
     });
-    this.statements.upsertAccount.run({
+    assert(info.changes === 1, "an append inserts exactly one entry");
+    const upserted = this.statements.upsertAccount.run({
       userId: key.userId,
       currency: key.currency,
       balance: next.balance,
@@ -214,6 +218,8 @@ export class SqliteStore implements LedgerStore {
       createdAtMs: next.createdAtMs,
       updatedAtMs: next.updatedAtMs,
     });
+    assert(upserted.changes === 1, "an append writes exactly one account row");
+    assert(this.db.inTransaction, "an append runs inside a write batch");
     return {
       id: BigInt(info.lastInsertRowid),
       ...key,

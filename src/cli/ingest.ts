@@ -6,8 +6,8 @@
  */
 import { pino } from "pino";
 import { readConfig, storeOptions } from "../config.js";
+import { runVendorBackfill } from "../ingest/poller.js";
 import { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { runVendorBackfill } from "./poller.js";
 
 const config = readConfig(process.env);
 const vendorConfig = config.vendor;
