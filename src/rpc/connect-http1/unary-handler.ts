@@ -16,7 +16,7 @@
  * test/integration/connect-http1-parity.test.ts proves both paths give identical answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { create, isMessage, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import {
   compressionNegotiate,
@@ -29,6 +29,7 @@ import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJ
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { toConnectError } from "../errors.js";
 import { int64JsonViolations } from "../json-int64.js";
+import { LazyRequest, LazyResponse, toMessage } from "../lazy-call.js";
 import { LeanCallContext } from "./call-context.js";
 
 /** The options connect-node is given; the lean path must read them the same way. */
@@ -60,9 +61,9 @@ export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHand
       const methodImpl = (impl as AnyImpl)[method.localName];
       if (method.methodKind !== "unary" || methodImpl === undefined) continue;
       const last: UnaryFn = async (request) => {
-        const context = (request as unknown as LeanRequest).context;
+        const context = (request as unknown as LazyRequest<LeanCallContext>).context;
         const answer = await methodImpl.call(impl, request.message, context);
-        return new LeanResponse(context, toMessage(method.output, answer)) as unknown as UnaryResponse;
+        return new LazyResponse(context, false, toMessage(method.output, answer)) as unknown as UnaryResponse;
       };
       routes.set(`/${service.typeName}/${method.name}`, {
         service,
@@ -129,7 +130,7 @@ async function serve(
       if (violations.length > 0) throw toConnectError({ kind: "invalid_argument", violations });
     }
     const message: unknown = route.serialization.getI(binary).parse(body);
-    const output = await route.invoke(new LeanRequest(context, message) as unknown as UnaryRequest);
+    const output = await route.invoke(new LazyRequest(context, false, message) as unknown as UnaryRequest);
     answer = route.serialization.getO(binary).serialize(output.message);
   } catch (thrown) {
     context.end(thrown);
@@ -180,64 +181,4 @@ function responseHeaders(
     plain[key] = value;
   });
   return plain;
-}
-
-/** A connect request whose costly parts come from the context on first use. */
-class LeanRequest {
-  readonly stream = false;
-  readonly service: DescService;
-  readonly method: DescMethod;
-  readonly requestMethod = "POST";
-
-  constructor(
-    readonly context: LeanCallContext,
-    readonly message: unknown,
-  ) {
-    this.service = context.service;
-    this.method = context.method;
-  }
-
-  get url(): string {
-    return this.context.url;
-  }
-
-  get signal(): AbortSignal {
-    return this.context.signal;
-  }
-
-  get header(): Headers {
-    return this.context.requestHeader;
-  }
-
-  get contextValues() {
-    return this.context.values;
-  }
-}
-
-/** A connect response whose headers are made only if an interceptor reads them. */
-class LeanResponse {
-  readonly stream = false;
-  readonly service: DescService;
-  readonly method: DescMethod;
-
-  constructor(
-    private readonly context: LeanCallContext,
-    readonly message: unknown,
-  ) {
-    this.service = context.service;
-    this.method = context.method;
-  }
-
-  get header(): Headers {
-    return this.context.responseHeader;
-  }
-
-  get trailer(): Headers {
-    return this.context.responseTrailer;
-  }
-}
-
-/** connect implementations may answer with an init object; serialization needs the message. */
-function toMessage(schema: DescMessage, answer: unknown): unknown {
-  return isMessage(answer, schema) ? answer : create(schema, answer as never);
 }

@@ -8,9 +8,10 @@
  * interceptors in the order connect-node applies them (the first one is outermost). As in
  * connect-node, a streaming call's interceptors see it start, not end.
  */
-import { create, fromBinary, isMessage, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
+import { LazyRequest, LazyResponse, toMessage } from "../lazy-call.js";
 import { NativeCallContext } from "./call-context.js";
 import { toGrpcStatus } from "./status.js";
 
@@ -60,40 +61,14 @@ async function callImpl(
   methodImpl: (request: unknown, context: NativeCallContext) => unknown,
   request: UnaryRequest | StreamRequest,
 ): Promise<UnaryResponse | StreamResponse> {
-  const context = (request as NativeRequest).context;
+  const context = (request as unknown as LazyRequest<NativeCallContext>).context;
   const { method } = context;
   if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
     const answer = await methodImpl(request.message, context);
-    return new NativeResponse(context, false, toMessage(method.output, answer)) as unknown as UnaryResponse;
+    return new LazyResponse(context, false, toMessage(method.output, answer)) as unknown as UnaryResponse;
   }
   const answers = methodImpl(request.message, context) as AsyncIterable<unknown>;
-  return new NativeResponse(context, true, mapMessages(method.output, answers)) as unknown as StreamResponse;
-}
-
-/**
- * A connect response whose headers are made only if an interceptor reads them (an object
- * spread would call the getters and build two Headers per call).
- */
-class NativeResponse {
-  readonly service: DescService;
-  readonly method: DescMethod;
-
-  constructor(
-    private readonly context: NativeCallContext,
-    readonly stream: boolean,
-    readonly message: unknown,
-  ) {
-    this.service = context.service;
-    this.method = context.method;
-  }
-
-  get header(): Headers {
-    return this.context.responseHeader;
-  }
-
-  get trailer(): Headers {
-    return this.context.responseTrailer;
-  }
+  return new LazyResponse(context, true, mapMessages(method.output, answers)) as unknown as StreamResponse;
 }
 
 /** Unary and client-streaming methods: one answer through the callback. */
@@ -101,7 +76,7 @@ function respondOnce(service: DescService, method: DescMethod, invoke: AnyFn, op
   return (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
     const context = startContext(service, method, call, options.shutdownSignal);
     const message = method.methodKind === "unary" ? (call as grpc.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
-    invoke(asConnectRequest(new NativeRequest(context, method.methodKind !== "unary", message))).then(
+    invoke(asConnectRequest(new LazyRequest(context, method.methodKind !== "unary", message))).then(
       (response) => {
         context.end();
         const header = context.takeResponseHeader();
@@ -123,7 +98,7 @@ function respondWithStream(service: DescService, method: DescMethod, invoke: Any
     const message =
       method.methodKind === "server_streaming" ? (call as grpc.ServerWritableStream<unknown, unknown>).request : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
     const run = async () => {
-      const response = await invoke(asConnectRequest(new NativeRequest(context, method.methodKind !== "server_streaming", message)));
+      const response = await invoke(asConnectRequest(new LazyRequest(context, method.methodKind !== "server_streaming", message)));
       const header = context.takeResponseHeader();
       if (header !== undefined) call.sendMetadata(header);
       for await (const answer of response.message as AsyncIterable<unknown>) {
@@ -157,38 +132,6 @@ function startContext(service: DescService, method: DescMethod, call: AnyCall, s
   return context;
 }
 
-/** A connect request whose costly parts come from the context on first use. */
-class NativeRequest {
-  readonly service: DescService;
-  readonly method: DescMethod;
-  readonly requestMethod = "POST";
-
-  constructor(
-    readonly context: NativeCallContext,
-    readonly stream: boolean,
-    readonly message: unknown,
-  ) {
-    this.service = context.service;
-    this.method = context.method;
-  }
-
-  get url(): string {
-    return this.context.url;
-  }
-
-  get signal(): AbortSignal {
-    return this.context.signal;
-  }
-
-  get header(): Headers {
-    return this.context.requestHeader;
-  }
-
-  get contextValues() {
-    return this.context.values;
-  }
-}
-
 /**
  * The requests of a streaming call. A plain `for await` over the call would destroy it when the
  * requests end, before the answers are written; this iterator leaves it open.
@@ -198,14 +141,10 @@ function requestsOf(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncItera
 }
 
 /** The request's `stream` flag follows the method's kind, which the types cannot see. */
-function asConnectRequest(request: NativeRequest): UnaryRequest | StreamRequest {
+function asConnectRequest(request: LazyRequest<NativeCallContext>): UnaryRequest | StreamRequest {
   return request as unknown as UnaryRequest | StreamRequest;
 }
 
-/** connect implementations may answer with an init object; grpc-js needs the message. */
-function toMessage(schema: DescMessage, answer: unknown): unknown {
-  return isMessage(answer, schema) ? answer : create(schema, answer as never);
-}
 
 async function* mapMessages(schema: DescMessage, answers: AsyncIterable<unknown>): AsyncIterable<unknown> {
   for await (const answer of answers) yield toMessage(schema, answer);

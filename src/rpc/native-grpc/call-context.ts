@@ -1,14 +1,10 @@
 /**
- * What a connect handler and a connect interceptor see of a call that arrived through grpc-js.
- *
- * Everything costly is made on first use: the profile of connect-node showed an AbortSignal
- * (and its DOMException) and several Headers objects per call among its largest costs, and the
- * ledger's handlers read none of them. A signal asked for after the call ended is born aborted,
- * so no handler can miss a cancellation.
+ * The call context of a call that arrived through grpc-js: everything costly is made on first
+ * use (see ../lazy-call.ts).
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import { Metadata } from "@grpc/grpc-js";
+import { LazyCallContext } from "../lazy-call.js";
 import { cancelledError } from "./status.js";
 
 export interface CallContextInit {
@@ -22,78 +18,42 @@ export interface CallContextInit {
   readonly shutdownSignal: AbortSignal | undefined;
 }
 
-export class NativeCallContext implements HandlerContext {
-  readonly service: DescService;
-  readonly method: DescMethod;
+export class NativeCallContext extends LazyCallContext {
   readonly protocolName = "grpc";
-  readonly requestMethod = "POST";
-  private controller: AbortController | undefined;
-  private ended = false;
-  private endedReason: Error | undefined;
-  private header: Headers | undefined;
-  private responseHeaders: Headers | undefined;
-  private responseTrailers: Headers | undefined;
-  private contextValues: ContextValues | undefined;
-  private readonly onShutdown = () => this.end(cancelledError(false));
 
   constructor(private readonly init: CallContextInit) {
-    this.service = init.service;
-    this.method = init.method;
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.ended) this.controller.abort(this.endedReason ?? cancelledError(Date.now() >= this.init.deadlineMs));
-      else this.init.shutdownSignal?.addEventListener("abort", this.onShutdown, { once: true });
-    }
-    return this.controller.signal;
+    super(init.service, init.method, init.shutdownSignal);
   }
 
   get url(): string {
     return `/${this.service.typeName}/${this.method.name}`;
   }
 
-  get requestHeader(): Headers {
-    return (this.header ??= metadataToHeaders(this.init.metadata));
+  timeoutMs(): number | undefined {
+    return this.init.deadlineMs === Infinity ? undefined : Math.max(0, this.init.deadlineMs - Date.now());
   }
-
-  get responseHeader(): Headers {
-    return (this.responseHeaders ??= new Headers());
-  }
-
-  get responseTrailer(): Headers {
-    return (this.responseTrailers ??= new Headers());
-  }
-
-  get values(): ContextValues {
-    return (this.contextValues ??= createContextValues());
-  }
-
-  timeoutMs = (): number | undefined =>
-    this.init.deadlineMs === Infinity ? undefined : Math.max(0, this.init.deadlineMs - Date.now());
 
   /** Response headers set by the handler or an interceptor, if any, as grpc-js metadata. */
   takeResponseHeader(): Metadata | undefined {
-    return this.responseHeaders === undefined ? undefined : headersToMetadata(this.responseHeaders);
+    const { header } = this.touchedResponseHeaders;
+    return header === undefined ? undefined : headersToMetadata(header);
   }
 
   takeResponseTrailer(): Metadata | undefined {
-    return this.responseTrailers === undefined ? undefined : headersToMetadata(this.responseTrailers);
+    const { trailer } = this.touchedResponseHeaders;
+    return trailer === undefined ? undefined : headersToMetadata(trailer);
   }
 
-  /**
-   * The call is over (answered, cancelled by the caller, or past its deadline). The reason is
-   * built only when a signal exists to carry it: an error's stack trace on every call showed in
-   * the profile.
-   */
-  end(reason?: Error): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.endedReason = reason;
-    if (this.controller === undefined) return;
-    this.init.shutdownSignal?.removeEventListener("abort", this.onShutdown);
-    this.controller.abort(reason ?? cancelledError(Date.now() >= this.init.deadlineMs));
+  protected readRequestHeader(): Headers {
+    return metadataToHeaders(this.init.metadata);
+  }
+
+  protected cancelReason(): Error {
+    return cancelledError(Date.now() >= this.init.deadlineMs);
+  }
+
+  protected override shutdownReason(): Error {
+    return cancelledError(false);
   }
 }
 
