@@ -2,7 +2,7 @@
  * The entry point: read the configuration, build the service, listen, and shut down gracefully
  * on SIGTERM or SIGINT.
  */
-import { ConfigError, readConfig, type Config } from "./config.js";
+import { ConfigError, describeDatabase, readConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { build } from "./server.js";
 
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const app = await build(config, logger);
   const address = await app.listen();
   logger.info(
-    { host: address.address, port: address.port, db: config.dbPath, durability: config.durability, node: process.version },
+    { host: address.address, port: address.port, db: describeDatabase(config), durability: config.durability, node: process.version },
     `ledger listening on ${address.address}:${address.port} (gRPC, gRPC-Web and Connect)`,
   );
 

@@ -21,7 +21,8 @@ import { DualProtocolListener, type Handler } from "./rpc/listener.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openStore } from "./store/open.js";
+import type { LedgerStore } from "./store/store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -39,7 +40,7 @@ export const SERVICE_NAMES = [
 ];
 
 export interface App {
-  readonly store: SqliteStore;
+  readonly store: LedgerStore;
   readonly health: HealthState;
   readonly listener: DualProtocolListener;
   /** The vendor poller, once `listen()` has started it; only when LEDGER_VENDOR_URL is set. */
@@ -70,7 +71,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   // Read the keys before opening the database, so a bad keys file fails start-up cleanly.
   const keyring = loadKeyring(config);
   const tls = loadTlsFiles(config);
-  const store = await SqliteStore.open(storeOptions(config));
+  const store = await openStore(storeOptions(config));
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();

@@ -127,7 +127,7 @@ describe("deadlines and cancellation never leave a half-applied write", function
       return health.callsInFlight === 0 && health.writeQueueDepth === 0;
     });
     client = new GrpcTestClient(server.address);
-    const snapshot = auditLedger(server.config.dbPath);
+    const snapshot = await auditLedger(server.config.dbPath);
     expect(snapshot.report.mismatches).to.deep.equal([]);
     const tally: Record<string, number> = {};
     let committedUnacknowledged = 0;
@@ -150,7 +150,7 @@ describe("deadlines and cancellation never leave a half-applied write", function
       }
     }
     console.log(`      ${sent.length} calls: ${JSON.stringify(tally)}; ${committedUnacknowledged} committed without an answer, ${absentRetried} absent, all settled by retry`);
-    expect(auditLedger(server.config.dbPath).report.mismatches).to.deep.equal([]);
+    expect((await auditLedger(server.config.dbPath)).report.mismatches).to.deep.equal([]);
     // The test means something only if some calls ended each way.
     expect(tally.OK ?? 0).to.be.greaterThan(0);
     expect((tally.DEADLINE_EXCEEDED ?? 0) + (tally.CANCELLED ?? 0) + (tally.ABORTED ?? 0)).to.be.greaterThan(CALLS_PER_KIND / 2);

@@ -7,6 +7,7 @@ import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { sqliteConnection } from "../support/sqlite-internals.js";
 
 async function post(server: TestApp, method: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${server.baseUrl}/ledger.v1.LedgerService/${method}`, {
@@ -108,7 +109,7 @@ describe("LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web)", () => {
   });
 
   it("answers 503 on /healthz when the database is unreachable", async () => {
-    server.app.store.db.close();
+    sqliteConnection(server.app.store).close();
     const response = await fetch(`${server.baseUrl}/healthz`);
     expect(response.status).to.equal(503);
     expect(((await response.json()) as Record<string, unknown>)["status"]).to.equal("database_unreachable");

@@ -124,7 +124,7 @@ describe("model-based: random call sequences against a reference model", functio
       }),
       { numRuns: RUNS },
     );
-    const snapshot = auditLedger(server.config.dbPath);
+    const snapshot = await auditLedger(server.config.dbPath);
     expect(snapshot.report.mismatches).to.deep.equal([]);
     console.log(`      model-based: ${RUNS} sequences, ${callsChecked} calls checked against the model, ${snapshot.report.entriesChecked} entries verified`);
   });

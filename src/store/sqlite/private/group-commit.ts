@@ -8,7 +8,7 @@
  * on the next turn of the event loop, so a lone call waits for nobody.
  */
 import type { Database } from "better-sqlite3";
-import { StoreOverloadedError, StoreUnavailableError } from "../errors.js";
+import { StoreOverloadedError, StoreUnavailableError } from "../../errors.js";
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction: bounds how long one commit holds the event loop. */
