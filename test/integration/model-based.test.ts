@@ -11,6 +11,7 @@ import { startApp, type TestApp } from "../support/app.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { auditLedger } from "../support/ledger-audit.js";
 import { LedgerModel, type ModelCall, type Operation } from "../support/ledger-model.js";
+import { STORE_KINDS } from "../support/stores.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
 const { load, authorize, adjustBalance, getBalance } = LedgerService.method;
@@ -55,13 +56,13 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
   }
 }
 
-describe("model-based: random call sequences against a reference model", function () {
+for (const store of STORE_KINDS) describe(`model-based: random call sequences against a reference model, on ${store}`, function () {
   this.timeout(120_000);
   let server: TestApp;
   let client: GrpcTestClient;
 
   before(async () => {
-    server = await startApp();
+    server = await startApp({}, store);
     client = new GrpcTestClient(server.address);
   });
 
