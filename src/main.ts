@@ -2,6 +2,7 @@
  * The entry point: read the configuration, build the service, listen, and shut down gracefully
  * on SIGTERM or SIGINT.
  */
+import { isPrimary, runPrimary } from "./cluster.js";
 import { ConfigError, describeDatabase, readConfig, type Config } from "./config.js";
 import { createLogger } from "./logger.js";
 import { build } from "./server.js";
@@ -21,6 +22,11 @@ function loadConfig(): Config {
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
+  if (config.workers > 1 && isPrimary()) {
+    logger.info({ workers: config.workers, db: describeDatabase(config) }, `starting ${config.workers} service processes`);
+    runPrimary(config.workers, logger);
+    return;
+  }
   const app = await build(config, logger);
   const address = await app.listen();
   logger.info(
