@@ -7,6 +7,8 @@ import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { cutPostgresDatabase } from "../support/postgres-server.js";
+import { STORE_KINDS } from "../support/stores.js";
 import { sqliteConnection } from "../support/sqlite-internals.js";
 
 async function post(server: TestApp, method: string, body: unknown, headers: Record<string, string> = {}) {
@@ -18,11 +20,11 @@ async function post(server: TestApp, method: string, body: unknown, headers: Rec
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-describe("LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web)", () => {
+for (const store of STORE_KINDS) describe(`LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web), on ${store}`, () => {
   let server: TestApp;
 
   beforeEach(async () => {
-    server = await startApp();
+    server = await startApp({}, store);
   });
 
   afterEach(async () => {
@@ -109,7 +111,8 @@ describe("LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web)", () => {
   });
 
   it("answers 503 on /healthz when the database is unreachable", async () => {
-    sqliteConnection(server.app.store).close();
+    if (store === "sqlite") sqliteConnection(server.app.store).close();
+    else await cutPostgresDatabase(server.config.dbPath);
     const response = await fetch(`${server.baseUrl}/healthz`);
     expect(response.status).to.equal(503);
     expect(((await response.json()) as Record<string, unknown>)["status"]).to.equal("database_unreachable");
