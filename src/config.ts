@@ -222,8 +222,8 @@ function databaseProblems(config: Config): string[] {
     }
   } else if (config.workers > 1) {
     problems.push(
-      "LEDGER_WORKERS above 1 needs PostgreSQL (LEDGER_DB=postgres://...): one SQLite file is served by one " +
-        "process (see README, Scaling out)",
+      "LEDGER_WORKERS above 1 needs PostgreSQL (LEDGER_DB=postgres://...): several processes over one SQLite " +
+        "file were measured no faster than one (see docs/scaling-out.md)",
     );
   }
   return problems;
