@@ -50,11 +50,13 @@ export async function migrateToLatest(target: MigrationTarget): Promise<string[]
   const knex =
     target.dialect === "sqlite"
       ? knexFactory({ client: "better-sqlite3", connection: { filename: target.filename }, useNullAsDefault: true })
-      : knexFactory({ client: "pg", connection: target.connection, pool: { min: 0, max: 1 } });
+      // Two connections: knex holds its migration lock on one while it migrates on another.
+      : knexFactory({ client: "pg", connection: target.connection, pool: { min: 0, max: 2 }, acquireConnectionTimeout: 10_000 });
   const deadlineMs = Date.now() + MIGRATION_LOCK_WAIT_MS;
   try {
     for (;;) {
       try {
+        if (target.dialect === "postgres") await createKnexTables(knex);
         const [, applied] = (await knex.migrate.latest({ migrationSource: source })) as [number, string[]];
         return applied;
       } catch (error) {
@@ -68,12 +70,24 @@ export async function migrateToLatest(target: MigrationTarget): Promise<string[]
 }
 
 /**
+ * Creates knex's history and lock tables, with exactly one lock row, before knex looks for them.
+ * Left to knex, processes starting together on an empty database could each insert a lock row;
+ * with two rows knex's lock can never be taken again ("already locked" forever). The primary key
+ * on the row's index makes a second row impossible here.
+ */
+async function createKnexTables(knex: Knex): Promise<void> {
+  await knex.raw(`CREATE TABLE IF NOT EXISTS knex_migrations (
+    id SERIAL PRIMARY KEY, name VARCHAR(255), batch INTEGER, migration_time TIMESTAMPTZ)`);
+  await knex.raw(`CREATE TABLE IF NOT EXISTS knex_migrations_lock (index SERIAL PRIMARY KEY, is_locked INTEGER)`);
+  await knex.raw(`INSERT INTO knex_migrations_lock (index, is_locked) VALUES (1, 0) ON CONFLICT DO NOTHING`);
+}
+
+/**
  * Another process holds the migration lock, or created knex's own tables at the same instant
- * (a duplicate key or "already exists" on knex_migrations*): retrying sees its work.
+ * (PostgreSQL reports concurrent CREATE TABLE IF NOT EXISTS as a duplicate key in its catalog,
+ * or as a table or type that "already exists"): retrying sees its work. Bounded by `MIGRATION_LOCK_WAIT_MS`.
  */
 function isConcurrentMigration(error: unknown): boolean {
-  const { name, code, message } = (error ?? {}) as { name?: unknown; code?: unknown; message?: unknown };
-  if (name === "MigrationLocked") return true;
-  const mentionsKnex = typeof message === "string" && message.includes("knex_migrations");
-  return mentionsKnex && (code === "23505" || code === "42P07");
+  const { name, code } = (error ?? {}) as { name?: unknown; code?: unknown };
+  return name === "MigrationLocked" || code === "23505" || code === "42P07" || code === "42710";
 }
