@@ -15,6 +15,9 @@ export function isPostgresUrl(value: string): boolean {
   return /^postgres(ql)?:\/\//i.test(value);
 }
 
+// Both stores are imported statically. Loading PostgreSQL's lazily was tried: under tsx the
+// dynamically imported graph got its own copies of the store's error classes, and a store
+// outage was answered INTERNAL instead of UNAVAILABLE.
 export function openStore(settings: StoreSettings): Promise<LedgerStore> {
   return settings.kind === "sqlite" ? openSqliteStore(settings.sqlite) : openPostgresStore(settings.postgres);
 }
