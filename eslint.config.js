@@ -23,6 +23,20 @@ export default tseslint.config(
     },
   },
   {
+    // A store's internals are reachable only from inside it: the product and the bench use the
+    // port. Tests may open a store's private modules to test them in isolation.
+    files: ["src/**/*.ts", "bench/**/*.ts"],
+    ignores: ["src/store/sqlite/**", "src/store/postgres/**"],
+    rules: {
+      "no-restricted-imports": ["error", {
+        patterns: [{
+          group: ["**/store/sqlite/private/*", "**/store/postgres/private/*"],
+          message: "Use the store port (src/store/store.ts, src/store/open.ts) or the store's index.ts.",
+        }],
+      }],
+    },
+  },
+  {
     files: ["test/**/*.ts"],
     rules: {
       // chai's property assertions (expect(x).to.be.true) read as unused expressions.

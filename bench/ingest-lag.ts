@@ -9,11 +9,11 @@ import { join } from "node:path";
 import { readVendorConfig } from "../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import { startVendorPoller } from "../src/ingest/poller.js";
-import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { openSqliteStore } from "../src/store/sqlite/index.js";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const dir = mkdtempSync(join(tmpdir(), "ledger-ingest-bench-"));
-const store = await SqliteStore.open({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
+const store = await openSqliteStore({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
 const nowMs = Date.now();
 
 try {

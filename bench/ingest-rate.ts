@@ -13,7 +13,7 @@ import { readVendorConfig } from "../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import { runVendorBackfill } from "../src/ingest/poller.js";
 import { createLogger } from "../src/logger.js";
-import { SqliteStore } from "../src/store/sqlite/sqlite-store.js";
+import { openSqliteStore } from "../src/store/sqlite/index.js";
 
 const rows = Number(process.argv[2] ?? 100_000);
 const minutes = 10;
@@ -29,7 +29,7 @@ const vendor = await startFakeVendor({
   port: 0,
 });
 const dir = mkdtempSync(join(tmpdir(), "ledger-bench-ingest-"));
-const store = await SqliteStore.open({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
+const store = await openSqliteStore({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
 const config = readVendorConfig({
   LEDGER_VENDOR_URL: vendor.url,
   LEDGER_VENDOR_START: new Date(startMs).toISOString(),

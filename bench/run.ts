@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --profile]`: starts each server on a fresh temporary database,
+ * `npm run bench [-- --quick] [-- --profile] [-- --store=postgres]`: starts each server on a fresh temporary database,
  * drives the scenarios from a separate process, and writes bench/results/bench-<time>.json and
  * .md (and latest.json / latest.md). Every ledger figure is also given as a fraction of the
  * ceilings measured in the same run. Exits non-zero when the wallet scenario is not exact.
@@ -345,4 +345,6 @@ async function main(): Promise<void> {
   if (checks.some((check) => !check.exact)) process.exitCode = 1;
 }
 
-await main();
+// `--store=postgres`: the PostgreSQL scenarios, 1 and 2 processes, with their own ceiling.
+if (process.argv.includes("--store=postgres")) await (await import("./postgres-run.js")).runPostgresBench();
+else await main();

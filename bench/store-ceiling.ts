@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Ledger } from "../src/domain/ledger.js";
-import { SqliteStore, type Durability } from "../src/store/sqlite/sqlite-store.js";
+import { openSqliteStore, type Durability } from "../src/store/sqlite/index.js";
 import { summarize } from "./lib/stats.js";
 import { ACCOUNT_COUNT, HOT_USER, accountName } from "./lib/workload.js";
 
@@ -17,7 +17,7 @@ const [durability = "full", spread = "spread", totalText = "200000", concurrency
 const total = Number(totalText);
 const concurrency = Number(concurrencyText);
 const dir = mkdtempSync(join(tmpdir(), "ledger-bench-store-"));
-const store = await SqliteStore.open({
+const store = await openSqliteStore({
   filename: join(dir, "ledger.db"),
   durability: durability as Durability,
   batchSizeMax: Number(process.env.LEDGER_WRITE_BATCH_MAX ?? 1000),

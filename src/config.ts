@@ -9,15 +9,27 @@ import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
 import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
 import { parseCompatProfiles, type CompatProfile } from "./rpc/compat/profile-names.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
-import type { Durability, SqliteStoreOptions } from "./store/sqlite/sqlite-store.js";
+import { isPostgresUrl, type StoreSettings } from "./store/open.js";
+import type { PostgresSsl } from "./store/postgres/index.js";
+import type { Durability } from "./store/sqlite/index.js";
 
 export interface Config {
   /** LEDGER_HOST: the address to listen on. Default 127.0.0.1, so nothing is exposed by accident. */
   readonly host: string;
   /** LEDGER_PORT: one port for gRPC (h2c), gRPC-Web and Connect (HTTP/1.1 and h2c). Default 50051. */
   readonly port: number;
-  /** LEDGER_DB: the SQLite file. Default ./data/ledger.db. */
+  /**
+   * LEDGER_DB: the SQLite file, or a `postgres://` / `postgresql://` URL to use PostgreSQL.
+   * Default ./data/ledger.db.
+   */
   readonly dbPath: string;
+  /** LEDGER_PG_*: PostgreSQL settings, used only when LEDGER_DB is a PostgreSQL URL. */
+  readonly postgres: PostgresSettings;
+  /**
+   * LEDGER_WORKERS: service processes sharing the port (node:cluster). Default 1. More than one
+   * needs PostgreSQL.
+   */
+  readonly workers: number;
   /** LEDGER_DEFAULT_CURRENCY: the currency of requests that leave it empty. Default USD. */
   readonly defaultCurrency: string;
   /** LEDGER_AMOUNT_MINOR_MAX: the largest amount one call may move, in minor units. Default 10^15. */
@@ -87,6 +99,22 @@ export interface Config {
   readonly compat: readonly CompatProfile[];
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
   readonly vendor: VendorConfig | undefined;
+}
+
+export interface PostgresSettings {
+  /** LEDGER_PG_POOL_MAX: most connections per service process. Default 10. */
+  readonly poolMax: number;
+  /** LEDGER_PG_STATEMENT_TIMEOUT_MS: a statement running longer is cancelled. Default 5000. */
+  readonly statementTimeoutMs: number;
+  /** LEDGER_PG_CONNECT_TIMEOUT_MS: how long to wait for a connection. Default 5000. */
+  readonly connectTimeoutMs: number;
+  /**
+   * LEDGER_PG_SSL: `disable`, `require` (encrypted, identity unchecked) or `verify-full`.
+   * Default: `disable` for a loopback host, otherwise `verify-full`.
+   */
+  readonly ssl: PostgresSsl;
+  /** LEDGER_PG_SSL_CA_FILE: PEM of the CA that signed the server's certificate. Default: the system's CAs. */
+  readonly sslCaFile: string;
 }
 
 export class ConfigError extends Error {
@@ -178,11 +206,14 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
     tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
     compat: compatSettings(read),
+    postgres: postgresSettings(read, env),
+    workers: read.integer("LEDGER_WORKERS", 1, 1, 64),
     vendor: vendorSettings(read, env),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     read.problems.push("LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request");
   }
+  read.problems.push(...databaseProblems(config));
   read.problems.push(...secureDefaultsProblems(config));
   if (!isKnownCurrency(config.defaultCurrency)) {
     read.problems.push(`LEDGER_DEFAULT_CURRENCY must be an ISO 4217 code such as USD, got "${config.defaultCurrency}"`);
@@ -208,13 +239,85 @@ function vendorSettings(read: EnvReader, env: NodeJS.ProcessEnv): VendorConfig |
   }
 }
 
-/** The store's settings, for the service and for every command that opens the database. */
-export function storeOptions(config: Config): SqliteStoreOptions {
+function postgresSettings(read: EnvReader, env: NodeJS.ProcessEnv): PostgresSettings {
+  const loopback = isLoopbackDatabase(env.LEDGER_DB ?? "");
   return {
-    filename: config.dbPath,
-    durability: config.durability,
-    batchSizeMax: config.writeBatchMax,
-    queueDepthMax: config.writeQueueMax,
-    busyTimeoutMs: config.busyTimeoutMs,
+    poolMax: read.integer("LEDGER_PG_POOL_MAX", 10, 2, 1000),
+    statementTimeoutMs: read.integer("LEDGER_PG_STATEMENT_TIMEOUT_MS", 5000, 100, 600_000),
+    connectTimeoutMs: read.integer("LEDGER_PG_CONNECT_TIMEOUT_MS", 5000, 100, 600_000),
+    ssl: read.oneOf<PostgresSsl>("LEDGER_PG_SSL", loopback ? "disable" : "verify-full", ["disable", "require", "verify-full"]),
+    sslCaFile: read.string("LEDGER_PG_SSL_CA_FILE", ""),
+  };
+}
+
+/** A PostgreSQL URL on this machine: its traffic need not be encrypted by default. */
+function isLoopbackDatabase(dbPath: string): boolean {
+  if (!isPostgresUrl(dbPath)) return true;
+  try {
+    const host = new URL(dbPath).hostname.replace(/^\[|\]$/g, "");
+    return host === "" || host === "localhost" || host === "::1" || /^127\./.test(host);
+  } catch {
+    return false;
+  }
+}
+
+function databaseProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (isPostgresUrl(config.dbPath)) {
+    let url: URL | undefined;
+    try {
+      url = new URL(config.dbPath);
+    } catch {
+      problems.push("LEDGER_DB is not a valid PostgreSQL URL (postgres://user:password@host:port/database)");
+    }
+    if (url !== undefined && (url.searchParams.has("sslmode") || url.searchParams.has("ssl"))) {
+      problems.push("LEDGER_DB must not carry sslmode/ssl: set LEDGER_PG_SSL (disable, require, verify-full) instead");
+    }
+    if (config.postgres.sslCaFile !== "" && config.postgres.ssl !== "verify-full") {
+      problems.push("LEDGER_PG_SSL_CA_FILE is only used with LEDGER_PG_SSL=verify-full");
+    }
+  } else if (config.workers > 1) {
+    problems.push(
+      "LEDGER_WORKERS above 1 needs PostgreSQL (LEDGER_DB=postgres://...): several processes over one SQLite " +
+        "file were measured no faster than one (see docs/scaling-out.md)",
+    );
+  }
+  return problems;
+}
+
+/** The database for logs: the SQLite path, or the PostgreSQL URL without its password. */
+export function describeDatabase(config: Config): string {
+  if (!isPostgresUrl(config.dbPath)) return config.dbPath;
+  try {
+    const url = new URL(config.dbPath);
+    if (url.password !== "") url.password = "***";
+    return url.toString();
+  } catch {
+    return "postgres://(invalid URL)";
+  }
+}
+
+/** The store's settings, for the service and for every command that opens the database. */
+export function storeOptions(config: Config): StoreSettings {
+  if (isPostgresUrl(config.dbPath)) {
+    return {
+      kind: "postgres",
+      postgres: {
+        url: config.dbPath,
+        ...config.postgres,
+        batchSizeMax: config.writeBatchMax,
+        queueDepthMax: config.writeQueueMax,
+      },
+    };
+  }
+  return {
+    kind: "sqlite",
+    sqlite: {
+      filename: config.dbPath,
+      durability: config.durability,
+      batchSizeMax: config.writeBatchMax,
+      queueDepthMax: config.writeQueueMax,
+      busyTimeoutMs: config.busyTimeoutMs,
+    },
   };
 }

@@ -4,7 +4,8 @@
  */
 // First: refuses an unsupported Node before any module can open a database.
 import "./node-version.js";
-import { ConfigError, readConfig, type Config } from "./config.js";
+import { isPrimary, runPrimary } from "./cluster.js";
+import { ConfigError, describeDatabase, readConfig, type Config } from "./config.js";
 import { createLogger, flushLogsOnCrash, flushLogsSync } from "./logger.js";
 import { build } from "./server.js";
 
@@ -27,6 +28,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   flushLogsOnCrash(logger);
+  if (config.workers > 1 && isPrimary()) {
+    logger.info({ workers: config.workers, db: describeDatabase(config) }, `starting ${config.workers} service processes`);
+    runPrimary(config.workers, logger);
+    return;
+  }
   // After a failed commit the store refuses writes; the process stops so that its supervisor
   // restarts it and recovery, not this process's memory, decides what was committed.
   const app = await build(config, logger, {
@@ -36,7 +42,7 @@ async function main(): Promise<void> {
   });
   const address = await app.listen();
   logger.info(
-    { host: address.address, port: address.port, db: config.dbPath, durability: config.durability, node: process.version },
+    { host: address.address, port: address.port, db: describeDatabase(config), durability: config.durability, node: process.version },
     `ledger listening on ${address.address}:${address.port} (gRPC, gRPC-Web and Connect)`,
   );
 

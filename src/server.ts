@@ -24,7 +24,8 @@ import { StalledConnections } from "./rpc/stalled-connections.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
-import { SqliteStore } from "./store/sqlite/sqlite-store.js";
+import { openStore } from "./store/open.js";
+import type { LedgerStore } from "./store/store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
 import {
@@ -45,7 +46,7 @@ export const SERVICE_NAMES = [
 const HEALTHZ_DETAILS_METHOD = "ledger.v1.Operations/HealthDetails";
 
 export interface App {
-  readonly store: SqliteStore;
+  readonly store: LedgerStore;
   readonly health: HealthState;
   readonly listener: DualProtocolListener;
   /** The vendor poller, once `listen()` has started it; only when LEDGER_VENDOR_URL is set. */
@@ -89,7 +90,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     health.setAll(ServingStatus.NOT_SERVING);
     options.onFailStop?.(error);
   };
-  const store = await SqliteStore.open({ ...storeOptions(config), onFailStop: (error) => failStop(error) });
+  const store = await openStore(storeOptions(config), { onFailStop: (error) => failStop(error) });
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();

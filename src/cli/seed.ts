@@ -6,7 +6,7 @@
 import "../node-version.js";
 import { readConfig, storeOptions } from "../config.js";
 import { Ledger } from "../domain/ledger.js";
-import { SqliteStore } from "../store/sqlite/sqlite-store.js";
+import { openStore } from "../store/open.js";
 
 /** The wallet scenario's account: 10,000 minor units, for 10,000 concurrent debits of 2. */
 export const WALLET_USER_ID = "wallet-user";
@@ -20,7 +20,7 @@ const SEEDS = [
 ];
 
 const config = readConfig(process.env);
-const store = await SqliteStore.open(storeOptions(config));
+const store = await openStore(storeOptions(config));
 try {
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency });
   for (const seed of SEEDS) {

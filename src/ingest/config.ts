@@ -34,6 +34,11 @@ export interface VendorConfig {
   readonly backoffBaseMs: number;
   /** LEDGER_VENDOR_BACKOFF_MAX_MS: the longest retry delay, Retry-After aside. Default 60000. */
   readonly backoffMaxMs: number;
+  /**
+   * LEDGER_VENDOR_LEASE_TTL_MS: how long the active poller's lease lasts unless renewed (every
+   * third of it). Another process takes over this long after the holder dies. Default 15000.
+   */
+  readonly leaseTtlMs: number;
 }
 
 /**
@@ -84,6 +89,7 @@ export function readVendorConfig(env: NodeJS.ProcessEnv, nowMs: number = Date.no
     timeoutMs: integer("LEDGER_VENDOR_TIMEOUT_MS", 10_000, 100, 600_000),
     backoffBaseMs: integer("LEDGER_VENDOR_BACKOFF_BASE_MS", 1000, 1, 600_000),
     backoffMaxMs: integer("LEDGER_VENDOR_BACKOFF_MAX_MS", 60_000, 1, 3_600_000),
+    leaseTtlMs: integer("LEDGER_VENDOR_LEASE_TTL_MS", 15_000, 300, 600_000),
   };
   if (config.backfillWindowMs < config.windowMs) {
     problems.push("LEDGER_VENDOR_BACKFILL_WINDOW_MS must be at least LEDGER_VENDOR_WINDOW_MS");

@@ -9,7 +9,7 @@
  * transactions within seconds; it proves nothing and moves no cursor, because the closing pass
  * will read the same range again once late rows can no longer arrive.
  */
-import type { ClosingPass, VendorCursor } from "../store/sqlite/vendor-store.js";
+import type { ClosingPass, VendorCursor } from "../store/ingest-port.js";
 
 export interface PlanSettings {
   readonly latenessMs: number;

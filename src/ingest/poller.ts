@@ -3,11 +3,16 @@
  * fetches, validates, and commits the page together with the cursor. It never throws out of its
  * loop: the vendor failing, a bad page, or a busy database are logged, counted in `status()`,
  * and retried with backoff.
+ *
+ * One poller is active per database: it holds a lease row there, renewed every third of its
+ * time to live. The others wait in `standby` and take the lease over once it expires (its holder
+ * died). Every write of vendor state checks the lease in its own transaction, so a poller that
+ * lost it (paused past its expiry, say) writes nothing and reloads the cursor before going on.
  */
-import { applyEntry, balanceDelta } from "../domain/account.js";
-import type { EntryDraft } from "../store/store.js";
-import type { SqliteStore } from "../store/sqlite/sqlite-store.js";
-import { VendorStore, type FoldFact, type VendorCursor } from "../store/sqlite/vendor-store.js";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { foldVendorFact } from "../domain/vendor-fact.js";
+import { LeaseLostError, type IngestStore, type VendorCursor } from "../store/ingest-port.js";
 import type { VendorConfig } from "./config.js";
 import { cleartextVendorWarning, fetchPage, type VendorPage } from "./vendor-client.js";
 import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
@@ -22,7 +27,10 @@ export interface IngestLogger {
 }
 
 export interface VendorPollerOptions {
-  readonly store: SqliteStore;
+  /** The store, or anything that carries its ingest port. */
+  readonly store: { readonly ingest: IngestStore };
+  /** Names this poller in the lease; unique per process by default. */
+  readonly holderId?: string;
   readonly config: VendorConfig;
   readonly logger: IngestLogger;
   /** `follow` (default) runs until stopped; `catch-up` ends once it has read up to now. */
@@ -41,13 +49,6 @@ export interface VendorPoller {
   /** Aborts the request in flight, lets a commit in flight finish, and resolves when the loop has ended. */
   stop(): Promise<void>;
 }
-
-/** The domain's fold of a vendor fact: facts are recorded even when they take a balance below zero. */
-export const foldVendorFact: FoldFact = (state, fact, atMs) => {
-  const draft: EntryDraft = { kind: fact.kind, status: "applied", amount: fact.amountMinor, delta: balanceDelta(fact.kind, fact.amountMinor) };
-  const next = applyEntry(state, draft, atMs);
-  return next === undefined ? undefined : { draft, next };
-};
 
 /**
  * The budget's safety margin: requests are spaced as if the window were this much longer, so
@@ -83,12 +84,16 @@ class PollerRun {
   readonly abort = new AbortController();
   readonly clock: () => number;
   readonly status: PollerStatus;
-  private readonly vendor: VendorStore;
+  private readonly vendor: IngestStore;
+  private readonly holderId: string;
   private readonly config: VendorConfig;
   private readonly logger: IngestLogger;
   private readonly mode: PollMode;
   private readonly random: () => number;
   private fresh: FreshState = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity };
+  private leaseHeld = false;
+  private leaseRenewedAtMs = -Infinity;
+  private leaseRenewal: Promise<boolean> | undefined;
 
   constructor(options: VendorPollerOptions) {
     this.config = options.config;
@@ -96,8 +101,9 @@ class PollerRun {
     this.mode = options.mode ?? "follow";
     this.clock = options.clock ?? Date.now;
     this.random = options.random ?? Math.random;
-    this.vendor = new VendorStore(options.store);
-    this.status = new PollerStatus(this.vendor, options.config, this.mode);
+    this.vendor = options.store.ingest;
+    this.holderId = options.holderId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.status = new PollerStatus(options.config, this.mode);
   }
 
   private get stopped(): boolean {
@@ -105,17 +111,56 @@ class PollerRun {
   }
 
   async run(): Promise<void> {
+    // Renewed on a timer too, so a long vendor wait or backoff does not let the lease lapse.
+    const renewer = setInterval(() => void this.holdLease().catch(() => false), Math.max(100, this.config.leaseTtlMs / 3));
+    renewer.unref();
+    try {
+      await this.loop();
+    } finally {
+      clearInterval(renewer);
+      await this.vendor.releaseLease(this.holderId).catch(() => undefined);
+      await this.status.refresh(this.vendor, this.clock());
+    }
+    this.status.state = "stopped";
+    this.logger.info({ vendor: this.status.snapshot(this.clock()) }, "vendor poller stopped");
+  }
+
+  private async loop(): Promise<void> {
     let failures = 0;
     let cursor: VendorCursor | undefined;
+    let standbySinceMs: number | undefined;
     while (!this.stopped) {
       try {
+        if (!(await this.holdLease())) {
+          // Another poller is active: wait, and start from the stored cursor once it is ours.
+          cursor = undefined;
+          this.status.state = "standby";
+          standbySinceMs ??= this.clock();
+          // A catch-up run waits long enough to take over from a holder that died (its lease
+          // expires), but not for a live one, which renews it: that one does the work.
+          if (this.mode === "catch-up" && this.clock() - standbySinceMs > 2 * this.config.leaseTtlMs) {
+            this.status.lastError = "another poller holds the vendor lease on this database";
+            this.logger.warn({ holderId: this.holderId }, "another poller holds the vendor lease; nothing to do");
+            return;
+          }
+          await this.sleep(this.config.leaseTtlMs / 3);
+          continue;
+        }
+        standbySinceMs = undefined;
         cursor ??= await this.vendor.loadCursor(this.config.startMs);
         this.status.cursor = cursor;
         const next = await this.step(cursor);
         if (next === "done") break;
         cursor = next;
         failures = 0;
+        await this.status.refresh(this.vendor, this.clock());
       } catch (error) {
+        if (error instanceof LeaseLostError) {
+          this.leaseHeld = false;
+          cursor = undefined;
+          this.logger.warn({ holderId: this.holderId }, "vendor lease lost to another poller; nothing of the refused write was applied");
+          continue;
+        }
         // The store refused a commit (busy, full, closing): nothing was applied; read again later.
         failures += 1;
         cursor = undefined;
@@ -124,8 +169,24 @@ class PollerRun {
         await this.sleep(backoffMs(failures, this.config.backoffBaseMs, this.config.backoffMaxMs, this.random));
       }
     }
-    this.status.state = "stopped";
-    this.logger.info({ vendor: this.status.snapshot(this.clock()) }, "vendor poller stopped");
+  }
+
+  /** Takes or renews the lease when a third of its time has passed; answers whether it is ours. */
+  private holdLease(): Promise<boolean> {
+    const nowMs = this.clock();
+    if (this.leaseHeld && nowMs - this.leaseRenewedAtMs < this.config.leaseTtlMs / 3) return Promise.resolve(true);
+    this.leaseRenewal ??= this.vendor.acquireLease(this.holderId, nowMs, this.config.leaseTtlMs).then(
+      (held) => {
+        if (held && !this.leaseHeld) this.logger.info({ holderId: this.holderId }, "took the vendor lease; this poller is active");
+        if (!held && this.leaseHeld) this.logger.warn({ holderId: this.holderId }, "vendor lease taken over by another poller");
+        this.leaseHeld = held;
+        if (held) this.leaseRenewedAtMs = nowMs;
+        return held;
+      },
+    ).finally(() => {
+      this.leaseRenewal = undefined;
+    });
+    return this.leaseRenewal;
   }
 
   /** One planned read; answers the cursor to continue from, or "done". */
@@ -145,7 +206,7 @@ class PollerRun {
         return cursor;
       case "closing": {
         const start = { ...cursor, pass: plan.pass };
-        if (plan.isNew) await this.vendor.startPass(start);
+        if (plan.isNew) await this.vendor.startPass(start, this.holderId);
         return this.closingPage(start);
       }
     }
@@ -193,6 +254,7 @@ class PollerRun {
     const rows = page.items.items.map((item, index) =>
       checkVendorRow(item, page.items.sources[index] ?? "", this.config.minorDigits));
     const outcome = await this.vendor.commitPage({
+      holderId: this.holderId,
       rows,
       currency: this.config.currency,
       fold: foldVendorFact,

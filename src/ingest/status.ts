@@ -1,12 +1,13 @@
 /**
  * The poller's counters and their JSON-ready snapshot, for GET /healthz and logs.
  */
-import type { CheckedRow, PageOutcome, VendorCursor, VendorStore } from "../store/sqlite/vendor-store.js";
+import type { CheckedRow, IngestStore, PageOutcome, VendorCursor } from "../store/ingest-port.js";
 import type { VendorConfig } from "./config.js";
 import type { PollMode } from "./plan.js";
 
 export interface VendorPollerStatus {
-  readonly state: "starting" | "backfilling" | "following" | "stopped";
+  /** `standby`: another poller holds the lease on this database; this one waits to take over. */
+  readonly state: "starting" | "standby" | "backfilling" | "following" | "stopped";
   readonly mode: PollMode;
   /**
    * How far behind the vendor's present the ingested data is, in milliseconds: now minus
@@ -61,12 +62,25 @@ export class PollerStatus {
   private newestCreatedAtMs: number | null = null;
   /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
   private freshReadUpToMs: number | null = null;
+  // Counted in the database by `refresh()`; -1 until the first count, or when the store is closed.
+  private requestsInWindow = -1;
+  private quarantineTotal = -1;
 
   constructor(
-    private readonly vendor: VendorStore,
     private readonly config: VendorConfig,
     private readonly mode: PollMode,
   ) {}
+
+  /** Recounts the database's request log and quarantine, for the next snapshots. */
+  async refresh(ingest: IngestStore, nowMs: number): Promise<void> {
+    try {
+      this.requestsInWindow = await ingest.countRequestsSince(nowMs - this.config.budgetWindowMs);
+      this.quarantineTotal = await ingest.countQuarantine();
+    } catch {
+      this.requestsInWindow = -1;
+      this.quarantineTotal = -1;
+    }
+  }
 
   recordPage(outcome: PageOutcome, rows: readonly CheckedRow[]): void {
     this.rowsIngested += outcome.applied;
@@ -91,14 +105,7 @@ export class PollerStatus {
     // Before any read completes, the cursor's closedUntil (the start, on a new database) is as
     // far as the ledger is known to be complete.
     const readUpToMs = maxOf(this.freshReadUpToMs, this.cursor?.closedUntilMs ?? null);
-    let requestsInWindow = -1;
-    let quarantineTotal = -1;
-    try {
-      requestsInWindow = this.vendor.countRequestsSince(nowMs - this.config.budgetWindowMs);
-      quarantineTotal = this.vendor.countQuarantine();
-    } catch {
-      // The store is closed; the counters above say so with -1.
-    }
+    const { requestsInWindow, quarantineTotal } = this;
     return {
       state: this.state,
       mode: this.mode,

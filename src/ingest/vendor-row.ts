@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { checkUserId, Violations } from "../domain/validate.js";
-import type { CheckedRow, VendorEntryKind, VendorFact } from "../store/sqlite/vendor-store.js";
+import type { CheckedRow, VendorEntryKind, VendorFact } from "../store/ingest-port.js";
 import { decimalToMinor } from "./decimal.js";
 import { isJsonObject, JsonNumber, type JsonValue } from "./exact-json.js";
 

@@ -1,11 +1,13 @@
 /**
  * The storage port: what the domain needs from a durable store, and nothing about how.
  *
- * SQLite implements it today (`./sqlite/`); a PostgreSQL backend can implement it later without
- * touching `src/domain` or `src/rpc`. The store owns atomicity and durability; the rules that
+ * SQLite (`./sqlite/`, the default) and PostgreSQL (`./postgres/`) implement it; `./open.ts`
+ * picks one from the configuration. The store owns atomicity and durability; the rules that
  * decide what a mutation does come from the domain as a pure `decide` function that the store
- * runs inside its write transaction, against the account state it has just read.
+ * runs inside its write transaction, against the account state it has just read. No rule is
+ * written in SQL.
  */
+import type { IngestStore } from "./ingest-port.js";
 
 /** One account: a user's position in one currency. */
 export interface AccountKey {
@@ -132,8 +134,17 @@ export interface LedgerStore {
   getAccounts(userId: string, currency?: string): Promise<Account[]>;
   /** Accounts whose requested payouts exceed what was paid out, in (userId, currency) order. */
   listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]>;
+  /**
+   * Runs `read` over every entry (in id order) and every account (in key order) taken at one
+   * instant, for `verify`. The iterables are valid only during the call.
+   */
+  withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
+  /** How many mutations wait for a commit in this process. */
+  readonly writeQueueDepth: number;
+  /** The vendor poller's part of the same database. */
+  readonly ingest: IngestStore;
   /** Finishes queued writes, then closes. */
   close(): Promise<void>;
 }

@@ -1,7 +1,8 @@
 /**
  * The short crash campaign that CI runs on every change: the real service in a child process,
  * SIGKILLed at random instants under keyed load from several clients, restarted on the same
- * file each time. `npm run torture` runs the same campaign for longer.
+ * database each time: a SQLite file, or a PostgreSQL database that keeps running while the
+ * service dies. `npm run torture` runs the same campaign for longer.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,8 +10,9 @@ import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { expect } from "chai";
 import { runCrashCampaign } from "../support/crash-campaign.js";
+import { databaseFor, STORE_KINDS } from "../support/stores.js";
 
-describe("crash recovery (SIGKILL under load, restart, verify)", function () {
+for (const store of STORE_KINDS) describe(`crash recovery (SIGKILL under load, restart, verify) on ${store}`, function () {
   this.timeout(180_000);
   let dir: string;
 
@@ -23,7 +25,7 @@ describe("crash recovery (SIGKILL under load, restart, verify)", function () {
   });
 
   it("keeps every acknowledged mutation exactly once, half-applies nothing, and verifies after every kill", async () => {
-    const dbPath = join(dir, "ledger.db");
+    const dbPath = await databaseFor(store, dir);
     const figures = await runCrashCampaign({
       dbPath,
       kills: 8,

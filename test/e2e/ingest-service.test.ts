@@ -7,12 +7,13 @@ import { expect } from "chai";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { GrpcTestClient } from "../support/grpc-client.js";
+import { STORE_KINDS } from "../support/stores.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";
 
 const MINUTE_MS = 60_000;
 
-describe("service with the vendor poller (fake vendor)", () => {
+for (const store of STORE_KINDS) describe(`service with the vendor poller (fake vendor), on ${store}`, () => {
   let vendor: FakeVendor;
   let server: TestApp;
   let client: GrpcTestClient;
@@ -45,7 +46,7 @@ describe("service with the vendor poller (fake vendor)", () => {
       LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
       LEDGER_VENDOR_LATENESS_MS: "1000",
       LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
-    });
+    }, store);
     client = new GrpcTestClient(server.address);
   });
 

@@ -9,17 +9,18 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { startApp, type TestApp } from "../support/app.js";
+import { STORE_KINDS } from "../support/stores.js";
 
 const run = promisify(execFile);
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const exampleLines = (tool: string) =>
   readme.split("\n").filter((line) => line.startsWith(`${tool} `) && line.includes("localhost:50051"));
 
-describe("README examples", () => {
+for (const store of STORE_KINDS) describe(`README examples, on ${store}`, () => {
   let server: TestApp;
 
   before(async () => {
-    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" });
+    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" }, store);
   });
 
   after(async () => {

@@ -62,6 +62,6 @@ describe("amount limits and lifetime totals", () => {
     await client.unary(load, { userId: "w", amount: INT64_MAX });
     expect((await callError(client.unary(load, { userId: "w", amount: 1n }))).code).to.equal(grpc.status.OUT_OF_RANGE);
     // verify folds the entries the same way and finds the cached accounts equal.
-    expect(auditLedger(server.config.dbPath).report.mismatches).to.deep.equal([]);
+    expect((await auditLedger(server.config.dbPath)).report.mismatches).to.deep.equal([]);
   });
 });

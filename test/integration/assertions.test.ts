@@ -10,12 +10,13 @@ import { join, resolve } from "node:path";
 import { expect } from "chai";
 
 const SRC = resolve("src");
+const TEST = resolve("test");
 
 function runScript(body: string): { status: number | null; stderr: string; stdout: string } {
   const dir = mkdtempSync(join(tmpdir(), "ledger-assert-"));
   try {
     const script = join(dir, "script.mts");
-    writeFileSync(script, body.replaceAll("@src", SRC).replaceAll("@dir", dir));
+    writeFileSync(script, body.replaceAll("@src", SRC).replaceAll("@test", TEST).replaceAll("@dir", dir));
     const run = spawnSync(process.execPath, ["--import", "tsx", script], { encoding: "utf8", timeout: 30_000 });
     return { status: run.status, stderr: run.stderr, stdout: run.stdout };
   } finally {
@@ -37,11 +38,12 @@ describe("assertions stop the process on a broken invariant", function () {
 
   it("a write batch that finds a transaction already open stops rather than committing into it", () => {
     const run = runScript(`
-      import { SqliteStore } from "@src/store/sqlite/sqlite-store.ts";
+      import { openSqliteStore } from "@src/store/sqlite/index.ts";
       import { decideLoad } from "@src/domain/rules.ts";
-      const store = await SqliteStore.open({ filename: "@dir/ledger.db", durability: "full", batchSizeMax: 10, queueDepthMax: 10, busyTimeoutMs: 100 });
+      import { sqliteConnection } from "@test/support/sqlite-internals.ts";
+      const store = await openSqliteStore({ filename: "@dir/ledger.db", durability: "full", batchSizeMax: 10, queueDepthMax: 10, busyTimeoutMs: 100 });
       // A bug elsewhere left a transaction open on the writing connection.
-      store.db.exec("BEGIN");
+      sqliteConnection(store).exec("BEGIN");
       const result = await store.mutate({ account: { userId: "u", currency: "USD" }, idempotencyKey: null, decide: decideLoad(5n) });
       console.log("acknowledged", result.type);`);
     expect(run.status, run.stderr).to.equal(70);

@@ -20,6 +20,7 @@ import { createLogger } from "../../src/logger.js";
 import { build, type App } from "../../src/server.js";
 import { ChildServer, freePort } from "../support/child-server.js";
 import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
+import { sqliteConnection } from "../support/sqlite-internals.js";
 
 const { load, getBalance } = LedgerService.method;
 
@@ -71,7 +72,7 @@ describe("a commit that fails at COMMIT stops the service (fail-stop)", function
   function injectCommitFault(): string {
     undoFault = makeWalImmutable(join(dir, "ledger.db-wal"));
     if (undoFault !== undefined) return "SQLITE_IOERR";
-    const db = app.store.db;
+    const db = sqliteConnection(app.store);
     db.pragma("foreign_keys = ON");
     db.exec(`CREATE TABLE doom_parent (id INTEGER PRIMARY KEY);
       CREATE TABLE doom_child (parent INTEGER REFERENCES doom_parent (id) DEFERRABLE INITIALLY DEFERRED);

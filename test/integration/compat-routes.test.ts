@@ -154,19 +154,19 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
     });
 
     it("lists a user's outstanding payouts", async () => {
-      // Requested payouts arrive from the vendor poller; this appends the entry it would.
-      const { applyEntry } = await import("../../src/domain/account.js");
-      await server.app.store.submitWrite((nowMs) => {
-        const draft = { kind: "vendor_payout", status: "applied", amount: 350n, delta: 0n } as const;
-        const next = applyEntry(undefined, draft, nowMs);
-        if (next === undefined) throw new Error("overflow");
-        server.app.store.append({ userId: "r3", currency: "EUR" }, draft, next, {
-          idempotencyKey: null,
-          externalId: "payout-r3",
-          occurredAtMs: nowMs,
-          createdAtMs: nowMs,
-        });
+      // Requested payouts arrive from the vendor poller; this commits the page it would, through
+      // the store's ingest port.
+      const { foldVendorFact } = await import("../../src/domain/vendor-fact.js");
+      const { ingest } = server.app.store;
+      expect(await ingest.acquireLease("test", Date.now(), 60_000)).to.equal(true);
+      const fact = { externalId: "payout-r3", userId: "r3", kind: "vendor_payout", amountMinor: 350n, occurredAtMs: Date.now() } as const;
+      const outcome = await ingest.commitPage({
+        holderId: "test",
+        currency: "EUR",
+        fold: foldVendorFact,
+        rows: [{ type: "fact", identity: "payout-r3", raw: "{}", fingerprint: "payout-r3", fact }],
       });
+      expect(outcome.applied).to.equal(1);
       const payouts = await call("GET", "/user/r3/payouts");
       expect(payouts.status).to.equal(200);
       expect(payouts.text).to.equal('{"id":"r3","payouts":[{"currency":"EUR","amount":3.5,"requested":3.5,"paidOut":0}]}');

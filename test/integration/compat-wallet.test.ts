@@ -61,7 +61,7 @@ describe("wallet scenario through the wallet's own route (LEDGER_COMPAT=wallet)"
 
     const read = await httpCall(server.baseUrl, "GET", "/api/users/wallet-user");
     expect(read.json).to.deep.equal({ success: true, data: { id: "wallet-user", balance: 0 } });
-    const report = verifyLedger(server.app.store.iterateEntries(), server.app.store.iterateAccounts());
+    const report = await server.app.store.withSnapshot(verifyLedger);
     expect(report.mismatches).to.deep.equal([]);
     expect(report.entriesChecked).to.equal(5001);
   });

@@ -9,6 +9,7 @@ import { startApp, type TestApp } from "../support/app.js";
 import { pageLimitFault, tryTmpfsFault, type DiskFault } from "../support/disk-faults.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { auditLedger, keyOf } from "../support/ledger-audit.js";
+import { sqliteConnection } from "../support/sqlite-internals.js";
 
 const { load, getBalance } = LedgerService.method;
 /** Loads sent before the test gives up on the disk filling. */
@@ -58,7 +59,7 @@ for (const makeFault of faults()) {
         }
       };
       await send("before-fill");
-      fault.fill(server.app.store.db);
+      fault.fill(sqliteConnection(server.app.store));
       while (failed.length < 3 * CALLS_PER_ROUND && sent < CALLS_MAX) {
         await Promise.all(Array.from({ length: CALLS_PER_ROUND }, () => send(`k${(sent += 1)}`)));
       }
@@ -69,7 +70,7 @@ for (const makeFault of faults()) {
       const during = await client.unary(getBalance, { userId: "filler" });
       expect(during.balances[0]?.balance).to.equal(BigInt(acked.size));
 
-      fault.free(server.app.store.db);
+      fault.free(sqliteConnection(server.app.store));
       // No restart and no operator action beyond freeing space: the next calls just work.
       for (const key of failed) {
         const retried = await client.unary(load, { userId: "filler", amount: 1n, idempotencyKey: key });
@@ -82,11 +83,11 @@ for (const makeFault of faults()) {
         expect(replay.entryId).to.equal(acked.get(key));
       }
 
-      const snapshot = auditLedger(fault.dbPath);
+      const snapshot = await auditLedger(fault.dbPath);
       expect(snapshot.report.mismatches).to.deep.equal([]);
       expect(snapshot.report.entriesChecked).to.equal(acked.size);
       for (const [key, entryId] of acked) expect(snapshot.entriesByKey.get(keyOf("filler", key))?.id).to.equal(entryId);
-      expect(server.app.store.db.pragma("integrity_check", { simple: true })).to.equal("ok");
+      expect(sqliteConnection(server.app.store).pragma("integrity_check", { simple: true })).to.equal("ok");
       console.log(`      ${fault.name}: ${sent + 1} loads sent, ${failed.length} UNAVAILABLE while full, ${acked.size} entries verified after recovery`);
     });
   });

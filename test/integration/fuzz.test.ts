@@ -253,7 +253,7 @@ for (const grpcServer of ["grpc-js", "connect"]) {
     });
 
     it("afterwards holds exactly the acknowledged entries, verifies, and still serves", async () => {
-      const snapshot = auditLedger(server.config.dbPath);
+      const snapshot = await auditLedger(server.config.dbPath);
       expect(snapshot.report.mismatches).to.deep.equal([]);
       expect(snapshot.report.entriesChecked).to.equal(entriesAcknowledged);
       expect((await client.unary(Health.method.check, {})).status).to.equal(1);

@@ -1,15 +1,15 @@
 import { expect } from "chai";
-import { join } from "node:path";
 import { readVendorConfig } from "../../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { startVendorPoller } from "../../src/ingest/poller.js";
-import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { LedgerStore } from "../../src/store/store.js";
+import { STORE_KINDS } from "../support/stores.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 
-describe("ingest integration: backfill, then follow the present with late arrivals", function () {
+for (const kind of STORE_KINDS) describe(`ingest integration: backfill, then follow the present with late arrivals, on ${kind}`, function () {
   this.timeout(60_000);
   let vendor: FakeVendor;
-  let store: SqliteStore;
+  let store: LedgerStore;
   let temp: ReturnType<typeof makeTempDir>;
   const startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
 
@@ -21,7 +21,7 @@ describe("ingest integration: backfill, then follow the present with late arriva
       faults: { ...NO_FAULTS, serverErrorRate: 0.05, shiftRate: 0.05 },
       requestsPerWindow: 30, rateWindowMs: 1000, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
     });
-    store = await openStore(join(temp.dir, "ledger.db"));
+    store = await openStore(kind, temp.dir);
   });
 
   after(async () => {
@@ -64,8 +64,11 @@ describe("ingest integration: backfill, then follow the present with late arriva
     const closedUntilMs = Date.parse(status.closedUntil ?? "");
     expect(closedUntilMs).to.be.greaterThan(startMs + 60_000);
 
-    const ingested = new Set<string>();
-    for (const entry of store.iterateEntries()) if (entry.externalId !== null) ingested.add(entry.externalId);
+    const ingested = await store.withSnapshot((entries) => {
+      const ids = new Set<string>();
+      for (const entry of entries) if (entry.externalId !== null) ids.add(entry.externalId);
+      return ids;
+    });
     let expectedBeforeCursor = 0;
     let lateBeforeCursor = 0;
     const allValid = new Set<string>();

@@ -5,8 +5,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
 import type { IngestLogger } from "../../src/ingest/poller.js";
+import { openStore as openConfiguredStore } from "../../src/store/open.js";
+import type { LedgerStore } from "../../src/store/store.js";
+import { databaseFor, type StoreKind } from "../support/stores.js";
 
 export interface FakeTotalsBody {
   validCount: number;
@@ -19,8 +21,20 @@ export function makeTempDir(): { dir: string; remove: () => void } {
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export function openStore(filename: string): Promise<SqliteStore> {
-  return SqliteStore.open({ filename, durability: "normal", batchSizeMax: 100, queueDepthMax: 1000, busyTimeoutMs: 5000 });
+/** Opens a store of this kind on `database` (a file path or a PostgreSQL URL). */
+export function openStoreAt(kind: StoreKind, database: string): Promise<LedgerStore> {
+  const limits = { batchSizeMax: 100, queueDepthMax: 1000 };
+  return kind === "sqlite"
+    ? openConfiguredStore({ kind, sqlite: { filename: database, durability: "normal", busyTimeoutMs: 5000, ...limits } })
+    : openConfiguredStore({
+        kind,
+        postgres: { url: database, poolMax: 6, statementTimeoutMs: 10_000, connectTimeoutMs: 5000, ssl: "disable", sslCaFile: "", ...limits },
+      });
+}
+
+/** A fresh, empty store of this kind (a file in `dir`, or a new PostgreSQL database). */
+export async function openStore(kind: StoreKind, dir: string): Promise<LedgerStore> {
+  return openStoreAt(kind, await databaseFor(kind, dir));
 }
 
 export async function fakeTotals(url: string): Promise<FakeTotalsBody> {
@@ -29,7 +43,7 @@ export async function fakeTotals(url: string): Promise<FakeTotalsBody> {
 }
 
 /** Every difference between the fake's totals and the ledger's accounts, as readable lines. */
-export async function compareTotals(store: SqliteStore, expected: FakeTotalsBody, currency: string): Promise<string[]> {
+export async function compareTotals(store: LedgerStore, expected: FakeTotalsBody, currency: string): Promise<string[]> {
   const problems: string[] = [];
   for (const [userId, totals] of Object.entries(expected.users)) {
     const [account] = await store.getAccounts(userId, currency);
@@ -39,8 +53,11 @@ export async function compareTotals(store: SqliteStore, expected: FakeTotalsBody
     };
     if (JSON.stringify(actual) !== JSON.stringify(totals)) problems.push(`${userId}: expected ${JSON.stringify(totals)}, got ${JSON.stringify(actual)}`);
   }
-  let entries = 0;
-  for (const entry of store.iterateEntries()) if (entry.externalId !== null) entries += 1;
+  const entries = await store.withSnapshot((all) => {
+    let count = 0;
+    for (const entry of all) if (entry.externalId !== null) count += 1;
+    return count;
+  });
   if (entries !== expected.validCount) problems.push(`expected ${expected.validCount} vendor entries, found ${entries}`);
   return problems;
 }

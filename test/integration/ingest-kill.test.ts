@@ -3,8 +3,7 @@ import Database from "better-sqlite3";
 import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
-import { VendorStore } from "../../src/store/sqlite/vendor-store.js";
-import { compareTotals, fakeTotals, makeTempDir, openStore } from "./ingest-helpers.js";
+import { compareTotals, fakeTotals, makeTempDir, openStoreAt } from "./ingest-helpers.js";
 
 const REQUESTS_PER_WINDOW = 40;
 const RATE_WINDOW_MS = 1000;
@@ -62,6 +61,8 @@ describe("ingest integration: the real one-shot process killed with SIGKILL and 
         LEDGER_VENDOR_TIMEOUT_MS: "1000",
         LEDGER_VENDOR_BACKOFF_BASE_MS: "20",
         LEDGER_VENDOR_BACKOFF_MAX_MS: "200",
+        // A killed run leaves its lease behind; the next run takes it over once it expires.
+        LEDGER_VENDOR_LEASE_TTL_MS: "600",
       },
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -101,10 +102,10 @@ describe("ingest integration: the real one-shot process killed with SIGKILL and 
     expect(await exited(last)).to.equal(0);
     expect(output).to.match(/"closedUntil"/);
 
-    const store = await openStore(dbPath);
+    const store = await openStoreAt("sqlite", dbPath);
     try {
       expect(await compareTotals(store, expected, "EUR")).to.deep.equal([]);
-      const quarantine = new VendorStore(store).listQuarantine();
+      const quarantine = await store.ingest.listQuarantine();
       expect(quarantine.map((row) => row.raw).sort()).to.deep.equal([...expected.badRows].sort());
     } finally {
       await store.close();

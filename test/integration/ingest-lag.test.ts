@@ -12,7 +12,7 @@ import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 describe("ingest: lag means lag", () => {
   it("is small once caught up with a vendor whose last row is ten minutes old; newestCreatedAt says ten minutes", async () => {
     const temp = makeTempDir();
-    const store = await openStore(`${temp.dir}/ledger.db`);
+    const store = await openStore("sqlite", temp.dir);
     const nowMs = Date.now();
     const vendor = await startFakeVendor({
       data: { seed: 3, txPerMinute: 60, users: 5, startMs: nowMs - 20 * 60_000, endMs: nowMs - 10 * 60_000, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },

@@ -8,7 +8,7 @@ import { expect } from "chai";
 import { readVendorConfig } from "../../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { startVendorPoller, type IngestLogger } from "../../src/ingest/poller.js";
-import type { SqliteStore } from "../../src/store/sqlite/sqlite-store.js";
+import type { LedgerStore } from "../../src/store/store.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 
 function capturingLogger(): IngestLogger & { warnings: string[] } {
@@ -18,11 +18,11 @@ function capturingLogger(): IngestLogger & { warnings: string[] } {
 
 describe("ingest: vendor transport", () => {
   let temp: ReturnType<typeof makeTempDir>;
-  let store: SqliteStore;
+  let store: LedgerStore;
 
   beforeEach(async () => {
     temp = makeTempDir();
-    store = await openStore(`${temp.dir}/ledger.db`);
+    store = await openStore("sqlite", temp.dir);
   });
 
   afterEach(async () => {

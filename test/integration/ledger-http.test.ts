@@ -7,6 +7,9 @@ import { createClient, ConnectError, Code } from "@connectrpc/connect";
 import { createGrpcWebTransport } from "@connectrpc/connect-node";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { cutPostgresDatabase } from "../support/postgres-server.js";
+import { STORE_KINDS } from "../support/stores.js";
+import { sqliteConnection } from "../support/sqlite-internals.js";
 
 async function post(server: TestApp, method: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(`${server.baseUrl}/ledger.v1.LedgerService/${method}`, {
@@ -17,12 +20,12 @@ async function post(server: TestApp, method: string, body: unknown, headers: Rec
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-describe("LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web)", () => {
+for (const store of STORE_KINDS) describe(`LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web), on ${store}`, () => {
   let server: TestApp;
 
   beforeEach(async () => {
     // The per-call limit lifted to int64, so that 2^53 + 1 can make the round trip.
-    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(2n ** 63n - 1n) });
+    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(2n ** 63n - 1n) }, store);
   });
 
   afterEach(async () => {
@@ -112,7 +115,8 @@ describe("LedgerService over HTTP/1.1 (Connect JSON, gRPC-Web)", () => {
   });
 
   it("answers 503 on /healthz when the database is unreachable", async () => {
-    server.app.store.db.close();
+    if (store === "sqlite") sqliteConnection(server.app.store).close();
+    else await cutPostgresDatabase(server.config.dbPath);
     const response = await fetch(`${server.baseUrl}/healthz`);
     expect(response.status).to.equal(503);
     expect(await response.json()).to.deep.equal({ status: "unavailable" });

@@ -16,13 +16,14 @@ import { ServerReflection as ReflectionV1Alpha } from "../../gen/grpc/reflection
 import type { GrpcCallError} from "../support/grpc-client.js";
 import { GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { STORE_KINDS } from "../support/stores.js";
 
-describe("reflection and health", () => {
+for (const store of STORE_KINDS) describe(`reflection and health, on ${store}`, () => {
   let server: TestApp;
   let client: GrpcTestClient;
 
   beforeEach(async () => {
-    server = await startApp();
+    server = await startApp({}, store);
     client = new GrpcTestClient(server.address);
   });
 

@@ -1,22 +1,26 @@
 /**
- * The five RPCs over native gRPC, through @grpc/grpc-js against a real server on port 0 and a
- * real SQLite file: every success path and every error outcome the contract names.
+ * The five RPCs over native gRPC, through @grpc/grpc-js against a real server on port 0, on
+ * each store (a real SQLite file, a real PostgreSQL database): every success path and every
+ * error outcome the contract names.
  */
 import { expect } from "chai";
 import { LedgerService, Decision } from "../../gen/ledger/v1/ledger_pb.js";
 import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { cutPostgresDatabase } from "../support/postgres-server.js";
+import { sqliteConnection } from "../support/sqlite-internals.js";
+import { STORE_KINDS } from "../support/stores.js";
 
 const { load, authorize, adjustBalance, getBalance, getPayouts } = LedgerService.method;
 const INT64_MAX = 2n ** 63n - 1n;
 
-describe("LedgerService over gRPC (grpc-js client)", () => {
+for (const store of STORE_KINDS) describe(`LedgerService over gRPC (grpc-js client) on ${store}`, () => {
   let server: TestApp;
   let client: GrpcTestClient;
 
   beforeEach(async () => {
     // The per-call limit lifted to int64, so that the int64 edges themselves can be tested.
-    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) });
+    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
     client = new GrpcTestClient(server.address);
   });
 
@@ -266,21 +270,21 @@ describe("LedgerService over gRPC (grpc-js client)", () => {
   });
 
   describe("GetPayouts", () => {
-    // Requested payouts arrive from the vendor poller; this appends the same entry it would,
-    // through the store, for a user with no account yet.
+    // Requested payouts arrive from the vendor poller; this commits the page it would,
+    // through the store's ingest port, for a user with no account yet.
     async function requestPayout(userId: string, currency: string, amount: bigint): Promise<void> {
-      const { applyEntry } = await import("../../src/domain/account.js");
-      await server.app.store.submitWrite((nowMs) => {
-        const draft = { kind: "vendor_payout", status: "applied", amount, delta: 0n } as const;
-        const next = applyEntry(undefined, draft, nowMs);
-        if (next === undefined) throw new Error("overflow");
-        server.app.store.append({ userId, currency }, draft, next, {
-          idempotencyKey: null,
-          externalId: `payout-${userId}-${currency}`,
-          occurredAtMs: nowMs,
-          createdAtMs: nowMs,
-        });
+      const { foldVendorFact } = await import("../../src/domain/vendor-fact.js");
+      const { ingest } = server.app.store;
+      expect(await ingest.acquireLease("test", Date.now(), 60_000)).to.equal(true);
+      const externalId = `payout-${userId}-${currency}`;
+      const fact = { externalId, userId, kind: "vendor_payout", amountMinor: amount, occurredAtMs: Date.now() } as const;
+      const outcome = await ingest.commitPage({
+        holderId: "test",
+        currency,
+        fold: foldVendorFact,
+        rows: [{ type: "fact", identity: externalId, raw: "{}", fingerprint: externalId, fact }],
       });
+      expect(outcome.applied).to.equal(1);
     }
 
     it("is empty when nobody requested a payout", async () => {
@@ -316,11 +320,12 @@ describe("LedgerService over gRPC (grpc-js client)", () => {
   describe("store failures", () => {
     it("answers UNAVAILABLE, without driver text, when the database cannot commit or read", async () => {
       await client.unary(load, { userId: "s", amount: 1n });
-      server.app.store.db.close();
+      if (store === "sqlite") sqliteConnection(server.app.store).close();
+      else await cutPostgresDatabase(server.config.dbPath);
       const write = await callError(client.unary(load, { userId: "s", amount: 1n }));
       expect(write.code).to.equal(grpc.status.UNAVAILABLE);
       expect(write.reason).to.equal("STORE_UNAVAILABLE");
-      expect(write.details).to.not.match(/sqlite|SQL|database connection/i);
+      expect(write.details).to.not.match(/sqlite|SQL|database connection|terminat|pg_|postgres/i);
       const read = await callError(client.unary(getBalance, { userId: "s" }));
       expect(read.code).to.equal(grpc.status.UNAVAILABLE);
     });

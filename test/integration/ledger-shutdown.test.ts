@@ -4,14 +4,15 @@
  * from the database afterwards.
  */
 import { expect } from "chai";
-import Database from "better-sqlite3";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
+import { auditLedger } from "../support/ledger-audit.js";
+import { STORE_KINDS } from "../support/stores.js";
 import { startApp } from "../support/app.js";
 
-describe("graceful shutdown", () => {
+for (const store of STORE_KINDS) describe(`graceful shutdown, on ${store}`, () => {
   it("finishes calls in flight, refuses the rest, and loses no acknowledged write", async () => {
-    const server = await startApp();
+    const server = await startApp({}, store);
     const client = new GrpcTestClient(server.address);
     const dbPath = server.config.dbPath;
     try {
@@ -32,14 +33,10 @@ describe("graceful shutdown", () => {
       expect(ok, "calls in flight when the drain started finish").to.be.greaterThan(0);
       expect(outcomes.filter((outcome) => outcome !== "OK" && outcome !== "UNAVAILABLE")).to.deep.equal([]);
 
-      const db = new Database(dbPath, { readonly: true });
-      const row = db.prepare("SELECT balance, entry_count FROM accounts WHERE user_id = 's'").get() as {
-        balance: number;
-        entry_count: number;
-      };
-      db.close();
-      expect(row.balance, "every acknowledged load is durable, nothing else is").to.equal(ok + 1);
-      expect(row.entry_count).to.equal(ok + 1);
+      const snapshot = await auditLedger(dbPath);
+      expect(snapshot.balances.get("s USD"), "every acknowledged load is durable, nothing else is").to.equal(BigInt(ok + 1));
+      expect(snapshot.entries.length).to.equal(ok + 1);
+      expect(snapshot.report.mismatches).to.deep.equal([]);
     } finally {
       client.close();
       await server.stop();

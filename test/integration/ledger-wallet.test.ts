@@ -8,15 +8,16 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { verifyLedger } from "../../src/domain/verify.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { STORE_KINDS } from "../support/stores.js";
 
 const CALLS = 10_000;
 
-describe("wallet scenario: 10,000 concurrent debits of 2 from 10,000", () => {
+for (const store of STORE_KINDS) describe(`wallet scenario: 10,000 concurrent debits of 2 from 10,000, on ${store}`, () => {
   let server: TestApp;
   let clients: GrpcTestClient[];
 
   before(async () => {
-    server = await startApp();
+    server = await startApp({}, store);
     // Several channels, as a load tool with several connections would open.
     clients = Array.from({ length: 4 }, () => new GrpcTestClient(server.address, { "grpc.use_local_subchannel_pool": 1 }));
   });
@@ -51,11 +52,13 @@ describe("wallet scenario: 10,000 concurrent debits of 2 from 10,000", () => {
     expect(account?.spent).to.equal(10_000n);
     expect(account?.entryCount).to.equal(5001n);
 
-    const debits = server.app.store.db
-      .prepare("SELECT COUNT(*) AS n FROM entries WHERE user_id = 'wallet-user' AND delta = -2")
-      .get() as { n: bigint };
-    expect(debits.n).to.equal(5000n);
-    const report = verifyLedger(server.app.store.iterateEntries(), server.app.store.iterateAccounts());
+    const debits = await server.app.store.withSnapshot((entries) => {
+      let count = 0;
+      for (const entry of entries) if (entry.userId === "wallet-user" && entry.delta === -2n) count += 1;
+      return count;
+    });
+    expect(debits).to.equal(5000);
+    const report = await server.app.store.withSnapshot(verifyLedger);
     expect(report.mismatches).to.deep.equal([]);
     expect(report.entriesChecked).to.equal(5001);
   });

@@ -11,6 +11,7 @@ import { startApp, type TestApp } from "../support/app.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { auditLedger } from "../support/ledger-audit.js";
 import { LedgerModel, type ModelCall, type Operation } from "../support/ledger-model.js";
+import { STORE_KINDS } from "../support/stores.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
 const { load, authorize, adjustBalance, getBalance } = LedgerService.method;
@@ -55,14 +56,14 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
   }
 }
 
-describe("model-based: random call sequences against a reference model", function () {
+for (const store of STORE_KINDS) describe(`model-based: random call sequences against a reference model, on ${store}`, function () {
   this.timeout(120_000);
   let server: TestApp;
   let client: GrpcTestClient;
 
   before(async () => {
     // The per-call limit lifted to int64, so that balances and totals reach their own limits.
-    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) });
+    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
     client = new GrpcTestClient(server.address);
   });
 
@@ -125,7 +126,7 @@ describe("model-based: random call sequences against a reference model", functio
       }),
       { numRuns: RUNS },
     );
-    const snapshot = auditLedger(server.config.dbPath);
+    const snapshot = await auditLedger(server.config.dbPath);
     expect(snapshot.report.mismatches).to.deep.equal([]);
     console.log(`      model-based: ${RUNS} sequences, ${callsChecked} calls checked against the model, ${snapshot.report.entriesChecked} entries verified`);
   });

@@ -123,7 +123,7 @@ describe(`overload (LEDGER_WRITE_QUEUE_MAX=${WRITE_QUEUE_MAX}, service in a chil
     expect(rssAfterWave[WAVES - 1]! - rssAfterWave[0]!).to.be.below(RSS_WAVE_DRIFT_MAX_BYTES);
 
     // A shed call wrote nothing; an accepted one is there once.
-    const snapshot = auditLedger(join(dir, "ledger.db"));
+    const snapshot = await auditLedger(join(dir, "ledger.db"));
     expect(snapshot.report.mismatches).to.deep.equal([]);
     expect(snapshot.report.entriesChecked).to.equal(ok.size + 1);
     for (const key of shed) expect(snapshot.entriesByKey.has(keyOf(userOf(key), key)), key).to.equal(false);

@@ -1,6 +1,6 @@
 /**
- * Starts the real service for a test: a fresh SQLite file in a temporary folder, port 0 on
- * loopback, logs silenced. `stop()` shuts it down gracefully and checks that no connection
+ * Starts the real service for a test: a fresh SQLite file in a temporary folder (or a fresh
+ * PostgreSQL database, for `store: "postgres"`), port 0 on loopback, logs silenced. `stop()` shuts it down gracefully and checks that no connection
  * was left open, so leaks fail the suite instead of hanging it.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { readConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
 import { build, type App } from "../../src/server.js";
+import { databaseFor, type StoreKind } from "./stores.js";
 
 export interface TestApp {
   readonly app: App;
@@ -21,11 +22,11 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startApp(env: Record<string, string> = {}, store: StoreKind = "sqlite"): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), "ledger-test-"));
   const config = readConfig({
     LEDGER_PORT: "0",
-    LEDGER_DB: join(dir, "ledger.db"),
+    LEDGER_DB: await databaseFor(store, dir),
     LEDGER_LOG_LEVEL: "silent",
     ...env,
   });

@@ -167,7 +167,7 @@ async function send(client: GrpcTestClient, request: Call): Promise<Answer | und
 
 /** After a restart: check the file against every answer, then settle the hidden outcomes by retrying their keys. */
 async function reconcile(client: GrpcTestClient, calls: Map<string, Call>, dbPath: string, figures: CampaignFigures): Promise<void> {
-  const snapshot = auditLedger(dbPath);
+  const snapshot = await auditLedger(dbPath);
   checkSnapshot(snapshot, calls, figures);
   for (const [key, request] of calls) {
     const entry = snapshot.entriesByKey.get(key);

@@ -1,12 +1,15 @@
 /**
  * Reads a ledger database directly, read-only, beside a running (or crashed) service: the
- * entries by idempotency key and the `verifyLedger` audit, so tests judge the file itself and
- * not what the service says about it.
+ * entries by idempotency key and the `verifyLedger` audit, so tests judge the database itself
+ * and not what the service says about it. Works on a SQLite file and on a PostgreSQL URL.
  */
 import Database from "better-sqlite3";
+import pg from "pg";
 import { verifyLedger, type VerifyReport } from "../../src/domain/verify.js";
-import { toAccount, toEntry, type AccountRow, type EntryRow } from "../../src/store/sqlite/rows.js";
-import type { Entry } from "../../src/store/store.js";
+import { isPostgresUrl } from "../../src/store/open.js";
+import { BIGINT_TYPES } from "../../src/store/postgres/index.js";
+import { toAccount, toEntry, type AccountRow, type EntryRow } from "../../src/store/rows.js";
+import type { Account, Entry } from "../../src/store/store.js";
 
 export interface LedgerSnapshot {
   readonly report: VerifyReport;
@@ -14,32 +17,60 @@ export interface LedgerSnapshot {
   readonly entriesByKey: Map<string, Entry>;
   /** Balance per `${userId} ${currency}`, as the accounts table holds it. */
   readonly balances: Map<string, bigint>;
+  /** Every entry, in id order. */
+  readonly entries: readonly Entry[];
 }
 
 export function keyOf(userId: string, idempotencyKey: string): string {
   return `${userId} ${idempotencyKey}`;
 }
 
-/** One read transaction over the whole file: entries, accounts and the audit at one instant. */
-export function auditLedger(dbPath: string): LedgerSnapshot {
+/** One read transaction over the whole database: entries, accounts and the audit at one instant. */
+export async function auditLedger(database: string): Promise<LedgerSnapshot> {
+  const { entries, accounts } = isPostgresUrl(database) ? await readPostgres(database) : readSqlite(database);
+  const entriesByKey = new Map<string, Entry>();
+  for (const entry of entries) {
+    if (entry.idempotencyKey === null) continue;
+    const key = keyOf(entry.userId, entry.idempotencyKey);
+    if (entriesByKey.has(key)) throw new Error(`idempotency key ${key} recorded twice`);
+    entriesByKey.set(key, entry);
+  }
+  const balances = new Map(accounts.map((account) => [`${account.userId} ${account.currency}`, account.balance]));
+  return { report: verifyLedger(entries, accounts), entriesByKey, balances, entries };
+}
+
+interface Rows {
+  readonly entries: Entry[];
+  readonly accounts: Account[];
+}
+
+function readSqlite(dbPath: string): Rows {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
   try {
     db.defaultSafeIntegers(true);
     db.pragma("busy_timeout = 5000");
-    return db.transaction(() => {
-      const entries = (db.prepare("SELECT * FROM entries ORDER BY id").all() as EntryRow[]).map(toEntry);
-      const accounts = (db.prepare("SELECT * FROM accounts ORDER BY user_id, currency").all() as AccountRow[]).map(toAccount);
-      const entriesByKey = new Map<string, Entry>();
-      for (const entry of entries) {
-        if (entry.idempotencyKey === null) continue;
-        const key = keyOf(entry.userId, entry.idempotencyKey);
-        if (entriesByKey.has(key)) throw new Error(`idempotency key ${key} recorded twice`);
-        entriesByKey.set(key, entry);
-      }
-      const balances = new Map(accounts.map((account) => [`${account.userId} ${account.currency}`, account.balance]));
-      return { report: verifyLedger(entries, accounts), entriesByKey, balances };
-    })();
+    return db.transaction(() => ({
+      entries: (db.prepare("SELECT * FROM entries ORDER BY id").all() as EntryRow[]).map(toEntry),
+      accounts: (db.prepare("SELECT * FROM accounts ORDER BY user_id, currency").all() as AccountRow[]).map(toAccount),
+    }))();
   } finally {
     db.close();
+  }
+}
+
+async function readPostgres(url: string): Promise<Rows> {
+  const client = new pg.Client({
+    connectionString: url,
+    types: BIGINT_TYPES,
+  });
+  await client.connect();
+  try {
+    await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    const entries = (await client.query<EntryRow>("SELECT * FROM entries ORDER BY id")).rows.map(toEntry);
+    const accounts = (await client.query<AccountRow>("SELECT * FROM accounts ORDER BY user_id, currency")).rows.map(toAccount);
+    await client.query("COMMIT");
+    return { entries, accounts };
+  } finally {
+    await client.end();
   }
 }

@@ -2,7 +2,17 @@
  * Configuration: defaults that work on a laptop, and clear messages for every bad value.
  */
 import { expect } from "chai";
-import { ConfigError, readConfig } from "../../src/config.js";
+import { ConfigError, describeDatabase, readConfig, storeOptions } from "../../src/config.js";
+
+function problemsOf(env: NodeJS.ProcessEnv): string {
+  try {
+    readConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.message;
+    throw error;
+  }
+  return expect.fail("expected a ConfigError");
+}
 
 describe("readConfig", () => {
   it("has working defaults", () => {
@@ -33,5 +43,53 @@ describe("readConfig", () => {
         expect(message).to.contain(name);
       }
     }
+  });
+
+  describe("choosing the store", () => {
+    it("takes a file path as SQLite and a postgres:// or postgresql:// URL as PostgreSQL", () => {
+      expect(storeOptions(readConfig({ LEDGER_DB: "/tmp/x/ledger.db" })).kind).to.equal("sqlite");
+      // Before: such a URL became a SQLite directory named "postgres:".
+      for (const url of ["postgres://u:p@127.0.0.1:5432/ledger", "postgresql://u:p@localhost/ledger", "POSTGRES://u@[::1]/l"]) {
+        const settings = storeOptions(readConfig({ LEDGER_DB: url }));
+        expect(settings.kind, url).to.equal("postgres");
+      }
+    });
+
+    it("has PostgreSQL defaults: pool 10, timeouts 5 s, no TLS on loopback, verify-full elsewhere", () => {
+      const local = storeOptions(readConfig({ LEDGER_DB: "postgres://u:p@127.0.0.1/ledger" }));
+      if (local.kind !== "postgres") throw new Error("not postgres");
+      expect(local.postgres).to.include({ poolMax: 10, statementTimeoutMs: 5000, connectTimeoutMs: 5000, ssl: "disable", sslCaFile: "" });
+      const remote = storeOptions(readConfig({ LEDGER_DB: "postgres://u:p@db.internal/ledger" }));
+      if (remote.kind !== "postgres") throw new Error("not postgres");
+      expect(remote.postgres.ssl).to.equal("verify-full");
+    });
+
+    it("names bad PostgreSQL settings", () => {
+      const message = problemsOf({
+        LEDGER_DB: "postgres://u:p@db.internal/ledger?sslmode=disable",
+        LEDGER_PG_POOL_MAX: "1",
+        LEDGER_PG_STATEMENT_TIMEOUT_MS: "5s",
+        LEDGER_PG_SSL: "prefer",
+        LEDGER_PG_CONNECT_TIMEOUT_MS: "0",
+      });
+      for (const name of ["sslmode", "LEDGER_PG_POOL_MAX", "LEDGER_PG_STATEMENT_TIMEOUT_MS", "LEDGER_PG_SSL", "LEDGER_PG_CONNECT_TIMEOUT_MS"]) {
+        expect(message).to.contain(name);
+      }
+      expect(problemsOf({ LEDGER_DB: "postgres://u:p@h/l", LEDGER_PG_SSL: "require", LEDGER_PG_SSL_CA_FILE: "/ca.pem" }))
+        .to.contain("LEDGER_PG_SSL_CA_FILE is only used with LEDGER_PG_SSL=verify-full");
+      expect(problemsOf({ LEDGER_DB: "postgres://u:p@host:notaport/l" })).to.contain("LEDGER_DB is not a valid PostgreSQL URL");
+    });
+
+    it("refuses LEDGER_WORKERS above 1 on SQLite, and out of range anywhere", () => {
+      expect(readConfig({}).workers).to.equal(1);
+      expect(problemsOf({ LEDGER_WORKERS: "2" })).to.contain("LEDGER_WORKERS above 1 needs PostgreSQL");
+      expect(readConfig({ LEDGER_WORKERS: "4", LEDGER_DB: "postgres://u:p@127.0.0.1/l" }).workers).to.equal(4);
+      expect(problemsOf({ LEDGER_WORKERS: "0", LEDGER_DB: "postgres://u:p@127.0.0.1/l" })).to.contain("LEDGER_WORKERS");
+    });
+
+    it("logs the database without its password", () => {
+      expect(describeDatabase(readConfig({ LEDGER_DB: "postgres://ledger:s3cret@127.0.0.1/l" }))).to.equal("postgres://ledger:***@127.0.0.1/l");
+      expect(describeDatabase(readConfig({ LEDGER_DB: "./data/x.db" }))).to.equal("./data/x.db");
+    });
   });
 });

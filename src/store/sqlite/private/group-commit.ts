@@ -8,8 +8,8 @@
  * on the next turn of the event loop, so a lone call waits for nobody.
  */
 import type { Database } from "better-sqlite3";
-import { assert } from "../../assert.js";
-import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../errors.js";
+import { assert } from "../../../assert.js";
+import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../../errors.js";
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction: bounds how long one commit holds the event loop. */

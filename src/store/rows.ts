@@ -2,7 +2,7 @@
  * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
-import type { Account, Entry, EntryKind, EntryStatus, PayoutRow } from "../store.js";
+import type { Account, Entry, EntryKind, EntryStatus, PayoutRow } from "./store.js";
 
 export interface AccountRow {
   user_id: string;

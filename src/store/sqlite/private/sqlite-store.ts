@@ -6,8 +6,9 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Database, { type Database as Connection, type Statement } from "better-sqlite3";
-import { assert } from "../../assert.js";
-import { StoreUnavailableError } from "../errors.js";
+import { assert } from "../../../assert.js";
+import { StoreUnavailableError } from "../../errors.js";
+import type { IngestStore } from "../../ingest-port.js";
 import type {
   Account,
   AccountKey,
@@ -19,10 +20,11 @@ import type {
   MutationResult,
   PayoutQuery,
   PayoutRow,
-} from "../store.js";
-import { GroupCommitter, type Work } from "./group-commit.js";
-import { migrateToLatest } from "./migrate.js";
-import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "./rows.js";
+} from "../../store.js";
+import { GroupCommitter } from "./group-commit.js";
+import { migrateToLatest } from "../../migrate.js";
+import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
+import { SqliteIngestStore } from "./vendor-store.js";
 
 /**
  * `full` fsyncs the WAL at every commit: an acknowledged write survives power loss.
@@ -49,19 +51,21 @@ export class SqliteStore implements LedgerStore {
   private readonly writer: GroupCommitter;
   private readonly statements: ReturnType<typeof prepare>;
   private closed = false;
+  readonly ingest: IngestStore;
 
   private constructor(
-    readonly db: Connection,
+    private readonly db: Connection,
     options: SqliteStoreOptions,
   ) {
     this.statements = prepare(db);
     this.writer = new GroupCommitter(db, options);
+    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) => this.append(key, draft, next, meta));
   }
 
   /** Migrates the database to the newest schema, then opens it for serving. */
   static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
     if (options.filename !== ":memory:") mkdirSync(dirname(options.filename), { recursive: true });
-    await migrateToLatest(options.filename);
+    await migrateToLatest({ dialect: "sqlite", filename: options.filename });
     const db = new Database(options.filename);
     try {
       db.pragma("journal_mode = WAL");
@@ -78,14 +82,6 @@ export class SqliteStore implements LedgerStore {
   /** How many mutations wait for a group commit. */
   get writeQueueDepth(): number {
     return this.writer.queueDepth;
-  }
-
-  /**
-   * Runs `work` inside the next group commit: for store code that writes more than one
-   * mutation at a time (the vendor poller's pages).
-   */
-  submitWrite<T>(work: Work<T>): Promise<T> {
-    return this.writer.submit(work);
   }
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
@@ -124,13 +120,17 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
-  /** Every entry in id order, for `verify`. */
-  *iterateEntries(): Generator<Entry> {
+  withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T> {
+    // One read transaction, so entries and accounts come from the same instant; iterating
+    // keeps memory flat however long the ledger is.
+    return this.read(() => this.db.transaction(() => read(this.iterateEntries(), this.iterateAccounts()))());
+  }
+
+  private *iterateEntries(): Generator<Entry> {
     for (const row of this.statements.selectAllEntries.iterate() as Iterable<EntryRow>) yield toEntry(row);
   }
 
-  /** Every account, for `verify`. */
-  *iterateAccounts(): Generator<Account> {
+  private *iterateAccounts(): Generator<Account> {
     for (const row of this.statements.selectAllAccounts.iterate() as Iterable<AccountRow>) yield toAccount(row);
   }
 
@@ -183,7 +183,7 @@ export class SqliteStore implements LedgerStore {
    * Appends an entry and stores the account's new state. Only call inside a write batch: the
    * two statements must commit together.
    */
-  append(
+  private append(
     key: AccountKey,
     draft: EntryDraft,
     next: AccountState,

@@ -1,94 +1,39 @@
 /**
- * The vendor poller's SQL: its cursor, its request log, the current closing pass's seen set,
- * the quarantine, and the page commit that applies vendor facts as ledger entries.
+ * The vendor poller's SQL on SQLite: its cursor, its request log, the current closing pass's seen
+ * set, the quarantine, the poller lease, and the page commit that applies vendor facts as ledger
+ * entries.
  *
- * Every write goes through `SqliteStore.submitWrite`, so a page's entries, its quarantined rows
- * and the cursor that moves past them commit in one `BEGIN IMMEDIATE` transaction: a kill leaves
- * either all of them or none. Exactly-once rests on the UNIQUE index on `entries.external_id`
- * and on looking the vendor id up before appending.
+ * Every write goes through the group committer, so a page's entries, its quarantined rows and the
+ * cursor that moves past them commit in one `BEGIN IMMEDIATE` transaction: a kill leaves either
+ * all of them or none. The same transaction checks the lease first, so a poller that lost it
+ * writes nothing. Exactly-once rests on the UNIQUE index on `entries.external_id` and on looking
+ * the vendor id up before appending.
  */
-import type { Statement } from "better-sqlite3";
-import type { AccountState, EntryDraft } from "../store.js";
-import { toAccount, type AccountRow } from "./rows.js";
-import type { SqliteStore } from "./sqlite-store.js";
+import type { Database as Connection, Statement } from "better-sqlite3";
+import {
+  LeaseLostError,
+  type CheckedRow,
+  type IngestStore,
+  type PageCommit,
+  type PageOutcome,
+  type QuarantineRecord,
+  type QuarantineRow,
+  type Reservation,
+  type VendorCursor,
+  type ClosingPass,
+} from "../../ingest-port.js";
+import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
+import { toAccount, type AccountRow } from "../../rows.js";
+import type { GroupCommitter } from "./group-commit.js";
 
-export type VendorEntryKind = "vendor_earned" | "vendor_spent" | "vendor_payout" | "vendor_paid_out";
+/** Appends an entry and its account's new state inside the current write transaction. */
+export type AppendEntry = (
+  key: AccountKey,
+  draft: EntryDraft,
+  next: AccountState,
+  meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
+) => Entry;
 
-/** A validated vendor transaction, in minor units of the poller's currency. */
-export interface VendorFact {
-  readonly externalId: string;
-  readonly userId: string;
-  readonly kind: VendorEntryKind;
-  readonly amountMinor: bigint;
-  readonly occurredAtMs: number;
-}
-
-export interface QuarantineRecord {
-  /** SHA-256 of `raw`: the same bad row read twice is recorded once. */
-  readonly fingerprint: string;
-  readonly vendorId: string | null;
-  readonly reason: string;
-  readonly detail: string;
-  /** The item's JSON exactly as the vendor sent it. */
-  readonly raw: string;
-}
-
-/** One item of a page after validation. `identity` is the vendor id, or a hash of the raw text. */
-export type CheckedRow =
-  | { readonly type: "fact"; readonly identity: string; readonly raw: string; readonly fingerprint: string; readonly fact: VendorFact }
-  | { readonly type: "bad"; readonly identity: string; readonly record: QuarantineRecord };
-
-/** The domain's fold of one fact into an account: undefined when a total would leave int64. */
-export type FoldFact = (
-  state: AccountState | undefined,
-  fact: VendorFact,
-  atMs: number,
-) => { readonly draft: EntryDraft; readonly next: AccountState } | undefined;
-
-/** A closing pass over [startMs, endMs): read page by page, verified against the vendor's count. */
-export interface ClosingPass {
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly nextPage: number;
-  /** The vendor's totalItems on the first page read; null before it (and the seen set is then empty). */
-  readonly totalItems: number | null;
-  /** Set when a later page reported a different totalItems. */
-  readonly dirty: boolean;
-  /** Passes over this range already completed without verifying. */
-  readonly attempts: number;
-}
-
-export interface VendorCursor {
-  /** Every window before this instant has been read completely after its lateness bound. */
-  readonly closedUntilMs: number;
-  readonly pass: ClosingPass | null;
-  readonly newestCreatedAtMs: number | null;
-}
-
-export interface PageCommit {
-  readonly rows: readonly CheckedRow[];
-  readonly currency: string;
-  readonly fold: FoldFact;
-  /** For a closing pass: the cursor to store, given how many distinct rows the pass has seen. */
-  readonly closing?: (distinctSeen: number) => VendorCursor;
-}
-
-export interface PageOutcome {
-  readonly applied: number;
-  readonly duplicates: number;
-  /** Bad rows recorded for the first time (conflicts and overflows included). */
-  readonly quarantined: number;
-  readonly conflicts: number;
-  readonly overflows: number;
-  readonly cursor: VendorCursor | undefined;
-}
-
-export type Reservation = { readonly granted: true } | { readonly granted: false; readonly retryAtMs: number };
-
-export interface QuarantineRow extends QuarantineRecord {
-  readonly seenCount: number;
-  readonly firstSeenAtMs: number;
-}
 
 interface CursorRow {
   closed_until_ms: bigint;
@@ -103,27 +48,39 @@ interface CursorRow {
 
 const toNumber = (value: bigint | null): number | null => (value === null ? null : Number(value));
 
-export class VendorStore {
+export class SqliteIngestStore implements IngestStore {
   private readonly statements: ReturnType<typeof prepare>;
 
-  constructor(private readonly store: SqliteStore) {
-    this.statements = prepare(store);
+  constructor(
+    db: Connection,
+    private readonly writer: GroupCommitter,
+    private readonly append: AppendEntry,
+  ) {
+    this.statements = prepare(db);
   }
 
-  /** The stored cursor, created at `initialClosedUntilMs` on first use. */
   loadCursor(initialClosedUntilMs: number): Promise<VendorCursor> {
-    return this.store.submitWrite((nowMs) => {
+    return this.writer.submit((nowMs) => {
       this.statements.insertCursor.run(initialClosedUntilMs, nowMs);
       return this.readCursor();
     });
   }
 
-  /**
-   * Records a request in the log if fewer than `requestsMax` were sent in the `windowMs` before
-   * `nowMs`; the row is durable before the caller may send. Otherwise says when to ask again.
-   */
+  acquireLease(holderId: string, nowMs: number, ttlMs: number): Promise<boolean> {
+    return this.writer.submit(() => {
+      const info = this.statements.takeLease.run({ holderId, nowMs, expiresAtMs: nowMs + ttlMs });
+      return info.changes > 0;
+    });
+  }
+
+  releaseLease(holderId: string): Promise<void> {
+    return this.writer.submit((nowMs) => {
+      this.statements.releaseLease.run({ holderId, nowMs });
+    });
+  }
+
   reserveRequest(nowMs: number, requestsMax: number, windowMs: number): Promise<Reservation> {
-    return this.store.submitWrite((): Reservation => {
+    return this.writer.submit((): Reservation => {
       const since = nowMs - windowMs;
       const rows = this.statements.selectRecentRequests.all(since, requestsMax) as { sent_at_ms: bigint }[];
       if (rows.length >= requestsMax) {
@@ -136,22 +93,21 @@ export class VendorStore {
     });
   }
 
-  /** How many requests the log holds after `sinceMs`. */
-  countRequestsSince(sinceMs: number): number {
-    return Number((this.statements.countRequests.get(sinceMs) as { count: bigint }).count);
+  countRequestsSince(sinceMs: number): Promise<number> {
+    return this.read(() => Number((this.statements.countRequests.get(sinceMs) as { count: bigint }).count));
   }
 
-  /** Stores a new closing pass and forgets the rows the previous one saw. */
-  startPass(cursor: VendorCursor): Promise<void> {
-    return this.store.submitWrite((nowMs) => {
+  startPass(cursor: VendorCursor, holderId: string): Promise<void> {
+    return this.writer.submit((nowMs) => {
+      this.checkLease(holderId);
       this.statements.clearSeen.run();
       this.writeCursor(cursor, nowMs);
     });
   }
 
-  /** Applies a page's facts, quarantines its bad rows and, for a closing pass, moves the cursor. */
   commitPage(page: PageCommit): Promise<PageOutcome> {
-    return this.store.submitWrite((nowMs) => {
+    return this.writer.submit((nowMs) => {
+      this.checkLease(page.holderId);
       const counts = { applied: 0, duplicates: 0, quarantined: 0, conflicts: 0, overflows: 0 };
       let newest: number | null = null;
       for (const row of page.rows) {
@@ -179,8 +135,29 @@ export class VendorStore {
     });
   }
 
-  /** The quarantine, oldest first, for operators and tests. */
-  listQuarantine(limit = 10_000): QuarantineRow[] {
+  listQuarantine(limit = 10_000): Promise<QuarantineRow[]> {
+    return this.read(() => this.readQuarantine(limit));
+  }
+
+  countQuarantine(): Promise<number> {
+    return this.read(() => Number((this.statements.countQuarantine.get() as { count: bigint }).count));
+  }
+
+  /** Throws inside the transaction, so nothing of it commits, unless `holderId` holds the lease. */
+  private checkLease(holderId: string): void {
+    const row = this.statements.selectLease.get() as { holder_id: string } | undefined;
+    if (row?.holder_id !== holderId) throw new LeaseLostError(holderId);
+  }
+
+  private read<T>(query: () => T): Promise<T> {
+    try {
+      return Promise.resolve(query());
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  private readQuarantine(limit: number): QuarantineRow[] {
     const rows = this.statements.selectQuarantine.all(limit) as {
       fingerprint: string; vendor_id: string | null; reason: string; detail: string; raw: string;
       seen_count: bigint; first_seen_at_ms: bigint;
@@ -194,10 +171,6 @@ export class VendorStore {
       seenCount: Number(row.seen_count),
       firstSeenAtMs: Number(row.first_seen_at_ms),
     }));
-  }
-
-  countQuarantine(): number {
-    return Number((this.statements.countQuarantine.get() as { count: bigint }).count);
   }
 
   private applyFact(
@@ -231,7 +204,7 @@ export class VendorStore {
       }, nowMs);
       return { result: "overflows", quarantinedNew };
     }
-    this.store.append(key, folded.draft, folded.next, {
+    this.append(key, folded.draft, folded.next, {
       idempotencyKey: null,
       externalId: fact.externalId,
       occurredAtMs: fact.occurredAtMs,
@@ -276,9 +249,17 @@ export class VendorStore {
   }
 }
 
-function prepare(store: SqliteStore) {
-  const statement = (sql: string): Statement => store.db.prepare(sql);
+function prepare(db: Connection) {
+  const statement = (sql: string): Statement => db.prepare(sql);
   return {
+    // Taken when free, expired, or already ours: one statement, so the check and the write are atomic.
+    takeLease: statement(`
+      UPDATE vendor_lease SET holder_id = @holderId, expires_at_ms = @expiresAtMs, updated_at_ms = @nowMs
+      WHERE id = 1 AND (holder_id = @holderId OR holder_id = '' OR expires_at_ms <= @nowMs)`),
+    releaseLease: statement(`
+      UPDATE vendor_lease SET holder_id = '', expires_at_ms = 0, updated_at_ms = @nowMs
+      WHERE id = 1 AND holder_id = @holderId`),
+    selectLease: statement(`SELECT holder_id FROM vendor_lease WHERE id = 1`),
     insertCursor: statement(`INSERT OR IGNORE INTO vendor_cursor (id, closed_until_ms, updated_at_ms) VALUES (1, ?, ?)`),
     selectCursor: statement(`SELECT * FROM vendor_cursor WHERE id = 1`),
     updateCursor: statement(`
