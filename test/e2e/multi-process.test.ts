@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
 import { expect } from "chai";
+import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { ChildServer, freePort } from "../support/child-server.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
@@ -46,6 +47,41 @@ describe("several service processes over one PostgreSQL database", function () {
     for (const server of servers) await server.kill();
     clients = [];
     servers = [];
+  });
+
+  it("serves the contract from one process started with a postgres:// URL: reflection, gRPC, Connect JSON", async () => {
+    servers = await startServers(1, { LEDGER_DB: database });
+    const [server] = servers;
+    if (server === undefined) throw new Error("no server");
+    clients = [new GrpcTestClient(server.address)];
+    const [client] = clients;
+    if (client === undefined) throw new Error("no client");
+    // What `grpcurl -plaintext host:port list` asks.
+    const [listing] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
+      { messageRequest: { case: "listServices", value: "" } },
+    ]);
+    const names = listing?.messageResponse.case === "listServicesResponse" ? listing.messageResponse.value.service.map((entry) => entry.name) : [];
+    expect(names).to.include.members(["ledger.v1.LedgerService", "grpc.health.v1.Health"]);
+    const loaded = await client.unary(load, { userId: "pg-user", amount: 1000n, idempotencyKey: "pg-1" });
+    expect(loaded.balanceAfter).to.equal(1000n);
+    // What the README's curl lines send.
+    const post = (method: string, body: object) =>
+      fetch(`http://${server.address}/ledger.v1.LedgerService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const adjusted = await post("AdjustBalance", { userId: "pg-user", amount: "-100", idempotencyKey: "pg-2" });
+    expect(adjusted.status).to.equal(200);
+    expect(await adjusted.json()).to.include({ balanceAfter: "900", replayed: false });
+    const refused = await post("AdjustBalance", { userId: "pg-user", amount: "-100000" });
+    expect(refused.status).to.equal(400);
+    expect(await refused.json()).to.include({ code: "failed_precondition" });
+    const balance = (await (await post("GetBalance", { userId: "pg-user" })).json()) as { balances: { balance: string }[] };
+    expect(balance.balances[0]?.balance).to.equal("900");
+    const snapshot = await auditLedger(database);
+    expect(snapshot.report.mismatches).to.deep.equal([]);
+    expect(snapshot.report.entriesChecked).to.equal(2);
   });
 
   it("keeps the wallet exact over 3 processes: 5,000 OK, 5,000 INSUFFICIENT_FUNDS, balance 0", async () => {
