@@ -9,6 +9,7 @@ import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-ve
 import { GrpcTestClient } from "../support/grpc-client.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";
+import { scrape } from "../support/prometheus.js";
 
 const MINUTE_MS = 60_000;
 
@@ -97,5 +98,23 @@ describe("service with the vendor poller (fake vendor)", () => {
     expect(outstanding.length).to.be.greaterThan(0);
     expect(listed).to.deep.equal(outstanding);
     expect(vendor.stats().rateLimited, "the poller stayed inside the vendor's limit").to.equal(0);
+  });
+
+  it("shows the poller's lag, rows and budget in GET /metrics, equal to its status", async () => {
+    const metrics = await scrape(server.baseUrl);
+    const status = server.app.poller()?.status();
+    if (status === undefined) throw new Error("the poller did not start");
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "applied" })).to.be.greaterThan(0);
+    // The scrape and the status are two readings; rows only grow between them.
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "applied" })).to.be.at.most(status.rowsIngested);
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "quarantined" })).to.be.greaterThan(0);
+    expect(metrics.family("ledger_ingest_rows_total").type).to.equal("counter");
+    expect(metrics.value("ledger_ingest_requests_total")).to.be.greaterThan(0);
+    expect(metrics.value("ledger_ingest_budget_window_requests_max")).to.equal(status.requestsPerWindow);
+    expect(metrics.value("ledger_ingest_budget_window_requests")).to.be.within(0, status.requestsPerWindow);
+    expect(metrics.family("ledger_ingest_lag_seconds").type).to.equal("gauge");
+    expect(metrics.value("ledger_ingest_lag_seconds")).to.be.within(0, 60);
+    // The poller's writes go through the group commit like every other write.
+    expect(metrics.count("ledger_store_write_batch_size")).to.be.greaterThan(0);
   });
 });
