@@ -127,7 +127,11 @@ export class GroupCommitter {
         throw new CommitOutcomeUnknown(error);
       }
       const committedAt = performance.now();
-      options.writeObserver?.batchCommitted(batch.length, committedAt - startedAt, committedAt - commitStartedAt);
+      try {
+        options.writeObserver?.batchCommitted(batch.length, committedAt - startedAt, committedAt - commitStartedAt);
+      } catch {
+        // The batch is durable: a failing metrics observer must not turn it into a failed write.
+      }
     };
   }
 
