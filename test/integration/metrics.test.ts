@@ -45,13 +45,19 @@ async function postJson(baseUrl: string, path: string, body: unknown, headers: R
   return response.status;
 }
 
-for (const http1Unary of ["lean", "connect"]) describe(`GET /metrics (real server, auth on, HTTP/1.1 unary via ${http1Unary})`, () => {
+// Every engine: gRPC through grpc-js or connect-node, unary HTTP/1.1 through the lean path or connect-node.
+const ENGINES = [
+  { grpcServer: "grpc-js", http1Unary: "lean" },
+  { grpcServer: "connect", http1Unary: "connect" },
+];
+
+for (const { grpcServer, http1Unary } of ENGINES) describe(`GET /metrics (real server, auth on, gRPC via ${grpcServer}, HTTP/1.1 unary via ${http1Unary})`, () => {
   let server: TestApp;
   let client: GrpcTestClient;
   const admin = bearer(keys.operator);
 
   before(async () => {
-    server = await startApp({ ...KEYS_ENV, LEDGER_HTTP1_UNARY: http1Unary });
+    server = await startApp({ ...KEYS_ENV, LEDGER_GRPC_SERVER: grpcServer, LEDGER_HTTP1_UNARY: http1Unary });
     client = new GrpcTestClient(server.address);
   });
 
@@ -94,7 +100,7 @@ for (const http1Unary of ["lean", "connect"]) describe(`GET /metrics (real serve
     expect(metrics.value("ledger_open_connections")).to.be.at.least(1);
   });
 
-  it("counts native gRPC calls by method and code, and their latency", async () => {
+  it("counts gRPC calls by method and code, and their latency", async () => {
     const before = await scrape(server.baseUrl, admin);
     await client.unary(LedgerService.method.load, { userId: "grpc-ok", amount: 5n }, { metadata: metadata(keys.writer) });
     const invalid = await callError(client.unary(LedgerService.method.load, { userId: "grpc-bad", amount: 0n }, { metadata: metadata(keys.writer) }));
