@@ -4,7 +4,7 @@
  * run reports here once per call.
  *
  * The method label comes from the service descriptors only (never from a path or a caller), and
- * the code label from the 17 gRPC codes, so the series are bounded: 14 methods today. The label
+ * the code label from the 17 gRPC codes, so the series are bounded: 10 methods today. The label
  * children are bound once per method and code, so a call costs a map lookup and prom-client's
  * own work, nothing more.
  */
