@@ -3,6 +3,7 @@
  * would, ingests the fake vendor in the background, and GetBalance and GetPayouts, called over
  * gRPC, end up equal to the vendor's own totals to the minor unit.
  */
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
@@ -116,5 +117,10 @@ describe("service with the vendor poller (fake vendor)", () => {
     expect(metrics.value("ledger_ingest_lag_seconds")).to.be.within(0, 60);
     // The poller's writes go through the group commit like every other write.
     expect(metrics.count("ledger_store_write_batch_size")).to.be.greaterThan(0);
+    // The README's table names every ingest metric (the README test's server has no vendor).
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const ingestNames = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_ingest_"));
+    expect(ingestNames).to.have.length(5);
+    for (const name of ingestNames) expect(readme, name).to.include(`| \`${name}\` |`);
   });
 });
