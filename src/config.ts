@@ -95,6 +95,13 @@ export interface Config {
    * reach a non-loopback address over cleartext from it. Default false.
    */
   readonly tlsTerminatedUpstream: boolean;
+  /** LEDGER_METRICS: `on` (default) serves GET /metrics and counts calls and writes; `off` does neither. */
+  readonly metrics: "on" | "off";
+  /**
+   * LEDGER_METRICS_OPEN: `none` (default) asks GET /metrics for an `admin` key when
+   * authentication is on; `loopback` lets requests from this machine in without one.
+   */
+  readonly metricsOpen: "none" | "loopback";
   /** LEDGER_COMPAT: the seed-compatible REST profiles to serve (card, wallet, rewards). Default none. */
   readonly compat: readonly CompatProfile[];
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
@@ -205,6 +212,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsKeyPath: read.string("LEDGER_TLS_KEY", ""),
     allowInsecurePublic: read.oneOf("LEDGER_ALLOW_INSECURE_PUBLIC", "false", ["true", "false"]) === "true",
     tlsTerminatedUpstream: read.oneOf("LEDGER_TLS_TERMINATED_UPSTREAM", "false", ["true", "false"]) === "true",
+    metrics: read.oneOf("LEDGER_METRICS", "on", ["on", "off"]),
+    metricsOpen: read.oneOf("LEDGER_METRICS_OPEN", "none", ["none", "loopback"]),
     compat: compatSettings(read),
     postgres: postgresSettings(read, env),
     workers: read.integer("LEDGER_WORKERS", 1, 1, 64),

@@ -18,12 +18,16 @@ export interface SecuritySettings {
   readonly tlsKeyPath: string;
   readonly allowInsecurePublic: boolean;
   readonly tlsTerminatedUpstream: boolean;
+  readonly metricsOpen: "none" | "loopback";
 }
 
-/** True for addresses only this machine can reach: 127.0.0.0/8, ::1 and "localhost". */
+/**
+ * True for addresses only this machine can reach: 127.0.0.0/8 (also as an IPv4-mapped IPv6
+ * address, as a dual-stack socket reports its IPv4 peers), ::1 and "localhost".
+ */
 export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[(.*)\]$/, "$1");
-  if (bare === "localhost" || bare === "::1" || bare === "::ffff:127.0.0.1") return true;
+  const bare = host.replace(/^\[(.*)\]$/, "$1").replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, "");
+  if (bare === "localhost" || bare === "::1") return true;
   return isIP(bare) === 4 && bare.startsWith("127.");
 }
 
@@ -45,6 +49,14 @@ export function secureDefaultsProblems(settings: SecuritySettings): string[] {
       `refusing to listen on ${settings.host} with authentication on but without TLS: API keys would cross the network in clear. ` +
         "Set LEDGER_TLS_CERT and LEDGER_TLS_KEY, or listen on 127.0.0.1, " +
         "or set LEDGER_TLS_TERMINATED_UPSTREAM=true if a proxy or load balancer in front terminates TLS",
+    );
+  }
+  // A proxy that terminates TLS usually runs on this machine, and then every request it forwards
+  // comes from loopback: opening /metrics to loopback would open it to the whole network.
+  if (settings.metricsOpen === "loopback" && settings.tlsTerminatedUpstream) {
+    problems.push(
+      "LEDGER_METRICS_OPEN=loopback cannot be combined with LEDGER_TLS_TERMINATED_UPSTREAM=true: requests a local proxy forwards " +
+        "would count as local. Give the scraper an admin key instead (`npm run keys:issue`)",
     );
   }
   if ((settings.tlsCertPath === "") !== (settings.tlsKeyPath === "")) {

@@ -14,6 +14,8 @@ import { HEALTHZ_DETAILS_PATH, serveHealthz } from "./rpc/healthz.js";
 import { authInterceptor, checkCall } from "./rpc/auth.js";
 import { connectAdapterWithJsonRules } from "./rpc/connect-adapter.js";
 import { CallGate, callInterceptor } from "./rpc/interceptors.js";
+import { METRICS_PATH, serveMetrics } from "./rpc/metrics-endpoint.js";
+import { LedgerMetrics } from "./metrics/ledger-metrics.js";
 import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
@@ -90,7 +92,11 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     health.setAll(ServingStatus.NOT_SERVING);
     options.onFailStop?.(error);
   };
-  const store = await openStore(storeOptions(config), { onFailStop: (error) => failStop(error) });
+  const metrics = config.metrics === "on" ? new LedgerMetrics([LedgerService, Health, ReflectionV1, ReflectionV1Alpha]) : undefined;
+  const store = await openStore(storeOptions(config), {
+    onFailStop: (error) => failStop(error),
+    ...(metrics === undefined ? {} : { writeObserver: metrics.writes }),
+  });
   const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
@@ -121,7 +127,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   // The same interceptors, in the same order, on both transports: one log line per call,
   // refusal while draining, masking of unexpected errors, and the auth check.
   // The call interceptor wraps the auth check, so refusals are logged (by code, never the key).
-  const interceptors = [callInterceptor(gate, logger), authInterceptor(keyring)];
+  const interceptors = [callInterceptor(gate, logger, metrics?.calls), authInterceptor(keyring)];
   const healthzSource = {
     ping: () => store.ping(),
     isDraining: () => gate.isDraining,
@@ -168,6 +174,11 @@ export async function build(config: Config, logger: Logger, options: BuildOption
         void serveHealthz(healthzSource, request, response, path === HEALTHZ_DETAILS_PATH);
         return;
       }
+      if (path === METRICS_PATH && metrics !== undefined) {
+        const onError = (error: unknown) => logger.error({ err: error }, "collecting the metrics failed");
+        void serveMetrics({ source: metrics, keyring, open: config.metricsOpen, onError }, request, response);
+        return;
+      }
       response.writeHead(404, { "content-type": "application/json" });
       response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
     },
@@ -198,6 +209,12 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   });
 
   let poller: VendorPoller | undefined;
+  metrics?.watch({
+    writeQueueDepth: () => store.writeQueueDepth,
+    callsInFlight: () => gate.callsInFlight,
+    openConnections: () => listener.connectionCount,
+    ...(config.vendor === undefined ? {} : { ingest: () => poller?.status() }),
+  });
   const listen = async () => {
     const address = await listener.listen(config.port, config.host);
     if (config.vendor !== undefined) {

@@ -3,6 +3,7 @@
  * code and duration, and the last line of defence that turns an unexpected exception into a bare
  * INTERNAL, so that no stack trace, driver message or SQL reaches a caller.
  */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../logger.js";
 import { AccessLog, methodName } from "./access-log.js";
@@ -46,24 +47,43 @@ export class CallGate {
 // Services whose calls stay open until the server ends them; they must not hold shutdown up.
 const LONG_LIVED = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
 
-export function callInterceptor(gate: CallGate, logger: Logger): Interceptor {
+/**
+ * Told how every call ended (metrics). A streaming call counts when its handler has returned the
+ * stream, as the log line does, not when the stream ends.
+ */
+export interface CallObserver {
+  /** The recorder of one method: looked up on every call, so it should be a map lookup. */
+  of(service: DescService, method: DescMethod): MethodCallRecorder;
+}
+
+export interface MethodCallRecorder {
+  /** `code` is the gRPC status code: 0 for OK (which Connect's `Code` leaves out), else a `Code`. */
+  record(code: Code | 0, durationMs: number): void;
+}
+
+export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallObserver): Interceptor {
   const accessLog = new AccessLog(logger);
   return (next) => async (request) => {
     const log = accessLog.of(request.service, request.method);
+    const recorder = observer?.of(request.service, request.method);
     const tracked = !LONG_LIVED.has(request.service.typeName);
     if (tracked && !gate.enter()) {
       const refused = shuttingDownError();
       log.info({ code: codeName(refused.code), durationMs: 0 }, "call");
+      recorder?.record(refused.code, 0);
       throw refused;
     }
     const startedAt = performance.now();
     try {
       const response = await next(request);
-      log.info({ code: "OK", durationMs: elapsedMs(startedAt) }, "call");
+      const durationMs = performance.now() - startedAt;
+      log.info({ code: "OK", durationMs: roundMs(durationMs) }, "call");
+      recorder?.record(0, durationMs);
       return response;
     } catch (error) {
       const connectError = error instanceof ConnectError && error.code !== Code.Internal && error.code !== Code.Unknown;
       const thrown = connectError ? error : internalError();
+      recorder?.record(thrown.code, performance.now() - startedAt);
       if (connectError) {
         log.info({ code: codeName(thrown.code), durationMs: elapsedMs(startedAt) }, "call");
       } else {
@@ -84,5 +104,9 @@ export function codeName(code: Code): string {
 }
 
 function elapsedMs(startedAt: number): number {
-  return Math.round((performance.now() - startedAt) * 1000) / 1000;
+  return roundMs(performance.now() - startedAt);
+}
+
+function roundMs(durationMs: number): number {
+  return Math.round(durationMs * 1000) / 1000;
 }

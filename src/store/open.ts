@@ -4,7 +4,7 @@
  */
 import { openPostgresStore, type PostgresStoreOptions } from "./postgres/index.js";
 import { openSqliteStore, type SqliteStoreOptions } from "./sqlite/index.js";
-import type { LedgerStore } from "./store.js";
+import type { LedgerStore, WriteBatchObserver } from "./store.js";
 
 export type StoreSettings =
   | { readonly kind: "sqlite"; readonly sqlite: SqliteStoreOptions }
@@ -26,9 +26,13 @@ export interface StoreHooks {
    * caller is told to retry with the same idempotency key.
    */
   readonly onFailStop?: (error: unknown) => void;
+  /** Told of every committed write batch (its size and timings), for the metrics; both stores. */
+  readonly writeObserver?: WriteBatchObserver;
 }
 
 export function openStore(settings: StoreSettings, hooks: StoreHooks = {}): Promise<LedgerStore> {
-  if (settings.kind === "postgres") return openPostgresStore(settings.postgres);
-  return openSqliteStore(hooks.onFailStop === undefined ? settings.sqlite : { ...settings.sqlite, onFailStop: hooks.onFailStop });
+  const { onFailStop, writeObserver } = hooks;
+  const observed = writeObserver === undefined ? {} : { writeObserver };
+  if (settings.kind === "postgres") return openPostgresStore({ ...settings.postgres, ...observed });
+  return openSqliteStore({ ...settings.sqlite, ...observed, ...(onFailStop === undefined ? {} : { onFailStop }) });
 }

@@ -148,3 +148,17 @@ export interface LedgerStore {
   /** Finishes queued writes, then closes. */
   close(): Promise<void>;
 }
+
+/**
+ * Told about every write batch a store commits, for metrics. The SQLite group commit calls it
+ * and a batching PostgreSQL store should too, so that dashboards read the same figures whatever
+ * the store. Called on the write path once per batch (not per mutation): it must be cheap and
+ * must not throw.
+ */
+export interface WriteBatchObserver {
+  /**
+   * A batch committed: how many mutations it held, how long its whole transaction took and how
+   * long its COMMIT (the flush to disk) took, in milliseconds.
+   */
+  batchCommitted(mutations: number, transactionMs: number, commitMs: number): void;
+}

@@ -3,6 +3,7 @@
  * would, ingests the fake vendor in the background, and GetBalance and GetPayouts, called over
  * gRPC, end up equal to the vendor's own totals to the minor unit.
  */
+import { readFileSync } from "node:fs";
 import { expect } from "chai";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
@@ -10,6 +11,7 @@ import { GrpcTestClient } from "../support/grpc-client.js";
 import { STORE_KINDS } from "../support/stores.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { fakeTotals, type FakeTotalsBody } from "../integration/ingest-helpers.js";
+import { scrape } from "../support/prometheus.js";
 
 const MINUTE_MS = 60_000;
 
@@ -98,5 +100,28 @@ for (const store of STORE_KINDS) describe(`service with the vendor poller (fake 
     expect(outstanding.length).to.be.greaterThan(0);
     expect(listed).to.deep.equal(outstanding);
     expect(vendor.stats().rateLimited, "the poller stayed inside the vendor's limit").to.equal(0);
+  });
+
+  it("shows the poller's lag, rows and budget in GET /metrics, equal to its status", async () => {
+    const metrics = await scrape(server.baseUrl);
+    const status = server.app.poller()?.status();
+    if (status === undefined) throw new Error("the poller did not start");
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "applied" })).to.be.greaterThan(0);
+    // The scrape and the status are two readings; rows only grow between them.
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "applied" })).to.be.at.most(status.rowsIngested);
+    expect(metrics.value("ledger_ingest_rows_total", { outcome: "quarantined" })).to.be.greaterThan(0);
+    expect(metrics.family("ledger_ingest_rows_total").type).to.equal("counter");
+    expect(metrics.value("ledger_ingest_requests_total")).to.be.greaterThan(0);
+    expect(metrics.value("ledger_ingest_budget_window_requests_max")).to.equal(status.requestsPerWindow);
+    expect(metrics.value("ledger_ingest_budget_window_requests")).to.be.within(0, status.requestsPerWindow);
+    expect(metrics.family("ledger_ingest_lag_seconds").type).to.equal("gauge");
+    expect(metrics.value("ledger_ingest_lag_seconds")).to.be.within(0, 60);
+    // The poller's writes go through the group commit like every other write.
+    expect(metrics.count("ledger_store_write_batch_size")).to.be.greaterThan(0);
+    // The README's table names every ingest metric (the README test's server has no vendor).
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    const ingestNames = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_ingest_"));
+    expect(ingestNames).to.have.length(5);
+    for (const name of ingestNames) expect(readme, name).to.include(`| \`${name}\` |`);
   });
 });

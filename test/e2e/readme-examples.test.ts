@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { expect } from "chai";
 import { startApp, type TestApp } from "../support/app.js";
+import { Scrape, scrape } from "../support/prometheus.js";
 import { STORE_KINDS } from "../support/stores.js";
 
 const run = promisify(execFile);
@@ -34,14 +35,26 @@ for (const store of STORE_KINDS) describe(`README examples, on ${store}`, () => 
     }
   });
 
-  it("runs every curl example and gets JSON back", async () => {
+  it("runs every curl example and gets JSON back (Prometheus text from /metrics)", async () => {
     for (const line of exampleLines("curl")) {
       const command = line.replaceAll("localhost:50051", server.address);
       const { stdout } = await run("bash", ["-c", command]);
+      if (/localhost:50051\/metrics\b/.test(line)) {
+        const metrics = new Scrape(stdout.endsWith("\n") ? stdout : `${stdout}\n`);
+        expect(metrics.families.has("ledger_rpc_calls_total"), line).to.equal(true);
+        continue;
+      }
       expect(() => JSON.parse(stdout) as unknown, line).to.not.throw();
       expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown|not_found)"/);
       expect(stdout, line).to.not.match(/"success":false/);
     }
+  });
+
+  it("documents every metric the service exposes", async () => {
+    const metrics = await scrape(server.baseUrl);
+    const names = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_"));
+    expect(names.length).to.be.greaterThan(5);
+    for (const name of names) expect(readme, name).to.include(`| \`${name}\` |`);
   });
 
   it("documents every REST route and every seed profile with a table and curl examples", () => {

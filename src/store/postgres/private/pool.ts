@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import pg from "pg";
+import type { WriteBatchObserver } from "../../store.js";
 
 /** How the store talks TLS to PostgreSQL. `verify-full` checks the certificate and host name. */
 export type PostgresSsl = "disable" | "require" | "verify-full";
@@ -20,6 +21,8 @@ export interface PostgresStoreOptions {
   readonly ssl: PostgresSsl;
   /** PEM file of the CA that signed the server's certificate, for `verify-full`; empty: the system's. */
   readonly sslCaFile: string;
+  /** Told of every committed write batch, for the metrics. */
+  readonly writeObserver?: WriteBatchObserver;
   /** Most mutations in one transaction. */
   readonly batchSizeMax: number;
   /** Most mutations waiting for a transaction before callers are turned away. */

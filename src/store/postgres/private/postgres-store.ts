@@ -42,7 +42,7 @@ export class PostgresStore implements LedgerStore {
 
   private constructor(
     private readonly pool: pg.Pool,
-    options: PostgresStoreOptions,
+    private readonly options: PostgresStoreOptions,
   ) {
     this.writer = new Batcher((batch) => this.runBatch(batch), {
       batchSizeMax: options.batchSizeMax,
@@ -140,6 +140,8 @@ export class PostgresStore implements LedgerStore {
       const decided = batch.map((mutation) => decideOne(mutation, nowMs, states, keyed, pending));
       await appendEntries(client, pending);
       return decided.map((outcome) => settle(outcome));
+    }, {
+      onCommitted: (transactionMs, commitMs) => this.options.writeObserver?.batchCommitted(batch.length, transactionMs, commitMs),
     });
   }
 

@@ -19,6 +19,8 @@ export interface TransactionOptions {
   readonly isolation?: "read committed" | "repeatable read";
   readonly readOnly?: boolean;
   readonly passThrough?: PassThrough;
+  /** Called once the transaction committed: its whole duration and its COMMIT's, in milliseconds. */
+  readonly onCommitted?: (transactionMs: number, commitMs: number) => void;
 }
 
 export async function inTransaction<T>(
@@ -31,12 +33,20 @@ export async function inTransaction<T>(
     let client: pg.PoolClient | undefined;
     try {
       client = await pool.connect();
+      const startedAt = performance.now();
       const mode = `ISOLATION LEVEL ${(options.isolation ?? "read committed").toUpperCase()}${options.readOnly === true ? " READ ONLY" : ""}`;
       await client.query(`BEGIN ${mode}`);
       const result = await work(client);
       phase = "commit";
+      const commitStartedAt = performance.now();
       await client.query("COMMIT");
       client.release();
+      const committedAt = performance.now();
+      try {
+        options.onCommitted?.(committedAt - startedAt, committedAt - commitStartedAt);
+      } catch {
+        // The batch is durable: a failing metrics observer must not turn it into a failed write.
+      }
       return result;
     } catch (error) {
       const broken = await rollback(client, phase);

@@ -10,6 +10,7 @@
 import type { Database } from "better-sqlite3";
 import { assert } from "../../../assert.js";
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../../errors.js";
+import type { WriteBatchObserver } from "../../store.js";
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction: bounds how long one commit holds the event loop. */
@@ -22,6 +23,8 @@ export interface GroupCommitOptions {
    * so that recovery, not this process's memory, decides what was committed.
    */
   readonly onFailStop?: (error: unknown) => void;
+  /** Told each batch's size and timings once it has committed (metrics). */
+  readonly writeObserver?: WriteBatchObserver;
 }
 
 /** A unit of work that runs inside the batch transaction and returns its caller's answer. */
@@ -90,6 +93,7 @@ export class GroupCommitter {
     const rollback = db.prepare("ROLLBACK");
     this.runBatch = (batch, settled) => {
       assert(!db.inTransaction, "a batch starts with no transaction open");
+      const startedAt = performance.now();
       begin.run();
       try {
         const nowMs = Date.now();
@@ -106,6 +110,7 @@ export class GroupCommitter {
         throw error;
       }
       assert(settled.length === batch.length, "every mutation of a batch has an outcome");
+      const commitStartedAt = performance.now();
       try {
         commit.run();
       } catch (error) {
@@ -120,6 +125,12 @@ export class GroupCommitter {
         }
         if (commitProvedNotApplied(error)) throw error;
         throw new CommitOutcomeUnknown(error);
+      }
+      const committedAt = performance.now();
+      try {
+        options.writeObserver?.batchCommitted(batch.length, committedAt - startedAt, committedAt - commitStartedAt);
+      } catch {
+        // The batch is durable: a failing metrics observer must not turn it into a failed write.
       }
     };
   }

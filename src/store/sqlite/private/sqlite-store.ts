@@ -20,6 +20,7 @@ import type {
   MutationResult,
   PayoutQuery,
   PayoutRow,
+  WriteBatchObserver,
 } from "../../store.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
@@ -45,6 +46,8 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs: number;
   /** Called once a COMMIT fails with an unknown outcome; the store then refuses every write. */
   readonly onFailStop?: (error: unknown) => void;
+  /** Told each write batch's size and timings (metrics). */
+  readonly writeObserver?: WriteBatchObserver;
 }
 
 export class SqliteStore implements LedgerStore {
