@@ -20,6 +20,7 @@ import {
   type Reservation,
   type VendorCursor,
 } from "../../ingest-port.js";
+import type { WriteBatchObserver } from "../../store.js";
 import { unavailable } from "./errors.js";
 import { inTransaction } from "./transaction.js";
 import { accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
@@ -47,7 +48,10 @@ const toNumber = (value: bigint | null): number | null => (value === null ? null
 const isLeaseLost = (error: unknown): boolean => error instanceof LeaseLostError;
 
 export class PostgresIngestStore implements IngestStore {
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly writeObserver: WriteBatchObserver | undefined,
+  ) {}
 
   loadCursor(initialClosedUntilMs: number): Promise<VendorCursor> {
     return inTransaction(this.pool, async (client) => {
@@ -104,7 +108,11 @@ export class PostgresIngestStore implements IngestStore {
   }
 
   commitPage(page: PageCommit): Promise<PageOutcome> {
-    return inTransaction(this.pool, (client) => commitPageIn(client, page, Date.now()), { passThrough: isLeaseLost });
+    return inTransaction(this.pool, (client) => commitPageIn(client, page, Date.now()), {
+      passThrough: isLeaseLost,
+      // A page is one unit of work, as it is in SQLite's group commit.
+      onCommitted: (transactionMs, commitMs) => this.writeObserver?.batchCommitted(1, transactionMs, commitMs),
+    });
   }
 
   async listQuarantine(limit = 10_000): Promise<QuarantineRow[]> {

@@ -50,7 +50,7 @@ export class PostgresStore implements LedgerStore {
       // Leave a connection for reads and the poller.
       inFlightMax: Math.max(1, Math.min(BATCHES_IN_FLIGHT_MAX, options.poolMax - 1)),
     });
-    this.ingest = new PostgresIngestStore(pool);
+    this.ingest = new PostgresIngestStore(pool, options.writeObserver);
   }
 
   /** Migrates the database to the newest schema (under knex's lock), then opens the pool. */
