@@ -28,12 +28,17 @@ export default tseslint.config(
     files: ["src/**/*.ts", "bench/**/*.ts"],
     ignores: ["src/store/sqlite/**", "src/store/postgres/**"],
     rules: {
-      "no-restricted-imports": ["error", {
-        patterns: [{
-          group: ["**/store/sqlite/private/*", "**/store/postgres/private/*"],
-          message: "Use the store port (src/store/store.ts, src/store/open.ts) or the store's index.ts.",
-        }],
-      }],
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/store/sqlite/private/*", "**/store/postgres/private/*"],
+              message: "Use the store port (src/store/store.ts, src/store/open.ts) or the store's index.ts.",
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -30,8 +30,10 @@ export interface DriverJob {
 type Caller = (call: EncodedCall, done: (code: string) => void) => void;
 
 function grpcCaller(job: DriverJob): { call: Caller; close: () => void } {
-  const clients = Array.from({ length: job.connections }, () =>
-    new grpc.Client(job.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }));
+  const clients = Array.from(
+    { length: job.connections },
+    () => new grpc.Client(job.address, grpc.credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 }),
+  );
   const identity = (bytes: Buffer) => bytes;
   let next = 0;
   return {

@@ -13,7 +13,13 @@ import { openSqliteStore } from "../src/store/sqlite/index.js";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const dir = mkdtempSync(join(tmpdir(), "ledger-ingest-bench-"));
-const store = await openSqliteStore({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
+const store = await openSqliteStore({
+  filename: join(dir, "ledger.db"),
+  durability: "full",
+  batchSizeMax: 1000,
+  queueDepthMax: 50_000,
+  busyTimeoutMs: 2000,
+});
 const nowMs = Date.now();
 
 try {
@@ -22,21 +28,50 @@ try {
   const startMs = Math.floor((nowMs - 5 * 60_000) / 1000) * 1000;
   const vendor = await startFakeVendor({
     data: { seed: 5, txPerMinute, users: 500, startMs, badRowRate: 0.001, lateRate: 0.01, lateMaxMs: 30_000 },
-    faults: NO_FAULTS, requestsPerWindow: 5, rateWindowMs: 60_000, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
+    faults: NO_FAULTS,
+    requestsPerWindow: 5,
+    rateWindowMs: 60_000,
+    pageSizeMax: 1000,
+    host: "127.0.0.1",
+    port: 0,
   });
-  const config = readVendorConfig({ LEDGER_VENDOR_URL: vendor.url, LEDGER_VENDOR_START: new Date(startMs).toISOString() });
+  const config = readVendorConfig({
+    LEDGER_VENDOR_URL: vendor.url,
+    LEDGER_VENDOR_START: new Date(startMs).toISOString(),
+  });
   const poller = startVendorPoller({ store, config: config!, logger: quiet });
   const samples: number[] = [];
   for (let second = 0; second < minutes * 60; second += 1) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const status = poller.status();
     if (status.state === "following" && status.lagMs !== null) samples.push(status.lagMs);
-    if (second % 30 === 29) console.error(JSON.stringify({ second: second + 1, state: status.state, lagMs: status.lagMs, requests: status.requestsUsed, rows: status.rowsIngested, closedUntil: status.closedUntil }));
+    if (second % 30 === 29)
+      console.error(
+        JSON.stringify({
+          second: second + 1,
+          state: status.state,
+          lagMs: status.lagMs,
+          requests: status.requestsUsed,
+          rows: status.rowsIngested,
+          closedUntil: status.closedUntil,
+        }),
+      );
   }
   await poller.stop();
   samples.sort((a, b) => a - b);
   const at = (q: number) => samples[Math.min(samples.length - 1, Math.floor(q * samples.length))];
-  console.log(JSON.stringify({ node: process.version, txPerMinute, minutes, followingSamples: samples.length, lagMsP50: at(0.5), lagMsP99: at(0.99), lagMsMax: samples.at(-1), vendor: vendor.stats() }));
+  console.log(
+    JSON.stringify({
+      node: process.version,
+      txPerMinute,
+      minutes,
+      followingSamples: samples.length,
+      lagMsP50: at(0.5),
+      lagMsP99: at(0.99),
+      lagMsMax: samples.at(-1),
+      vendor: vendor.stats(),
+    }),
+  );
   await vendor.close();
 } finally {
   await store.close();

@@ -20,7 +20,16 @@ const minutes = 10;
 const endMs = Date.now() - 5 * 60_000;
 const startMs = endMs - minutes * 60_000;
 const vendor = await startFakeVendor({
-  data: { seed: 1, txPerMinute: Math.ceil(rows / minutes), users: 1000, startMs, endMs, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },
+  data: {
+    seed: 1,
+    txPerMinute: Math.ceil(rows / minutes),
+    users: 1000,
+    startMs,
+    endMs,
+    badRowRate: 0,
+    lateRate: 0,
+    lateMaxMs: 0,
+  },
   faults: NO_FAULTS,
   requestsPerWindow: 0,
   rateWindowMs: 60_000,
@@ -29,7 +38,13 @@ const vendor = await startFakeVendor({
   port: 0,
 });
 const dir = mkdtempSync(join(tmpdir(), "ledger-bench-ingest-"));
-const store = await openSqliteStore({ filename: join(dir, "ledger.db"), durability: "full", batchSizeMax: 1000, queueDepthMax: 50_000, busyTimeoutMs: 2000 });
+const store = await openSqliteStore({
+  filename: join(dir, "ledger.db"),
+  durability: "full",
+  batchSizeMax: 1000,
+  queueDepthMax: 50_000,
+  busyTimeoutMs: 2000,
+});
 const config = readVendorConfig({
   LEDGER_VENDOR_URL: vendor.url,
   LEDGER_VENDOR_START: new Date(startMs).toISOString(),

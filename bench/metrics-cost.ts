@@ -30,7 +30,11 @@ async function nsPerCall(withMetrics: boolean): Promise<number> {
 }
 
 const results: { on: number[]; off: number[] } = { on: [], off: [] };
-console.log(`load average before: ${loadavg().map((load) => load.toFixed(2)).join(" ")}`);
+console.log(
+  `load average before: ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")}`,
+);
 for (let round = 0; round < ROUNDS; round += 1) {
   results.off.push(await nsPerCall(false));
   results.on.push(await nsPerCall(true));
@@ -39,7 +43,15 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const on = median(results.on);
 const off = median(results.off);
 console.log(`calls per round: ${CALLS}, rounds: ${ROUNDS}`);
-console.log(`interceptor without metrics: ${off.toFixed(0)} ns/call (rounds: ${results.off.map((value) => value.toFixed(0)).join(", ")})`);
-console.log(`interceptor with metrics:    ${on.toFixed(0)} ns/call (rounds: ${results.on.map((value) => value.toFixed(0)).join(", ")})`);
+console.log(
+  `interceptor without metrics: ${off.toFixed(0)} ns/call (rounds: ${results.off.map((value) => value.toFixed(0)).join(", ")})`,
+);
+console.log(
+  `interceptor with metrics:    ${on.toFixed(0)} ns/call (rounds: ${results.on.map((value) => value.toFixed(0)).join(", ")})`,
+);
 console.log(`the metrics add ${(on - off).toFixed(0)} ns per call (median of each)`);
-console.log(`load average after: ${loadavg().map((load) => load.toFixed(2)).join(" ")}`);
+console.log(
+  `load average after: ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")}`,
+);

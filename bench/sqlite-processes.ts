@@ -26,7 +26,8 @@ async function drive(job: DriverJob): Promise<RunStats> {
   try {
     return await new Promise<RunStats>((resolve, reject) => {
       started.child.once("message", (answer: { ok: boolean; stats?: RunStats; error?: string }) =>
-        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)));
+        answer.ok && answer.stats ? resolve(answer.stats) : reject(new Error(answer.error)),
+      );
       started.child.send(job);
     });
   } finally {
@@ -41,15 +42,28 @@ for (const processes of [1, 2, 3]) {
   try {
     for (let index = 0; index < processes; index += 1) {
       // One at a time: the first migrates the file.
-      const server = new ChildServer(await freePort(), { LEDGER_DB: dbPath, LEDGER_LOG_LEVEL: "warn", LEDGER_AUTH: "off" });
+      const server = new ChildServer(await freePort(), {
+        LEDGER_DB: dbPath,
+        LEDGER_LOG_LEVEL: "warn",
+        LEDGER_AUTH: "off",
+      });
       await server.start();
       servers.push(server);
     }
     const startedAt = performance.now();
-    const runs = await Promise.all(servers.map((server) => drive({
-      protocol: "grpc", address: server.address, workload: "spread-writes", total: Math.floor(total / processes),
-      concurrency: Math.floor(100 / processes), connections: 1, warmup: 0,
-    })));
+    const runs = await Promise.all(
+      servers.map((server) =>
+        drive({
+          protocol: "grpc",
+          address: server.address,
+          workload: "spread-writes",
+          total: Math.floor(total / processes),
+          concurrency: Math.floor(100 / processes),
+          connections: 1,
+          warmup: 0,
+        }),
+      ),
+    );
     const seconds = (performance.now() - startedAt) / 1000;
     const ok = runs.reduce((sum, run) => sum + (run.codes.OK ?? 0), 0);
     const codes = runs.map((run) => JSON.stringify(run.codes)).join(" ");
@@ -57,15 +71,25 @@ for (const processes of [1, 2, 3]) {
     await client.unary(LedgerService.method.load, { userId: WALLET_USER, amount: 10_000n });
     client.close();
     const clients = servers.map((server) => new GrpcTestClient(server.address));
-    const outcomes = await Promise.all(Array.from({ length: 10_000 }, (_, index) =>
-      clients[index % clients.length]!.unary(LedgerService.method.adjustBalance, { userId: WALLET_USER, amount: -2n })
-        .then(() => "OK", (error: { code?: number }) => String(error.code))));
+    const outcomes = await Promise.all(
+      Array.from({ length: 10_000 }, (_, index) =>
+        clients[index % clients.length]!.unary(LedgerService.method.adjustBalance, {
+          userId: WALLET_USER,
+          amount: -2n,
+        }).then(
+          () => "OK",
+          (error: { code?: number }) => String(error.code),
+        ),
+      ),
+    );
     for (const each of clients) each.close();
     const histogram: Record<string, number> = {};
     for (const outcome of outcomes) histogram[outcome] = (histogram[outcome] ?? 0) + 1;
     const audit = await auditLedger(dbPath);
-    console.log(`${processes} process(es) on one SQLite file: sustained c100 ${Math.round(ok / seconds)} calls/s (${codes}); ` +
-      `wallet ${JSON.stringify(histogram)}; verify ${audit.report.mismatches.length === 0 ? "clean" : `${audit.report.mismatches.length} mismatches`}`);
+    console.log(
+      `${processes} process(es) on one SQLite file: sustained c100 ${Math.round(ok / seconds)} calls/s (${codes}); ` +
+        `wallet ${JSON.stringify(histogram)}; verify ${audit.report.mismatches.length === 0 ? "clean" : `${audit.report.mismatches.length} mismatches`}`,
+    );
   } finally {
     for (const server of servers) await server.kill();
     rmSync(dir, { recursive: true, force: true });

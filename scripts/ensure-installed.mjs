@@ -68,10 +68,13 @@ function provisionNode(version) {
   if (existsSync(binary)) return binary;
   console.error(`installing Node ${version} from the npm registry (${packageName})…`);
   mkdirSync(prefix, { recursive: true });
-  execSync(`npm install --no-save --no-package-lock --no-audit --no-fund --prefix "${prefix}" ${packageName}@${version}`, {
-    stdio: "inherit",
-    cwd: root,
-  });
+  execSync(
+    `npm install --no-save --no-package-lock --no-audit --no-fund --prefix "${prefix}" ${packageName}@${version}`,
+    {
+      stdio: "inherit",
+      cwd: root,
+    },
+  );
   if (!existsSync(binary)) throw new Error(`${packageName}@${version} did not provide ${binary}`);
   return binary;
 }
@@ -86,7 +89,9 @@ function ensureSupportedNode() {
   const binary = provisionNode(pinned);
   if (isOurLink() && resolve(binFolder, readlinkSync(link)) === binary) return;
   const seen = found === undefined ? "no node on PATH" : `Node ${found.version} at ${found.path}`;
-  console.error(`${seen} is older than ${NODE_MAJOR_MIN}: npm scripts will run on Node ${pinned} from the npm registry.`);
+  console.error(
+    `${seen} is older than ${NODE_MAJOR_MIN}: npm scripts will run on Node ${pinned} from the npm registry.`,
+  );
   rmSync(link, { force: true });
   mkdirSync(binFolder, { recursive: true });
   symlinkSync(binary, link);

@@ -44,7 +44,8 @@ export function runPrimary(workers: number, logger: Logger): void {
     if (stopping) return;
     stopping = true;
     logger.info({ signal, workers }, "shutting down every worker");
-    if (signal === "SIGTERM") for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    if (signal === "SIGTERM")
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);

@@ -220,7 +220,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     vendor: vendorSettings(read, env),
   };
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
-    read.problems.push("LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request");
+    read.problems.push(
+      "LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request",
+    );
   }
   read.problems.push(...databaseProblems(config));
   read.problems.push(...secureDefaultsProblems(config));
@@ -254,7 +256,11 @@ function postgresSettings(read: EnvReader, env: NodeJS.ProcessEnv): PostgresSett
     poolMax: read.integer("LEDGER_PG_POOL_MAX", 10, 2, 1000),
     statementTimeoutMs: read.integer("LEDGER_PG_STATEMENT_TIMEOUT_MS", 5000, 100, 600_000),
     connectTimeoutMs: read.integer("LEDGER_PG_CONNECT_TIMEOUT_MS", 5000, 100, 600_000),
-    ssl: read.oneOf<PostgresSsl>("LEDGER_PG_SSL", loopback ? "disable" : "verify-full", ["disable", "require", "verify-full"]),
+    ssl: read.oneOf<PostgresSsl>("LEDGER_PG_SSL", loopback ? "disable" : "verify-full", [
+      "disable",
+      "require",
+      "verify-full",
+    ]),
     sslCaFile: read.string("LEDGER_PG_SSL_CA_FILE", ""),
   };
 }

@@ -45,7 +45,9 @@ function reportDrops(destination: Destination): void {
   destination.on("drop", () => {
     droppedLines += 1;
     timer ??= setTimeout(() => {
-      process.stderr.write(`ledger: log buffer full (${LOG_BUFFER_MAX_BYTES} bytes): dropped ${droppedLines} log lines\n`);
+      process.stderr.write(
+        `ledger: log buffer full (${LOG_BUFFER_MAX_BYTES} bytes): dropped ${droppedLines} log lines\n`,
+      );
       droppedLines = 0;
       timer = undefined;
     }, DROP_REPORT_INTERVAL_MS).unref();
@@ -53,7 +55,12 @@ function reportDrops(destination: Destination): void {
 }
 
 export function createLogger(level: string): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: LOG_WRITE_MIN_BYTES, maxLength: LOG_BUFFER_MAX_BYTES });
+  const destination = pino.destination({
+    dest: 1,
+    sync: false,
+    minLength: LOG_WRITE_MIN_BYTES,
+    maxLength: LOG_BUFFER_MAX_BYTES,
+  });
   reportDrops(destination);
   const logger = pino(
     {

@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   flushLogsOnCrash(logger);
   if (config.workers > 1 && isPrimary()) {
-    logger.info({ workers: config.workers, db: describeDatabase(config) }, `starting ${config.workers} service processes`);
+    logger.info(
+      { workers: config.workers, db: describeDatabase(config) },
+      `starting ${config.workers} service processes`,
+    );
     runPrimary(config.workers, logger);
     return;
   }
@@ -42,7 +45,13 @@ async function main(): Promise<void> {
   });
   const address = await app.listen();
   logger.info(
-    { host: address.address, port: address.port, db: describeDatabase(config), durability: config.durability, node: process.version },
+    {
+      host: address.address,
+      port: address.port,
+      db: describeDatabase(config),
+      durability: config.durability,
+      node: process.version,
+    },
     `ledger listening on ${address.address}:${address.port} (gRPC, gRPC-Web and Connect)`,
   );
 

@@ -29,7 +29,10 @@ import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
 import { openStore } from "./store/open.js";
 import type { LedgerStore } from "./store/store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
-import { file_grpc_reflection_v1_reflection, ServerReflection as ReflectionV1 } from "../gen/grpc/reflection/v1/reflection_pb.js";
+import {
+  file_grpc_reflection_v1_reflection,
+  ServerReflection as ReflectionV1,
+} from "../gen/grpc/reflection/v1/reflection_pb.js";
 import {
   file_grpc_reflection_v1alpha_reflection,
   ServerReflection as ReflectionV1Alpha,
@@ -92,7 +95,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     health.setAll(ServingStatus.NOT_SERVING);
     options.onFailStop?.(error);
   };
-  const metrics = config.metrics === "on" ? new LedgerMetrics([LedgerService, Health, ReflectionV1, ReflectionV1Alpha]) : undefined;
+  const metrics =
+    config.metrics === "on" ? new LedgerMetrics([LedgerService, Health, ReflectionV1, ReflectionV1Alpha]) : undefined;
   const store = await openStore(storeOptions(config), {
     onFailStop: (error) => failStop(error),
     ...(metrics === undefined ? {} : { writeObserver: metrics.writes }),
@@ -141,7 +145,10 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     authorizeDetails: (authorization: string | undefined) => {
       const decision = checkCall(keyring, HEALTHZ_DETAILS_METHOD, authorization);
       if (decision.ok) return null;
-      return { status: decision.code === "unauthenticated" ? (401 as const) : (403 as const), message: decision.message };
+      return {
+        status: decision.code === "unauthenticated" ? (401 as const) : (403 as const),
+        message: decision.message,
+      };
     },
   };
   // connect-node, the lean HTTP/1.1 path and the REST gateway read the same options, so they
@@ -183,7 +190,8 @@ export async function build(config: Config, logger: Logger, options: BuildOption
       response.end(JSON.stringify({ code: "not_found", message: `no route for ${request.method} ${path}` }));
     },
   }) as Handler;
-  const handler = config.http1Unary === "lean" ? withLeanUnary(connectHandler, { ...routerOptions, services }) : connectHandler;
+  const handler =
+    config.http1Unary === "lean" ? withLeanUnary(connectHandler, { ...routerOptions, services }) : connectHandler;
   const nativeGrpc =
     config.grpcServer === "grpc-js"
       ? createNativeGrpcServer({

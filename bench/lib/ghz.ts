@@ -27,8 +27,10 @@ const NS_PER_MS = 1e6;
 
 export function runGhz(job: DriverJob): Promise<RunStats> {
   const args = [...ghzArgs(job, job.address), "--format", "json"];
-  if (job.warmup > 0) args.splice(args.indexOf("-n") + 1, 1, String(job.total + job.warmup), "--skipFirst", String(job.warmup));
-  const [command, commandArgs] = PINNING === null ? ["ghz", args] : ["taskset", ["-c", String(PINNING.driver), "ghz", ...args]];
+  if (job.warmup > 0)
+    args.splice(args.indexOf("-n") + 1, 1, String(job.total + job.warmup), "--skipFirst", String(job.warmup));
+  const [command, commandArgs] =
+    PINNING === null ? ["ghz", args] : ["taskset", ["-c", String(PINNING.driver), "ghz", ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "inherit"] });
     const chunks: Buffer[] = [];
@@ -59,7 +61,13 @@ function toStats(report: GhzReport): RunStats {
     count: report.count,
     durationMs: round(report.total / NS_PER_MS),
     callsPerSec: Math.round(report.rps),
-    latencyMs: { mean: round(report.average / NS_PER_MS), p50: percentile(50), p90: percentile(90), p99: percentile(99), max: round(report.slowest / NS_PER_MS) },
+    latencyMs: {
+      mean: round(report.average / NS_PER_MS),
+      p50: percentile(50),
+      p90: percentile(90),
+      p99: percentile(99),
+      max: round(report.slowest / NS_PER_MS),
+    },
     histogram,
     codes,
   };

@@ -78,7 +78,8 @@ export async function runH2load(job: H2loadJob): Promise<RunStats> {
 }
 
 function h2load(args: string[]): Promise<string> {
-  const [command, commandArgs] = PINNING === null ? ["h2load", args] : ["taskset", ["-c", String(PINNING.driver), "h2load", ...args]];
+  const [command, commandArgs] =
+    PINNING === null ? ["h2load", args] : ["taskset", ["-c", String(PINNING.driver), "h2load", ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(command, commandArgs, { stdio: ["ignore", "pipe", "pipe"] });
     const chunks: Buffer[] = [];

@@ -12,7 +12,8 @@ const HAS_TASKSET = process.platform === "linux" && spawnSync("taskset", ["-V"])
 export const CORES = availableParallelism();
 
 /** Which core each role is pinned to, or null when pinning is off. */
-export const PINNING = HAS_TASKSET && CORES >= 2 && !process.argv.includes("--no-pin") ? { server: 0, driver: 1 } : null;
+export const PINNING =
+  HAS_TASKSET && CORES >= 2 && !process.argv.includes("--no-pin") ? { server: 0, driver: 1 } : null;
 
 export interface Started<T> {
   readonly child: ChildProcess;

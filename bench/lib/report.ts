@@ -68,22 +68,33 @@ const isSpread = (run: RunRecord) => run.job.workload === "spread-writes" || run
  */
 function ceilingOf(report: BenchReport, run: RunRecord, kind: string): RunRecord | undefined {
   const candidates = report.runs.filter(
-    (candidate) => candidate.server === kind && candidate.job.concurrency === run.job.concurrency && candidate.driver === run.driver,
+    (candidate) =>
+      candidate.server === kind && candidate.job.concurrency === run.job.concurrency && candidate.driver === run.driver,
   );
   return candidates.find((candidate) => isSpread(candidate) === isSpread(run)) ?? candidates[0];
 }
 
 function codesOf(run: RunRecord): string {
-  const list = (codes: Record<string, number>) => Object.entries(codes).map(([code, count]) => `${code} ${count}`).join(", ");
-  return run.serverCodes === undefined ? list(run.stats.codes) : `${list(run.serverCodes)} (server log); ${list(run.stats.codes)} (${run.driver})`;
+  const list = (codes: Record<string, number>) =>
+    Object.entries(codes)
+      .map(([code, count]) => `${code} ${count}`)
+      .join(", ");
+  return run.serverCodes === undefined
+    ? list(run.stats.codes)
+    : `${list(run.serverCodes)} (server log); ${list(run.stats.codes)} (${run.driver})`;
 }
 
-function runLine(report: BenchReport, run: RunRecord, storeRate: (durability: string, concurrency: number) => number | undefined): string {
+function runLine(
+  report: BenchReport,
+  run: RunRecord,
+  storeRate: (durability: string, concurrency: number) => number | undefined,
+): string {
   const { stats, job } = run;
   const durability = durabilityOf(run);
   const isLedger = durability !== "-";
   const grpcLedger = isLedger && job.protocol === "grpc" && job.concurrency <= 1000;
-  const of = (kind: string, applies: boolean) => (applies ? ratio(stats.callsPerSec, ceilingOf(report, run, kind)?.stats.callsPerSec) : "-");
+  const of = (kind: string, applies: boolean) =>
+    applies ? ratio(stats.callsPerSec, ceilingOf(report, run, kind)?.stats.callsPerSec) : "-";
   return (
     `| ${run.id} | ${run.scenario}${job.protocol === "http" ? (isLedger ? " (HTTP/1.1 Connect JSON)" : " (HTTP/1.1)") : ""} | ${run.driver} | ${durability} | ${job.concurrency} | ${stats.count} | ${stats.callsPerSec} | ` +
     `${stats.latencyMs.p50} | ${stats.latencyMs.p99} | ${(stats.latencyMs.p99 / Math.max(0.01, stats.latencyMs.p50)).toFixed(1)} | ${codesOf(run)} | ${run.loadAverage1m.toFixed(2)} | ` +
@@ -96,13 +107,16 @@ function runLine(report: BenchReport, run: RunRecord, storeRate: (durability: st
 export function renderMarkdown(report: BenchReport): string {
   const byId = (id: string) => report.runs.find((run) => run.id === id);
   const storeRate = (durability: string, concurrency: number) =>
-    report.storeCeilings.find((ceiling) => ceiling.durability === durability && ceiling.concurrency === concurrency)?.stats.callsPerSec;
+    report.storeCeilings.find((ceiling) => ceiling.durability === durability && ceiling.concurrency === concurrency)
+      ?.stats.callsPerSec;
   const lines = [
     `# Ledger benchmark, ${report.startedAt}${report.quick ? " (quick)" : ""}`,
     "",
     `Node ${report.node}, ${report.platform}, ${report.cores} cores (${report.cpuModel}); pinning: ${report.pinning}; load average ${report.loadAverage}; ${report.durationS} s in all.`,
     `Drivers: ${report.driver} (each row names its own; a ratio divides by the ceiling run with the same driver and concurrency).`,
-    `Settings: ${Object.entries(report.settings).map(([key, value]) => `${key}=${value}`).join(", ")}.`,
+    `Settings: ${Object.entries(report.settings)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(", ")}.`,
     "",
     "Ceilings: (a) trivial handler on our own stack (listener, grpc-js adapter, interceptors, logging), no store;",
     "(b) a bare @grpc/grpc-js server with a fixed answer; (c) the domain and SQLite store alone, no RPC, same durability;",
@@ -114,11 +128,20 @@ export function renderMarkdown(report: BenchReport): string {
   for (const run of report.runs) lines.push(runLine(report, run, storeRate));
   for (const ceiling of report.storeCeilings) {
     const { stats } = ceiling;
-    lines.push(`| ${ceiling.id} | ceiling (c) store alone | - | ${ceiling.durability} | ${ceiling.concurrency} | ${stats.count} | ${stats.callsPerSec} | ${stats.latencyMs.p50} | ${stats.latencyMs.p99} | ${(stats.latencyMs.p99 / Math.max(0.01, stats.latencyMs.p50)).toFixed(1)} | ${Object.entries(stats.codes).map(([code, count]) => `${code} ${count}`).join(", ")} | - | - | - | - | - |`);
+    lines.push(
+      `| ${ceiling.id} | ceiling (c) store alone | - | ${ceiling.durability} | ${ceiling.concurrency} | ${stats.count} | ${stats.callsPerSec} | ${stats.latencyMs.p50} | ${stats.latencyMs.p99} | ${(stats.latencyMs.p99 / Math.max(0.01, stats.latencyMs.p50)).toFixed(1)} | ${Object.entries(
+        stats.codes,
+      )
+        .map(([code, count]) => `${code} ${count}`)
+        .join(", ")} | - | - | - | - | - |`,
+    );
   }
   if (report.ingest !== null) {
     const { rows, durationMs, rowsPerSec, requests, lastError } = report.ingest;
-    lines.push("", `Ingest (poller catch-up from the fake vendor, rate limit lifted, durable store; the fake vendor shares the core, so a lower bound): ${rows} rows in ${durationMs} ms = **${rowsPerSec} rows/s**, ${requests} vendor requests${lastError === null ? "" : `, last error: ${lastError}`}.`);
+    lines.push(
+      "",
+      `Ingest (poller catch-up from the fake vendor, rate limit lifted, durable store; the fake vendor shares the core, so a lower bound): ${rows} rows in ${durationMs} ms = **${rowsPerSec} rows/s**, ${requests} vendor requests${lastError === null ? "" : `, last error: ${lastError}`}.`,
+    );
   }
   lines.push("", "## Targets", "");
   for (const check of report.checks) lines.push(`- check: ${check}`);
@@ -127,21 +150,54 @@ export function renderMarkdown(report: BenchReport): string {
     if (run === undefined || ceiling === undefined) return;
     const fraction = run.stats.callsPerSec / ceiling.stats.callsPerSec;
     const verdict = fraction >= wanted ? "MET" : `MISSED by ${Math.round((wanted - fraction) * 100)} points`;
-    lines.push(`- ${name} [${run.driver}]: ${run.stats.callsPerSec} / ${ceiling.stats.callsPerSec} (${ceiling.id}) = ${Math.round(fraction * 100)}% (target ${wanted * 100}%): ${verdict}`);
+    lines.push(
+      `- ${name} [${run.driver}]: ${run.stats.callsPerSec} / ${ceiling.stats.callsPerSec} (${ceiling.id}) = ${Math.round(fraction * 100)}% (target ${wanted * 100}%): ${verdict}`,
+    );
   };
-  target("durable AdjustBalance on one account c=100 vs trivial @grpc/grpc-js (b)", byId("hot-full-c100"), "trivial-grpc-js", 0.8);
-  target("wallet over HTTP/1.1 Connect JSON, 10,000 requests over 1,000 connections vs trivial node:http (d)", byId("http-wallet-c1000"), "trivial-node-http", 0.5);
-  target("wallet over HTTP/1.1 Connect JSON, 10,000 simultaneous connections vs trivial node:http (d)", byId("http-wallet-c10000"), "trivial-node-http", 0.8);
-  target("durable sustained writes c=100 vs trivial @grpc/grpc-js (b)", byId("sustained-full-c100"), "trivial-grpc-js", 0.7);
-  target("durable sustained writes c=100 vs trivial handler on our stack (a)", byId("sustained-full-c100"), "trivial-stack", 0.8);
+  target(
+    "durable AdjustBalance on one account c=100 vs trivial @grpc/grpc-js (b)",
+    byId("hot-full-c100"),
+    "trivial-grpc-js",
+    0.8,
+  );
+  target(
+    "wallet over HTTP/1.1 Connect JSON, 10,000 requests over 1,000 connections vs trivial node:http (d)",
+    byId("http-wallet-c1000"),
+    "trivial-node-http",
+    0.5,
+  );
+  target(
+    "wallet over HTTP/1.1 Connect JSON, 10,000 simultaneous connections vs trivial node:http (d)",
+    byId("http-wallet-c10000"),
+    "trivial-node-http",
+    0.8,
+  );
+  target(
+    "durable sustained writes c=100 vs trivial @grpc/grpc-js (b)",
+    byId("sustained-full-c100"),
+    "trivial-grpc-js",
+    0.7,
+  );
+  target(
+    "durable sustained writes c=100 vs trivial handler on our stack (a)",
+    byId("sustained-full-c100"),
+    "trivial-stack",
+    0.8,
+  );
   const logged = byId("hot-full-c100");
   const quiet = byId("hot-full-quiet-c100");
   if (logged !== undefined && quiet !== undefined) {
-    lines.push(`- access log cost: hot-full-c100 (log at info) ${logged.stats.callsPerSec} / hot-full-quiet-c100 (warn) ${quiet.stats.callsPerSec} calls/s = ${Math.round((logged.stats.callsPerSec / quiet.stats.callsPerSec) * 100)}%`);
+    lines.push(
+      `- access log cost: hot-full-c100 (log at info) ${logged.stats.callsPerSec} / hot-full-quiet-c100 (warn) ${quiet.stats.callsPerSec} calls/s = ${Math.round((logged.stats.callsPerSec / quiet.stats.callsPerSec) * 100)}%`,
+    );
   }
-  for (const run of report.runs.filter((candidate) => candidate.job.concurrency === 1000 && durabilityOf(candidate) !== "-")) {
+  for (const run of report.runs.filter(
+    (candidate) => candidate.job.concurrency === 1000 && durabilityOf(candidate) !== "-",
+  )) {
     const spread = run.stats.latencyMs.p99 / Math.max(0.01, run.stats.latencyMs.p50);
-    lines.push(`- p99 <= 10 x p50 at c=1000, ${run.id}: ${run.stats.latencyMs.p99} / ${run.stats.latencyMs.p50} ms = ${spread.toFixed(1)}x: ${spread <= 10 ? "MET" : "MISSED"}`);
+    lines.push(
+      `- p99 <= 10 x p50 at c=1000, ${run.id}: ${run.stats.latencyMs.p99} / ${run.stats.latencyMs.p50} ms = ${spread.toFixed(1)}x: ${spread <= 10 ? "MET" : "MISSED"}`,
+    );
   }
   lines.push("", "## Equivalent commands (h2load, ghz)", "", "```sh", ...report.ghzCommands, "```", "");
   return `${lines.join("\n")}\n`;

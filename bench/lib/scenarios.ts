@@ -8,12 +8,7 @@ import type { H2loadShape } from "./h2load.js";
 import type { WorkloadName } from "./workload.js";
 
 export type ServerKind =
-  | "ledger-full"
-  | "ledger-normal"
-  | "ledger-full-quiet"
-  | "trivial-stack"
-  | "trivial-grpc-js"
-  | "trivial-node-http";
+  "ledger-full" | "ledger-normal" | "ledger-full-quiet" | "trivial-stack" | "trivial-grpc-js" | "trivial-node-http";
 
 export interface RunSpec {
   /** A stable id, e.g. "sustained-full-c100". */
@@ -48,7 +43,12 @@ function grpcShape(concurrency: number): H2loadShape {
   return { connections: 10, streamsPerConnection: Math.max(1, concurrency / 10) };
 }
 
-function grpcJob(workload: WorkloadName, total: number, concurrency: number, warmup: number): Omit<DriverJob, "address"> {
+function grpcJob(
+  workload: WorkloadName,
+  total: number,
+  concurrency: number,
+  warmup: number,
+): Omit<DriverJob, "address"> {
   return { protocol: "grpc", workload, total, concurrency, connections: connectionsFor(concurrency), warmup };
 }
 
@@ -115,13 +115,29 @@ export function plan(sizes: Sizes): RunSpec[] {
   for (const server of ["ledger-full", "ledger-normal"] as const) {
     const durability = server === "ledger-full" ? "full" : "normal";
     for (const concurrency of [100, 1000]) {
-      runs.push({ id: `sustained-${durability}-c${concurrency}`, scenario: "sustained", server, job: grpcJob("spread-writes", sizes.sustainedTotal, concurrency, sizes.warmup) });
+      runs.push({
+        id: `sustained-${durability}-c${concurrency}`,
+        scenario: "sustained",
+        server,
+        job: grpcJob("spread-writes", sizes.sustainedTotal, concurrency, sizes.warmup),
+      });
     }
     for (const concurrency of [100, 1000]) {
-      runs.push({ id: `hot-${durability}-c${concurrency}`, scenario: "hot account", server, job: grpcJob("hot-writes", sizes.otherTotal, concurrency, sizes.warmup), h2load: grpcShape(concurrency) });
+      runs.push({
+        id: `hot-${durability}-c${concurrency}`,
+        scenario: "hot account",
+        server,
+        job: grpcJob("hot-writes", sizes.otherTotal, concurrency, sizes.warmup),
+        h2load: grpcShape(concurrency),
+      });
     }
     if (server === "ledger-full") {
-      runs.push({ id: "reads-c100", scenario: "reads", server, job: grpcJob("reads", sizes.otherTotal, 100, sizes.warmup) });
+      runs.push({
+        id: "reads-c100",
+        scenario: "reads",
+        server,
+        job: grpcJob("reads", sizes.otherTotal, 100, sizes.warmup),
+      });
     }
   }
   // The access log's cost: the same run with LEDGER_LOG_LEVEL=warn, beside hot-full-c100.
@@ -149,9 +165,16 @@ export function ghzArgs(job: Omit<DriverJob, "address">, address: string): strin
   const call = GHZ_CALLS[job.workload];
   return [
     "--insecure",
-    "--call", `ledger.v1.LedgerService/${call.method}`,
-    "-d", call.data,
-    "-n", String(job.total), "-c", String(job.concurrency), "--connections", String(job.connections),
+    "--call",
+    `ledger.v1.LedgerService/${call.method}`,
+    "-d",
+    call.data,
+    "-n",
+    String(job.total),
+    "-c",
+    String(job.concurrency),
+    "--connections",
+    String(job.connections),
     address,
   ];
 }

@@ -10,7 +10,13 @@ export interface RunStats {
   readonly count: number;
   readonly durationMs: number;
   readonly callsPerSec: number;
-  readonly latencyMs: { readonly mean: number; readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly latencyMs: {
+    readonly mean: number;
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+    readonly max: number;
+  };
   /** "<=1ms": 1234, ..., ">5000ms": 0. */
   readonly histogram: Record<string, number>;
   /** Status code name (OK, FAILED_PRECONDITION, ...) to count. */
@@ -19,7 +25,8 @@ export interface RunStats {
 
 export function summarize(latenciesMs: Float64Array, codes: Record<string, number>, durationMs: number): RunStats {
   const sorted = Float64Array.from(latenciesMs).sort();
-  const at = (quantile: number) => round(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? 0);
+  const at = (quantile: number) =>
+    round(sorted[Math.min(sorted.length - 1, Math.floor(quantile * sorted.length))] ?? 0);
   let sum = 0;
   for (const latency of sorted) sum += latency;
   const histogram: Record<string, number> = {};
@@ -34,7 +41,13 @@ export function summarize(latenciesMs: Float64Array, codes: Record<string, numbe
     count: sorted.length,
     durationMs: round(durationMs),
     callsPerSec: Math.round((sorted.length / durationMs) * 1000),
-    latencyMs: { mean: round(sum / Math.max(1, sorted.length)), p50: at(0.5), p90: at(0.9), p99: at(0.99), max: round(sorted.at(-1) ?? 0) },
+    latencyMs: {
+      mean: round(sum / Math.max(1, sorted.length)),
+      p50: at(0.5),
+      p90: at(0.9),
+      p99: at(0.99),
+      max: round(sorted.at(-1) ?? 0),
+    },
     histogram,
     codes,
   };

@@ -26,7 +26,11 @@ export interface EncodedCall {
 
 const method = LedgerService.method;
 
-function encode<I extends DescMessage>(m: { parent: { typeName: string }; name: string; input: I }, init: MessageInitShape<I>, json: object): EncodedCall {
+function encode<I extends DescMessage>(
+  m: { parent: { typeName: string }; name: string; input: I },
+  init: MessageInitShape<I>,
+  json: object,
+): EncodedCall {
   return {
     path: `/${m.parent.typeName}/${m.name}`,
     body: Buffer.from(toBinary(m.input, create(m.input, init))),
@@ -46,9 +50,17 @@ function writesOn(userId: (index: number) => string, count: number): EncodedCall
 export function workload(name: WorkloadName): EncodedCall[] {
   switch (name) {
     case "wallet":
-      return [encode(method.adjustBalance, { userId: WALLET_USER, amount: -2n }, { userId: WALLET_USER, amount: "-2" })];
+      return [
+        encode(method.adjustBalance, { userId: WALLET_USER, amount: -2n }, { userId: WALLET_USER, amount: "-2" }),
+      ];
     case "wallet-http":
-      return [encode(method.adjustBalance, { userId: HTTP_WALLET_USER, amount: -2n }, { userId: HTTP_WALLET_USER, amount: "-2" })];
+      return [
+        encode(
+          method.adjustBalance,
+          { userId: HTTP_WALLET_USER, amount: -2n },
+          { userId: HTTP_WALLET_USER, amount: "-2" },
+        ),
+      ];
     case "spread-writes":
       // Accounts in an order that is not the order of their calls' neighbours.
       return writesOn((index) => accountName((index * 7919) % ACCOUNT_COUNT), 2 * ACCOUNT_COUNT);
@@ -56,7 +68,8 @@ export function workload(name: WorkloadName): EncodedCall[] {
       return writesOn(() => HOT_USER, 2);
     case "reads":
       return Array.from({ length: ACCOUNT_COUNT }, (_, index) =>
-        encode(method.getBalance, { userId: accountName(index) }, { userId: accountName(index) }));
+        encode(method.getBalance, { userId: accountName(index) }, { userId: accountName(index) }),
+      );
   }
 }
 

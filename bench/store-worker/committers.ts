@@ -61,7 +61,10 @@ export class InThreadCommitter extends Batching {
 
   protected commit(batch: Pending[]): void {
     const amounts = BigInt64Array.from(batch, (pending) => pending.amount);
-    const results = this.writer.apply(batch.map((pending) => pending.userId), amounts);
+    const results = this.writer.apply(
+      batch.map((pending) => pending.userId),
+      amounts,
+    );
     batch.forEach((pending, index) => pending.resolve(results[index] as bigint));
   }
 
@@ -84,12 +87,14 @@ export class WorkerCommitter extends Batching {
     const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`;
     this.worker = new Worker(bootstrap, { eval: true, workerData: { filename } });
     this.started = new Promise((resolve) => this.worker.once("message", () => resolve()));
-    this.worker.once("message", () => this.worker.on("message", ({ results }: { id: number; results: BigInt64Array }) => {
-      const batch = this.inFlight ?? [];
-      this.inFlight = undefined;
-      batch.forEach((pending, index) => pending.resolve(results[index] as bigint));
-      this.schedule();
-    }));
+    this.worker.once("message", () =>
+      this.worker.on("message", ({ results }: { id: number; results: BigInt64Array }) => {
+        const batch = this.inFlight ?? [];
+        this.inFlight = undefined;
+        batch.forEach((pending, index) => pending.resolve(results[index] as bigint));
+        this.schedule();
+      }),
+    );
   }
 
   /** Resolves once the worker has opened the database: start-up is not part of a run. */
@@ -102,7 +107,9 @@ export class WorkerCommitter extends Batching {
   protected commit(batch: Pending[]): void {
     this.inFlight = batch;
     const amounts = BigInt64Array.from(batch, (pending) => pending.amount);
-    this.worker.postMessage({ id: this.nextId++, userIds: batch.map((pending) => pending.userId), amounts }, [amounts.buffer]);
+    this.worker.postMessage({ id: this.nextId++, userIds: batch.map((pending) => pending.userId), amounts }, [
+      amounts.buffer,
+    ]);
   }
 
   async close(): Promise<void> {

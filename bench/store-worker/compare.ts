@@ -19,7 +19,10 @@ import { InThreadCommitter, WorkerCommitter, type Committer } from "./committers
 
 const total = Number(process.argv[2] ?? 50_000);
 const rounds = Number(process.argv[3] ?? 2);
-const requestBytes = toBinary(AdjustBalanceRequestSchema, create(AdjustBalanceRequestSchema, { userId: "acct-0001", amount: 1n }));
+const requestBytes = toBinary(
+  AdjustBalanceRequestSchema,
+  create(AdjustBalanceRequestSchema, { userId: "acct-0001", amount: 1n }),
+);
 
 async function run(committer: Committer, concurrency: number, spread: boolean): Promise<RunStats> {
   const latencies = new Float64Array(total);
@@ -33,8 +36,17 @@ async function run(committer: Committer, concurrency: number, spread: boolean): 
       const request = fromBinary(AdjustBalanceRequestSchema, requestBytes);
       const userId = spread ? `acct-${(index * 7919) % 1000}` : "hot";
       const balanceAfter = await committer.submit(userId, request.amount);
-      const response = toBinary(AdjustBalanceResponseSchema, create(AdjustBalanceResponseSchema, { userId, currency: "USD", amount: request.amount, balanceAfter }));
-      sink += JSON.stringify({ level: 30, method: "ledger.v1.LedgerService/AdjustBalance", code: "OK", durationMs: performance.now() - callStartedAt }).length + response.length;
+      const response = toBinary(
+        AdjustBalanceResponseSchema,
+        create(AdjustBalanceResponseSchema, { userId, currency: "USD", amount: request.amount, balanceAfter }),
+      );
+      sink +=
+        JSON.stringify({
+          level: 30,
+          method: "ledger.v1.LedgerService/AdjustBalance",
+          code: "OK",
+          durationMs: performance.now() - callStartedAt,
+        }).length + response.length;
       latencies[index] = performance.now() - callStartedAt;
     }
   };
@@ -43,19 +55,28 @@ async function run(committer: Committer, concurrency: number, spread: boolean): 
   return summarize(latencies, { OK: total }, performance.now() - startedAt);
 }
 
-console.log(`Node ${process.version}, ${availableParallelism()} cores visible, load average ${loadavg()[0]?.toFixed(2)}, ${total} calls per row`);
-console.log("| round | writer | accounts | concurrency | calls/s | p50 ms | p99 ms |\n|---:|---|---|---:|---:|---:|---:|");
+console.log(
+  `Node ${process.version}, ${availableParallelism()} cores visible, load average ${loadavg()[0]?.toFixed(2)}, ${total} calls per row`,
+);
+console.log(
+  "| round | writer | accounts | concurrency | calls/s | p50 ms | p99 ms |\n|---:|---|---|---:|---:|---:|---:|",
+);
 for (let round = 1; round <= rounds; round++) {
   for (const spread of [false, true]) {
     for (const concurrency of [100, 1000]) {
-      for (const [name, make] of [["in-thread", (file: string) => new InThreadCommitter(file)], ["worker", (file: string) => new WorkerCommitter(file)]] as const) {
+      for (const [name, make] of [
+        ["in-thread", (file: string) => new InThreadCommitter(file)],
+        ["worker", (file: string) => new WorkerCommitter(file)],
+      ] as const) {
         const dir = mkdtempSync(join(tmpdir(), "ledger-store-worker-"));
         const committer = make(join(dir, "w.db"));
         if (committer instanceof WorkerCommitter) await committer.started;
         const stats = await run(committer, concurrency, spread);
         await committer.close();
         rmSync(dir, { recursive: true, force: true });
-        console.log(`| ${round} | ${name} | ${spread ? "1,000" : "one"} | ${concurrency} | ${stats.callsPerSec} | ${stats.latencyMs.p50} | ${stats.latencyMs.p99} |`);
+        console.log(
+          `| ${round} | ${name} | ${spread ? "1,000" : "one"} | ${concurrency} | ${stats.callsPerSec} | ${stats.latencyMs.p50} | ${stats.latencyMs.p99} |`,
+        );
       }
     }
   }

@@ -24,7 +24,9 @@ export function openWriter(filename: string): BatchWriter {
   db.exec(`CREATE TABLE IF NOT EXISTS accounts (user_id TEXT PRIMARY KEY, balance INTEGER NOT NULL);
            CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL);`);
   const read = db.prepare("SELECT balance FROM accounts WHERE user_id = ?").pluck();
-  const upsert = db.prepare("INSERT INTO accounts (user_id, balance) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance");
+  const upsert = db.prepare(
+    "INSERT INTO accounts (user_id, balance) VALUES (?, ?) ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance",
+  );
   const insert = db.prepare("INSERT INTO entries (user_id, amount, created_at) VALUES (?, ?, ?)");
   const batch = db.transaction((userIds: readonly string[], amounts: BigInt64Array, results: BigInt64Array) => {
     const nowMs = BigInt(Date.now());

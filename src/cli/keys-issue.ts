@@ -13,8 +13,16 @@ function fail(message: string): never {
 }
 
 function parseScopes(list: string): Scope[] {
-  const scopes = [...new Set(list.split(",").map((scope) => scope.trim()).filter((scope) => scope !== ""))];
-  if (scopes.length === 0 || !scopes.every(isScope)) fail(`--scopes must list some of ${SCOPES.join(", ")}, got "${list}"`);
+  const scopes = [
+    ...new Set(
+      list
+        .split(",")
+        .map((scope) => scope.trim())
+        .filter((scope) => scope !== ""),
+    ),
+  ];
+  if (scopes.length === 0 || !scopes.every(isScope))
+    fail(`--scopes must list some of ${SCOPES.join(", ")}, got "${list}"`);
   return scopes;
 }
 

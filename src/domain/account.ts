@@ -70,11 +70,7 @@ function increments(entry: EntryDraft): Increments {
  * adjusting away 2^63 - 1 must not leave an account that refuses every later credit. A saturated
  * total reads as "at least this much"; the balance stays exact.
  */
-export function applyEntry(
-  state: AccountState | undefined,
-  entry: EntryDraft,
-  atMs: number,
-): AccountState | undefined {
+export function applyEntry(state: AccountState | undefined, entry: EntryDraft, atMs: number): AccountState | undefined {
   const base = state ?? emptyAccount(atMs);
   const next: Record<string, bigint | number> = { ...base, updatedAtMs: atMs };
   const changes: Increments = { ...increments(entry), entryCount: 1n };
@@ -96,15 +92,31 @@ export function applyEntry(
  * (`verify` folds stored entries with `applyEntry` itself, so that a damaged row is reported,
  * not fatal.)
  */
-export function applyNewEntry(state: AccountState | undefined, entry: EntryDraft, atMs: number): AccountState | undefined {
+export function applyNewEntry(
+  state: AccountState | undefined,
+  entry: EntryDraft,
+  atMs: number,
+): AccountState | undefined {
   const expectedDelta = entry.status === "declined" ? 0n : balanceDelta(entry.kind, entry.amount);
-  assert(entry.delta === expectedDelta, `a ${entry.kind} entry of ${entry.amount} has delta ${entry.delta}, not ${expectedDelta}`);
-  assert(entry.kind === "adjust" ? entry.amount !== 0n : entry.amount > 0n, `a ${entry.kind} entry has amount ${entry.amount}`);
-  assert(entry.status === "applied" || entry.kind === "authorize", `only an authorization can be declined, not a ${entry.kind}`);
+  assert(
+    entry.delta === expectedDelta,
+    `a ${entry.kind} entry of ${entry.amount} has delta ${entry.delta}, not ${expectedDelta}`,
+  );
+  assert(
+    entry.kind === "adjust" ? entry.amount !== 0n : entry.amount > 0n,
+    `a ${entry.kind} entry has amount ${entry.amount}`,
+  );
+  assert(
+    entry.status === "applied" || entry.kind === "authorize",
+    `only an authorization can be declined, not a ${entry.kind}`,
+  );
   const next = applyEntry(state, entry, atMs);
   if (next !== undefined) {
     assert(next.balance === (state?.balance ?? 0n) + entry.delta, "the balance moved by other than the entry's delta");
-    assert(next.entryCount > (state?.entryCount ?? 0n) || next.entryCount === INT64_MAX, "the entry count did not grow");
+    assert(
+      next.entryCount > (state?.entryCount ?? 0n) || next.entryCount === INT64_MAX,
+      "the entry count did not grow",
+    );
   }
   return next;
 }

@@ -3,15 +3,7 @@
  * port; no transport and no SQL here.
  */
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
-import type {
-  Account,
-  AccountState,
-  Entry,
-  EntryKind,
-  LedgerStore,
-  PayoutRow,
-  Verdict,
-} from "../store/store.js";
+import type { Account, AccountState, Entry, EntryKind, LedgerStore, PayoutRow, Verdict } from "../store/store.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
 import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
@@ -97,7 +89,11 @@ export class Ledger {
       case "existing": {
         const field = differingField(result.entry, kind, input);
         return field === undefined
-          ? success({ entry: result.entry, balanceBefore: result.entry.balanceAfter - result.entry.delta, replayed: true })
+          ? success({
+              entry: result.entry,
+              balanceBefore: result.entry.balanceAfter - result.entry.delta,
+              replayed: true,
+            })
           : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
       }
       case "rejected":

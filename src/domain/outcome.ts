@@ -18,8 +18,7 @@ export type LedgerFailure =
   | { readonly kind: "overloaded"; readonly message: string };
 
 export type Outcome<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly failure: LedgerFailure };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: LedgerFailure };
 
 export function success<T>(value: T): Outcome<T> {
   return { ok: true, value };

@@ -10,11 +10,7 @@ import { applyNewEntry, balanceDelta } from "./account.js";
 /** Why a mutation was refused; mapped to gRPC codes in `src/rpc/errors.ts`. */
 export type RejectReason = "insufficient_funds" | "balance_overflow";
 
-function post(
-  current: AccountState | undefined,
-  entry: EntryDraft,
-  nowMs: number,
-): Verdict<RejectReason> {
+function post(current: AccountState | undefined, entry: EntryDraft, nowMs: number): Verdict<RejectReason> {
   const next = applyNewEntry(current, entry, nowMs);
   return next === undefined ? { type: "reject", reason: "balance_overflow" } : { type: "post", entry, next };
 }

@@ -23,8 +23,7 @@ export interface FieldViolation {
 }
 
 export type Parsed<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly violations: FieldViolation[] };
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly violations: FieldViolation[] };
 
 /** Collects violations across fields so a caller learns every problem in one round trip. */
 export class Violations {
@@ -112,7 +111,11 @@ export function parseMutation(
   const violations = new Violations();
   checkUserId(violations, raw.userId);
   if (raw.amount > amountMinorMax || raw.amount < -amountMinorMax) {
-    violations.add("amount", "OUT_OF_RANGE", `amount must be at most ${amountMinorMax} minor units either way (LEDGER_AMOUNT_MINOR_MAX)`);
+    violations.add(
+      "amount",
+      "OUT_OF_RANGE",
+      `amount must be at most ${amountMinorMax} minor units either way (LEDGER_AMOUNT_MINOR_MAX)`,
+    );
   } else if (kind === "adjust") {
     if (raw.amount === 0n) violations.add("amount", "OUT_OF_RANGE", "amount must not be zero");
     // -2^63 has no positive counterpart in int64, so its debit could not be recorded as spent.

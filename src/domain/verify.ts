@@ -41,7 +41,11 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
       continue;
     }
     if (next.balance !== entry.balanceAfter) {
-      report(entry.userId, entry.currency, `entry ${entry.id}: balance_after ${entry.balanceAfter}, expected ${next.balance}`);
+      report(
+        entry.userId,
+        entry.currency,
+        `entry ${entry.id}: balance_after ${entry.balanceAfter}, expected ${next.balance}`,
+      );
     }
     folded.set(key, next);
   }

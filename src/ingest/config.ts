@@ -70,7 +70,8 @@ export function readVendorConfig(env: NodeJS.ProcessEnv, nowMs: number = Date.no
   let startMs = nowMs;
   if (startText !== undefined && startText !== "") {
     const parsed = parseInstantMs(startText);
-    if (parsed === undefined) problems.push(`LEDGER_VENDOR_START must be an ISO 8601 instant such as 2023-02-01T00:00:00Z, got "${startText}"`);
+    if (parsed === undefined)
+      problems.push(`LEDGER_VENDOR_START must be an ISO 8601 instant such as 2023-02-01T00:00:00Z, got "${startText}"`);
     else startMs = parsed;
   }
   const config: VendorConfig = {

@@ -40,7 +40,13 @@ export const CLOSING_ATTEMPTS_MAX = 3;
 
 export const floorToSecond = (ms: number): number => Math.floor(ms / 1000) * 1000;
 
-export function planNext(cursor: VendorCursor, fresh: FreshState, nowMs: number, settings: PlanSettings, mode: PollMode): Plan {
+export function planNext(
+  cursor: VendorCursor,
+  fresh: FreshState,
+  nowMs: number,
+  settings: PlanSettings,
+  mode: PollMode,
+): Plan {
   if (cursor.pass !== null) return { type: "closing", pass: cursor.pass, isNew: false };
   const closableEndMs = floorToSecond(nowMs - settings.latenessMs);
   const closableMs = closableEndMs - cursor.closedUntilMs;
@@ -54,10 +60,14 @@ export function planNext(cursor: VendorCursor, fresh: FreshState, nowMs: number,
     return freshEndMs > freshStartMs ? { type: "fresh", startMs: freshStartMs, endMs: freshEndMs } : { type: "done" };
   }
   const freshDueMs = fresh.lastFreshAtMs + settings.pollIntervalMs;
-  if (nowMs >= freshDueMs && freshEndMs > freshStartMs) return { type: "fresh", startMs: freshStartMs, endMs: freshEndMs };
+  if (nowMs >= freshDueMs && freshEndMs > freshStartMs)
+    return { type: "fresh", startMs: freshStartMs, endMs: freshEndMs };
   const closingDueMs = cursor.closedUntilMs + settings.windowMs + settings.latenessMs;
   // At least the next whole second: a fresh range shorter than that cannot be asked for.
-  return { type: "idle", untilMs: Math.max(Math.min(Math.max(freshDueMs, freshEndMs + 1000), closingDueMs), nowMs + 1) };
+  return {
+    type: "idle",
+    untilMs: Math.max(Math.min(Math.max(freshDueMs, freshEndMs + 1000), closingDueMs), nowMs + 1),
+  };
 }
 
 export function newPass(startMs: number, endMs: number, attempts: number): ClosingPass {
@@ -83,7 +93,12 @@ export type PassStep =
  * whatever order the pages served them. Otherwise the pass goes on to the next page, or starts
  * again from page 1 keeping what it saw, or after `CLOSING_ATTEMPTS_MAX` tries closes anyway.
  */
-export function stepClosingPass(cursor: VendorCursor, pass: ClosingPass, meta: PageMeta, distinctSeen: number): PassStep {
+export function stepClosingPass(
+  cursor: VendorCursor,
+  pass: ClosingPass,
+  meta: PageMeta,
+  distinctSeen: number,
+): PassStep {
   const totalItems = pass.totalItems ?? meta.totalItems;
   const dirty = pass.dirty || meta.totalItems !== totalItems;
   const closed = { ...cursor, closedUntilMs: pass.endMs, pass: null };
@@ -94,7 +109,9 @@ export function stepClosingPass(cursor: VendorCursor, pass: ClosingPass, meta: P
   }
   if (pass.attempts + 1 >= CLOSING_ATTEMPTS_MAX) return { type: "closed", verified: false, cursor: closed };
   // A count that moved means the range itself changed: start over with an empty seen set.
-  const again = dirty ? newPass(pass.startMs, pass.endMs, pass.attempts + 1) : { ...newPass(pass.startMs, pass.endMs, pass.attempts + 1), totalItems };
+  const again = dirty
+    ? newPass(pass.startMs, pass.endMs, pass.attempts + 1)
+    : { ...newPass(pass.startMs, pass.endMs, pass.attempts + 1), totalItems };
   return { type: "again", cursor: { ...cursor, pass: again } };
 }
 
@@ -102,7 +119,13 @@ export function stepClosingPass(cursor: VendorCursor, pass: ClosingPass, meta: P
  * Exponential backoff with full jitter between half and all of the step, never shorter than
  * what the vendor asked for in Retry-After.
  */
-export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number, retryAfterMs?: number): number {
+export function backoffMs(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const stepMs = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   const jittered = Math.round(stepMs / 2 + (random() * stepMs) / 2);
   return Math.max(jittered, retryAfterMs ?? 0);

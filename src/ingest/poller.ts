@@ -112,7 +112,10 @@ class PollerRun {
 
   async run(): Promise<void> {
     // Renewed on a timer too, so a long vendor wait or backoff does not let the lease lapse.
-    const renewer = setInterval(() => void this.holdLease().catch(() => false), Math.max(100, this.config.leaseTtlMs / 3));
+    const renewer = setInterval(
+      () => void this.holdLease().catch(() => false),
+      Math.max(100, this.config.leaseTtlMs / 3),
+    );
     renewer.unref();
     try {
       await this.loop();
@@ -158,7 +161,10 @@ class PollerRun {
         if (error instanceof LeaseLostError) {
           this.leaseHeld = false;
           cursor = undefined;
-          this.logger.warn({ holderId: this.holderId }, "vendor lease lost to another poller; nothing of the refused write was applied");
+          this.logger.warn(
+            { holderId: this.holderId },
+            "vendor lease lost to another poller; nothing of the refused write was applied",
+          );
           continue;
         }
         // The store refused a commit (busy, full, closing): nothing was applied; read again later.
@@ -175,17 +181,20 @@ class PollerRun {
   private holdLease(): Promise<boolean> {
     const nowMs = this.clock();
     if (this.leaseHeld && nowMs - this.leaseRenewedAtMs < this.config.leaseTtlMs / 3) return Promise.resolve(true);
-    this.leaseRenewal ??= this.vendor.acquireLease(this.holderId, nowMs, this.config.leaseTtlMs).then(
-      (held) => {
-        if (held && !this.leaseHeld) this.logger.info({ holderId: this.holderId }, "took the vendor lease; this poller is active");
-        if (!held && this.leaseHeld) this.logger.warn({ holderId: this.holderId }, "vendor lease taken over by another poller");
+    this.leaseRenewal ??= this.vendor
+      .acquireLease(this.holderId, nowMs, this.config.leaseTtlMs)
+      .then((held) => {
+        if (held && !this.leaseHeld)
+          this.logger.info({ holderId: this.holderId }, "took the vendor lease; this poller is active");
+        if (!held && this.leaseHeld)
+          this.logger.warn({ holderId: this.holderId }, "vendor lease taken over by another poller");
         this.leaseHeld = held;
         if (held) this.leaseRenewedAtMs = nowMs;
         return held;
-      },
-    ).finally(() => {
-      this.leaseRenewal = undefined;
-    });
+      })
+      .finally(() => {
+        this.leaseRenewal = undefined;
+      });
     return this.leaseRenewal;
   }
 
@@ -193,8 +202,10 @@ class PollerRun {
   private async step(cursor: VendorCursor): Promise<VendorCursor | "done"> {
     const nowMs = this.clock();
     const plan = planNext(cursor, this.fresh, nowMs, this.config, this.mode);
-    this.status.state = plan.type === "closing" && cursor.closedUntilMs < nowMs - this.config.latenessMs - this.config.windowMs * 2
-      ? "backfilling" : "following";
+    this.status.state =
+      plan.type === "closing" && cursor.closedUntilMs < nowMs - this.config.latenessMs - this.config.windowMs * 2
+        ? "backfilling"
+        : "following";
     switch (plan.type) {
       case "done":
         return "done";
@@ -219,7 +230,12 @@ class PollerRun {
     if (page === undefined) return cursor;
     let step: PassStep | undefined;
     const outcome = await this.commit(page, (distinct) => {
-      const meta = { page: pass.nextPage, itemCount: page.items.items.length, totalItems: page.totalItems, totalPages: page.totalPages };
+      const meta = {
+        page: pass.nextPage,
+        itemCount: page.items.items.length,
+        totalItems: page.totalItems,
+        totalPages: page.totalPages,
+      };
       step = stepClosingPass(cursor, pass, meta, distinct);
       return step.cursor;
     });
@@ -227,11 +243,17 @@ class PollerRun {
       this.status.windowsClosed += 1;
       if (!step.verified) {
         this.status.windowsClosedUnverified += 1;
-        this.logger.warn({ startMs: pass.startMs, endMs: pass.endMs }, "vendor counts never matched this window's rows; closed it after the last attempt");
+        this.logger.warn(
+          { startMs: pass.startMs, endMs: pass.endMs },
+          "vendor counts never matched this window's rows; closed it after the last attempt",
+        );
       }
     } else if (step?.type === "again") {
       this.status.windowsReread += 1;
-      this.logger.warn({ startMs: pass.startMs, endMs: pass.endMs, totalItems: page.totalItems }, "rows shifted between pages; reading the window again");
+      this.logger.warn(
+        { startMs: pass.startMs, endMs: pass.endMs, totalItems: page.totalItems },
+        "rows shifted between pages; reading the window again",
+      );
     }
     return outcome ?? cursor;
   }
@@ -250,9 +272,13 @@ class PollerRun {
     }
   }
 
-  private async commit(page: VendorPage, closing: ((distinct: number) => VendorCursor) | undefined): Promise<VendorCursor | undefined> {
+  private async commit(
+    page: VendorPage,
+    closing: ((distinct: number) => VendorCursor) | undefined,
+  ): Promise<VendorCursor | undefined> {
     const rows = page.items.items.map((item, index) =>
-      checkVendorRow(item, page.items.sources[index] ?? "", this.config.minorDigits));
+      checkVendorRow(item, page.items.sources[index] ?? "", this.config.minorDigits),
+    );
     const outcome = await this.vendor.commitPage({
       holderId: this.holderId,
       rows,
@@ -262,10 +288,17 @@ class PollerRun {
     });
     this.status.recordPage(outcome, rows);
     for (const row of rows) {
-      if (row.type === "bad") this.logger.warn({ vendorId: row.record.vendorId, reason: row.record.reason, detail: row.record.detail }, "vendor row quarantined");
+      if (row.type === "bad")
+        this.logger.warn(
+          { vendorId: row.record.vendorId, reason: row.record.reason, detail: row.record.detail },
+          "vendor row quarantined",
+        );
     }
     if (outcome.conflicts > 0 || outcome.overflows > 0) {
-      this.logger.warn({ conflicts: outcome.conflicts, overflows: outcome.overflows }, "vendor rows quarantined at apply");
+      this.logger.warn(
+        { conflicts: outcome.conflicts, overflows: outcome.overflows },
+        "vendor rows quarantined at apply",
+      );
     }
     return outcome.cursor;
   }
@@ -274,9 +307,17 @@ class PollerRun {
   private async request(startMs: number, endMs: number, page: number): Promise<VendorPage | undefined> {
     for (let attempt = 0; !this.stopped; attempt += 1) {
       if (!(await this.acquireBudget())) return undefined;
-      const outcome = await fetchPage({
-        baseUrl: this.config.baseUrl, startMs, endMs, page, limit: this.config.pageSize, timeoutMs: this.config.timeoutMs,
-      }, this.abort.signal);
+      const outcome = await fetchPage(
+        {
+          baseUrl: this.config.baseUrl,
+          startMs,
+          endMs,
+          page,
+          limit: this.config.pageSize,
+          timeoutMs: this.config.timeoutMs,
+        },
+        this.abort.signal,
+      );
       this.status.requestsUsed += 1;
       if (outcome.ok) {
         this.status.lastSuccessAtMs = this.clock();
@@ -286,8 +327,17 @@ class PollerRun {
       if (this.stopped) return undefined;
       this.status.retries += 1;
       this.status.lastError = `${outcome.kind}: ${outcome.detail}`;
-      const delayMs = backoffMs(attempt, this.config.backoffBaseMs, this.config.backoffMaxMs, this.random, outcome.retryAfterMs);
-      this.logger.warn({ kind: outcome.kind, detail: outcome.detail, page, startMs, endMs, delayMs }, "vendor request failed; backing off");
+      const delayMs = backoffMs(
+        attempt,
+        this.config.backoffBaseMs,
+        this.config.backoffMaxMs,
+        this.random,
+        outcome.retryAfterMs,
+      );
+      this.logger.warn(
+        { kind: outcome.kind, detail: outcome.detail, page, startMs, endMs, delayMs },
+        "vendor request failed; backing off",
+      );
       await this.sleep(delayMs);
     }
     return undefined;

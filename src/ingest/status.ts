@@ -43,7 +43,8 @@ export interface VendorPollerStatus {
   readonly lastError: string | null;
 }
 
-const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 export class PollerStatus {
   state: VendorPollerStatus["state"] = "starting";

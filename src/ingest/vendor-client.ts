@@ -52,21 +52,35 @@ export async function fetchPage(request: PageRequest, stop: AbortSignal): Promis
   try {
     // A redirect is not followed: it could point the poller, and the data it trusts, at any
     // host. The vendor's address is configuration; a moved vendor is the operator's to update.
-    const response = await fetch(pageUrl(request), { signal, headers: { accept: "application/json" }, redirect: "manual" });
+    const response = await fetch(pageUrl(request), {
+      signal,
+      headers: { accept: "application/json" },
+      redirect: "manual",
+    });
     if (response.status >= 300 && response.status < 400) {
       await response.body?.cancel().catch(() => undefined);
-      return { ok: false, kind: "client_error", detail: `HTTP ${response.status}: the vendor answered with a redirect, which is not followed; set LEDGER_VENDOR_URL to the final address` };
+      return {
+        ok: false,
+        kind: "client_error",
+        detail: `HTTP ${response.status}: the vendor answered with a redirect, which is not followed; set LEDGER_VENDOR_URL to the final address`,
+      };
     }
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => undefined);
       return failureOf(response);
     }
     const text = await readBounded(response);
-    if (text === undefined) return { ok: false, kind: "bad_response", detail: `body larger than ${RESPONSE_BYTES_MAX} bytes` };
+    if (text === undefined)
+      return { ok: false, kind: "bad_response", detail: `body larger than ${RESPONSE_BYTES_MAX} bytes` };
     return parsePage(text);
   } catch (error) {
-    if (signal.aborted && !stop.aborted) return { ok: false, kind: "timeout", detail: `no complete answer within ${request.timeoutMs} ms` };
-    return { ok: false, kind: "network", detail: error instanceof Error ? `${error.message}${causeOf(error)}` : String(error) };
+    if (signal.aborted && !stop.aborted)
+      return { ok: false, kind: "timeout", detail: `no complete answer within ${request.timeoutMs} ms` };
+    return {
+      ok: false,
+      kind: "network",
+      detail: error instanceof Error ? `${error.message}${causeOf(error)}` : String(error),
+    };
   }
 }
 
@@ -78,7 +92,8 @@ function causeOf(error: Error): string {
 function failureOf(response: Response): FetchOutcome {
   const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"), Date.now());
   const detail = `HTTP ${response.status}`;
-  const kind: FailureKind = response.status === 429 ? "rate_limited" : response.status >= 500 ? "server_error" : "client_error";
+  const kind: FailureKind =
+    response.status === 429 ? "rate_limited" : response.status >= 500 ? "server_error" : "client_error";
   return retryAfterMs === undefined ? { ok: false, kind, detail } : { ok: false, kind, detail, retryAfterMs };
 }
 
@@ -114,7 +129,8 @@ export function parsePage(text: string): FetchOutcome {
   if (!isJsonObject(body)) return { ok: false, kind: "bad_response", detail: "body is not a JSON object" };
   const items = body.fields.get("items");
   const meta = body.fields.get("meta");
-  if (!isJsonArray(items) || !isJsonObject(meta)) return { ok: false, kind: "bad_response", detail: "body lacks items or meta" };
+  if (!isJsonArray(items) || !isJsonObject(meta))
+    return { ok: false, kind: "bad_response", detail: "body lacks items or meta" };
   const totalItems = countOf(meta.fields.get("totalItems"));
   const totalPages = countOf(meta.fields.get("totalPages"));
   if (totalItems === undefined || totalPages === undefined) {
@@ -135,5 +151,7 @@ function countOf(value: JsonValue | undefined): number | undefined {
 export function cleartextVendorWarning(baseUrl: string): string | undefined {
   const url = new URL(baseUrl);
   if (url.protocol !== "http:") return undefined;
-  return isLoopbackHost(url.hostname) ? undefined : `the vendor ${url.host} is reached over cleartext http; use https unless the network path is trusted`;
+  return isLoopbackHost(url.hostname)
+    ? undefined
+    : `the vendor ${url.host} is reached over cleartext http; use https unless the network path is trusted`;
 }

@@ -27,8 +27,7 @@ export function entryKindOf(type: string): VendorEntryKind | undefined {
 }
 
 // ISO 8601 as the vendor writes it: a date, a time, optional fraction, and an explicit zone.
-const ISO_INSTANT =
-  /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;
 
 /** The widest UTC offset in use anywhere (Kiribati, +14:00), in minutes. */
 const OFFSET_MINUTES_MAX = 14 * 60;
@@ -42,7 +41,14 @@ export function parseInstantMs(text: string): number | undefined {
   const match = ISO_INSTANT.exec(text);
   if (match === null) return undefined;
   const [, year, month, day, hour, minute, second, fraction = "", zone = "Z"] = match.map((part) => part ?? "");
-  const fields = [year, month, day, hour, minute, second].map(Number) as [number, number, number, number, number, number];
+  const fields = [year, month, day, hour, minute, second].map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const [y, mo, d, h, mi, s] = fields;
   if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || s > 59) return undefined;
   const date = new Date(0);
@@ -69,7 +75,8 @@ export function fingerprintOf(raw: string): string {
 /** Checks one item of a page; `raw` is its exact source text, kept for quarantine. */
 export function checkVendorRow(item: JsonValue, raw: string, minorDigits: number): CheckedRow {
   const fingerprint = fingerprintOf(raw);
-  if (!isJsonObject(item)) return bad(null, `raw:${fingerprint}`, raw, fingerprint, ["not_an_object"], "the row is not a JSON object");
+  if (!isJsonObject(item))
+    return bad(null, `raw:${fingerprint}`, raw, fingerprint, ["not_an_object"], "the row is not a JSON object");
   const field = (name: string) => item.fields.get(name);
   const id = field("id");
   const vendorId = typeof id === "string" && id.length > 0 && id.length <= VENDOR_ID_LENGTH_MAX ? id : null;
@@ -80,12 +87,20 @@ export function checkVendorRow(item: JsonValue, raw: string, minorDigits: number
     reasons.push(reason);
     details.push(detail);
   };
-  if (item.duplicateKeys.length > 0) problem("duplicate_field", `fields appear twice: ${item.duplicateKeys.join(", ")}`);
-  if (vendorId === null) problem(id === undefined ? "missing_id" : "bad_id", `id must be a string of 1 to ${VENDOR_ID_LENGTH_MAX} characters`);
+  if (item.duplicateKeys.length > 0)
+    problem("duplicate_field", `fields appear twice: ${item.duplicateKeys.join(", ")}`);
+  if (vendorId === null)
+    problem(
+      id === undefined ? "missing_id" : "bad_id",
+      `id must be a string of 1 to ${VENDOR_ID_LENGTH_MAX} characters`,
+    );
 
   const userId = field("userId");
   if (typeof userId !== "string") {
-    problem(userId === undefined ? "missing_user_id" : "bad_user_id", "userId must be a string (it may have leading zeros)");
+    problem(
+      userId === undefined ? "missing_user_id" : "bad_user_id",
+      "userId must be a string (it may have leading zeros)",
+    );
   } else {
     const violations = new Violations();
     checkUserId(violations, userId, "userId");
@@ -94,7 +109,11 @@ export function checkVendorRow(item: JsonValue, raw: string, minorDigits: number
 
   const type = field("type");
   const kind = typeof type === "string" ? entryKindOf(type) : undefined;
-  if (kind === undefined) problem(type === undefined ? "missing_type" : "bad_type", `type ${JSON.stringify(type ?? null)} is not earned, spent, payout or paid_out`);
+  if (kind === undefined)
+    problem(
+      type === undefined ? "missing_type" : "bad_type",
+      `type ${JSON.stringify(type ?? null)} is not earned, spent, payout or paid_out`,
+    );
 
   const amount = field("amount");
   let amountMinor: bigint | undefined;
@@ -108,16 +127,30 @@ export function checkVendorRow(item: JsonValue, raw: string, minorDigits: number
 
   const createdAt = field("createdAt");
   const occurredAtMs = typeof createdAt === "string" ? parseInstantMs(createdAt) : undefined;
-  if (occurredAtMs === undefined) problem(createdAt === undefined ? "missing_created_at" : "bad_created_at", "createdAt must be an ISO 8601 instant");
+  if (occurredAtMs === undefined)
+    problem(createdAt === undefined ? "missing_created_at" : "bad_created_at", "createdAt must be an ISO 8601 instant");
 
-  if (reasons.length > 0 || vendorId === null || typeof userId !== "string" || kind === undefined ||
-    amountMinor === undefined || occurredAtMs === undefined) {
+  if (
+    reasons.length > 0 ||
+    vendorId === null ||
+    typeof userId !== "string" ||
+    kind === undefined ||
+    amountMinor === undefined ||
+    occurredAtMs === undefined
+  ) {
     return bad(vendorId, identity, raw, fingerprint, reasons, details.join("; "));
   }
   const fact: VendorFact = { externalId: vendorId, userId, kind, amountMinor, occurredAtMs };
   return { type: "fact", identity, raw, fingerprint, fact };
 }
 
-function bad(vendorId: string | null, identity: string, raw: string, fingerprint: string, reasons: string[], detail: string): CheckedRow {
+function bad(
+  vendorId: string | null,
+  identity: string,
+  raw: string,
+  fingerprint: string,
+  reasons: string[],
+  detail: string,
+): CheckedRow {
   return { type: "bad", identity, record: { fingerprint, vendorId, reason: reasons[0] ?? "invalid", detail, raw } };
 }

@@ -15,7 +15,9 @@ import { codeName, type CallObserver, type MethodCallRecorder } from "../rpc/int
 import { methodName } from "../rpc/access-log.js";
 
 /** Upper bounds of the latency buckets, in seconds: from 250 µs (a cached read) to 10 s. */
-const LATENCY_BUCKETS_SECONDS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS_SECONDS = [
+  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 
 /** gRPC status codes run from 0 (OK) to 16 (UNAUTHENTICATED). */
 const CODE_COUNT = 17;
@@ -24,7 +26,9 @@ type CounterChild = ReturnType<Counter<"method" | "code">["labels"]>;
 type HistogramChild = ReturnType<Histogram<"method">["labels"]>;
 
 class MethodMetrics implements MethodCallRecorder {
-  private readonly byCode: (CounterChild | undefined)[] = new Array<CounterChild | undefined>(CODE_COUNT).fill(undefined);
+  private readonly byCode: (CounterChild | undefined)[] = new Array<CounterChild | undefined>(CODE_COUNT).fill(
+    undefined,
+  );
 
   constructor(
     private readonly calls: Counter<"method" | "code">,

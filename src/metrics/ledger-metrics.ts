@@ -47,7 +47,11 @@ export class LedgerMetrics {
   /** The scrape-time gauges; called once the server's parts exist. */
   watch(sources: MetricSources): void {
     this.gauge("ledger_store_write_queue_depth", "Mutations waiting for a write batch.", sources.writeQueueDepth);
-    this.gauge("ledger_rpc_calls_in_flight", "Calls admitted and not yet answered (long-lived streams excluded).", sources.callsInFlight);
+    this.gauge(
+      "ledger_rpc_calls_in_flight",
+      "Calls admitted and not yet answered (long-lived streams excluded).",
+      sources.callsInFlight,
+    );
     this.gauge("ledger_open_connections", "Open client connections, HTTP/1.1 and HTTP/2.", sources.openConnections);
     if (sources.ingest !== undefined) this.watchIngest(sources.ingest);
   }
@@ -71,20 +75,32 @@ export class LedgerMetrics {
 
   private watchIngest(status: () => VendorPollerStatus | undefined): void {
     const registers = [this.own];
-    const lag = new Gauge({ name: "ledger_ingest_lag_seconds", help: "How far the ingested vendor data is behind the vendor's present.", registers });
+    const lag = new Gauge({
+      name: "ledger_ingest_lag_seconds",
+      help: "How far the ingested vendor data is behind the vendor's present.",
+      registers,
+    });
     const rows = new Counter({
       name: "ledger_ingest_rows_total",
       help: "Vendor rows handled by this process: applied as entries, skipped as already applied, or quarantined as bad.",
       labelNames: ["outcome"],
       registers,
     });
-    const requests = new Counter({ name: "ledger_ingest_requests_total", help: "Requests sent to the vendor by this process, retries included.", registers });
+    const requests = new Counter({
+      name: "ledger_ingest_requests_total",
+      help: "Requests sent to the vendor by this process, retries included.",
+      registers,
+    });
     const inWindow = new Gauge({
       name: "ledger_ingest_budget_window_requests",
       help: "Requests to the vendor in the current budget window, by every process.",
       registers,
     });
-    const windowMax = new Gauge({ name: "ledger_ingest_budget_window_requests_max", help: "The vendor's request budget per window.", registers });
+    const windowMax = new Gauge({
+      name: "ledger_ingest_budget_window_requests_max",
+      help: "The vendor's request budget per window.",
+      registers,
+    });
     this.refreshers.push(() => {
       const snapshot = status();
       if (snapshot === undefined) return;
@@ -101,7 +117,11 @@ export class LedgerMetrics {
   }
 }
 
-function setCounter<Label extends string>(counter: Counter<Label>, total: number, labels?: Partial<Record<Label, string>>): void {
+function setCounter<Label extends string>(
+  counter: Counter<Label>,
+  total: number,
+  labels?: Partial<Record<Label, string>>,
+): void {
   if (labels === undefined) {
     counter.reset();
     counter.inc(total);

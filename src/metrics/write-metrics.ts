@@ -9,7 +9,9 @@ import type { WriteBatchObserver } from "../store/store.js";
 /** Powers of two up to 4096; LEDGER_WRITE_BATCH_MAX defaults to 1000. */
 const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096];
 /** From 100 µs (no fsync, LEDGER_DURABILITY=normal) to 2.5 s (a disk in trouble). */
-const COMMIT_BUCKETS_SECONDS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const COMMIT_BUCKETS_SECONDS = [
+  0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+];
 
 export class WriteMetrics implements WriteBatchObserver {
   private readonly batchSize: Histogram;

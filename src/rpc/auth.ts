@@ -38,13 +38,22 @@ export function requiredScope(method: string): Scope | null {
 
 export type AuthDecision =
   | { readonly ok: true; readonly keyName: string | null }
-  | { readonly ok: false; readonly code: "unauthenticated" | "permission_denied"; readonly message: string; readonly scope: Scope };
+  | {
+      readonly ok: false;
+      readonly code: "unauthenticated" | "permission_denied";
+      readonly message: string;
+      readonly scope: Scope;
+    };
 
 /**
  * Decides whether a call may proceed. `keyring` null means authentication is off. The message
  * names the key's holder, never the token.
  */
-export function checkCall(keyring: ApiKeyring | null, method: string, authorization: string | null | undefined): AuthDecision {
+export function checkCall(
+  keyring: ApiKeyring | null,
+  method: string,
+  authorization: string | null | undefined,
+): AuthDecision {
   const scope = requiredScope(method);
   if (keyring === null || scope === null) return { ok: true, keyName: null };
   const token = BEARER_PATTERN.exec(authorization ?? "")?.[1];

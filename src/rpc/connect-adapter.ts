@@ -20,10 +20,18 @@ import {
 import { toConnectError } from "./errors.js";
 import { int64JsonViolations } from "./json-int64.js";
 
-type NodeHandler = (request: Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[0], response: Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[1]) => void;
+type NodeHandler = (
+  request: Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[0],
+  response: Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>[1],
+) => void;
 
-export function connectAdapterWithJsonRules(options: ConnectNodeAdapterOptions & { readonly readMaxBytes: number }): NodeHandler {
-  const router = createConnectRouter({ ...options, acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli] });
+export function connectAdapterWithJsonRules(
+  options: ConnectNodeAdapterOptions & { readonly readMaxBytes: number },
+): NodeHandler {
+  const router = createConnectRouter({
+    ...options,
+    acceptCompression: options.acceptCompression ?? [compressionGzip, compressionBrotli],
+  });
   options.routes(router);
   const paths = new Map(router.handlers.map((handler) => [handler.requestPath, handler]));
   return (request, response) => {
@@ -34,9 +42,10 @@ export function connectAdapterWithJsonRules(options: ConnectNodeAdapterOptions &
     }
     const universal = universalRequestFromNodeRequest(request, response, undefined, undefined);
     const format = jsonFormat(universal.header);
-    const body = format !== undefined && isAsyncIterable(universal.body)
-      ? checkedBody(universal.body, handler.method.input, format, universal.header, options.readMaxBytes)
-      : universal.body;
+    const body =
+      format !== undefined && isAsyncIterable(universal.body)
+        ? checkedBody(universal.body, handler.method.input, format, universal.header, options.readMaxBytes)
+        : universal.body;
     // As in connect-node's adapter: a failure here is a broken connection, already answered
     // or no longer answerable; the call's own outcome was logged by the interceptors.
     handler({ ...universal, body })
@@ -50,7 +59,11 @@ type JsonFormat = "unary" | "enveloped";
 function jsonFormat(header: Headers): JsonFormat | undefined {
   const contentType = (header.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase();
   if (contentType === "application/json") return "unary";
-  if (contentType === "application/grpc-web+json" || contentType === "application/grpc+json" || contentType === "application/connect+json") {
+  if (
+    contentType === "application/grpc-web+json" ||
+    contentType === "application/grpc+json" ||
+    contentType === "application/connect+json"
+  ) {
     return "enveloped";
   }
   return undefined;
@@ -86,9 +99,10 @@ async function* checkedBody(
     }
   }
   const bytes = Buffer.concat(chunks);
-  const texts = format === "unary"
-    ? [decompress(bytes, header.get("content-encoding"), readMaxBytes)]
-    : envelopes(bytes, header.get("grpc-encoding") ?? header.get("connect-content-encoding"), readMaxBytes);
+  const texts =
+    format === "unary"
+      ? [decompress(bytes, header.get("content-encoding"), readMaxBytes)]
+      : envelopes(bytes, header.get("grpc-encoding") ?? header.get("connect-content-encoding"), readMaxBytes);
   for (const text of texts) {
     if (text === undefined) continue;
     const violations = int64JsonViolations(schema, text);
@@ -111,7 +125,7 @@ function decompress(bytes: Buffer, encoding: string | null, readMaxBytes: number
 /** The JSON of each message envelope (1 flag byte, 4 length bytes, the message); end-stream frames skipped. */
 function envelopes(bytes: Buffer, encoding: string | null, readMaxBytes: number): (string | undefined)[] {
   const texts: (string | undefined)[] = [];
-  for (let offset = 0; offset + 5 <= bytes.length; ) {
+  for (let offset = 0; offset + 5 <= bytes.length;) {
     const flags = bytes[offset] ?? 0;
     const length = bytes.readUInt32BE(offset + 1);
     const message = bytes.subarray(offset + 5, offset + 5 + length);

@@ -7,11 +7,7 @@ import { create } from "@bufbuild/protobuf";
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { LedgerFailure } from "../domain/outcome.js";
-import {
-  BadRequestSchema,
-  ErrorInfoSchema,
-  RetryInfoSchema,
-} from "../../gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 
 /** `google.rpc.ErrorInfo.domain` of every error this service sends. */
 export const ERROR_DOMAIN = "ledger.v1";
@@ -80,7 +76,12 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
           : `no ${failure.currency} account for user ${failure.userId}`,
         Code.NotFound,
         undefined,
-        [errorInfo("ACCOUNT_NOT_FOUND", { user_id: failure.userId, ...(failure.currency === null ? {} : { currency: failure.currency }) })],
+        [
+          errorInfo("ACCOUNT_NOT_FOUND", {
+            user_id: failure.userId,
+            ...(failure.currency === null ? {} : { currency: failure.currency }),
+          }),
+        ],
       );
     case "unavailable":
       return new ConnectError(failure.message, Code.Unavailable, undefined, [
@@ -110,9 +111,7 @@ export function shuttingDownError(): ConnectError {
 
 /** What a caller sees of a bug: a code and a reference, never the exception's text. */
 export function internalError(): ConnectError {
-  return new ConnectError("internal error; the incident was logged", Code.Internal, undefined, [
-    errorInfo("INTERNAL"),
-  ]);
+  return new ConnectError("internal error; the incident was logged", Code.Internal, undefined, [errorInfo("INTERNAL")]);
 }
 
 /** No key, or a key the server does not know: the caller must authenticate. Not retryable. */

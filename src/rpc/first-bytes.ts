@@ -27,7 +27,13 @@ export function classifyFirstBytes(head: Buffer): FirstBytes {
   const type = frame[3];
   const flags = frame[4];
   const streamId = frame.readUInt32BE(5) & 0x7fffffff;
-  if (type !== SETTINGS_FRAME_TYPE || flags !== 0 || streamId !== 0 || length % 6 !== 0 || length > FIRST_SETTINGS_BYTES_MAX) {
+  if (
+    type !== SETTINGS_FRAME_TYPE ||
+    flags !== 0 ||
+    streamId !== 0 ||
+    length % 6 !== 0 ||
+    length > FIRST_SETTINGS_BYTES_MAX
+  ) {
     return "invalid";
   }
   return head.length < HTTP2_PREFACE.length + FRAME_HEADER_BYTES + length ? "need_more" : "http2";

@@ -45,7 +45,11 @@ export class CallGate {
 }
 
 // Services whose calls stay open until the server ends them; they must not hold shutdown up.
-const LONG_LIVED = new Set(["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"]);
+const LONG_LIVED = new Set([
+  "grpc.health.v1.Health",
+  "grpc.reflection.v1.ServerReflection",
+  "grpc.reflection.v1alpha.ServerReflection",
+]);
 
 /**
  * Told how every call ended (metrics). A streaming call counts when its handler has returned the
@@ -89,7 +93,10 @@ export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallO
       } else {
         // The exception may carry anything: this line goes through the redacting logger.
         const method = methodName(request.service, request.method);
-        logger.error({ method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt), err: error }, "call failed unexpectedly");
+        logger.error(
+          { method, code: codeName(thrown.code), durationMs: elapsedMs(startedAt), err: error },
+          "call failed unexpectedly",
+        );
       }
       throw thrown;
     } finally {

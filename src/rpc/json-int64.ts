@@ -12,7 +12,13 @@ import { ScalarType, type DescField, type DescMessage } from "@bufbuild/protobuf
 import { isJsonArray, isJsonObject, JsonNumber, parseExactJson, type JsonValue } from "../ingest/exact-json.js";
 import type { FieldViolation } from "../domain/validate.js";
 
-const INT64_SCALARS = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64, ScalarType.FIXED64, ScalarType.SFIXED64]);
+const INT64_SCALARS = new Set([
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.SINT64,
+  ScalarType.FIXED64,
+  ScalarType.SFIXED64,
+]);
 const DIGITS = /^-?[0-9]+$/;
 /** Nested messages followed at most this deep: our requests are flat; this bounds hostile input. */
 const DEPTH_MAX = 32;
@@ -63,7 +69,13 @@ export function int64JsonViolations(schema: DescMessage, text: string): FieldVio
   return violations;
 }
 
-function check(schema: DescMessage, value: JsonValue, prefix: string, violations: FieldViolation[], depth: number): void {
+function check(
+  schema: DescMessage,
+  value: JsonValue,
+  prefix: string,
+  violations: FieldViolation[],
+  depth: number,
+): void {
   if (!isJsonObject(value) || depth > DEPTH_MAX) return;
   for (const field of schema.fields) {
     const raw = value.fields.get(field.jsonName) ?? value.fields.get(field.name);

@@ -26,7 +26,8 @@ export function loadKeyring(config: Pick<Config, "auth" | "apiKeysFile" | "apiKe
   if (config.apiKeys !== "") add(config.apiKeys, "LEDGER_API_KEYS");
   const names = keys.map((key) => key.name);
   const repeated = names.filter((name, index) => names.indexOf(name) !== index);
-  if (repeated.length > 0) problems.push(`key names used twice across the file and LEDGER_API_KEYS: ${repeated.join(", ")}`);
+  if (repeated.length > 0)
+    problems.push(`key names used twice across the file and LEDGER_API_KEYS: ${repeated.join(", ")}`);
   if (problems.length === 0 && keys.length === 0) problems.push("LEDGER_AUTH=on but no API key is configured");
   if (problems.length > 0) throw new ConfigError(problems);
   return new ApiKeyring(keys);

@@ -23,13 +23,7 @@ import {
   type LoadRequest,
   type LoadResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
-import {
-  toAccountBalance,
-  toAdjustBalanceResponse,
-  toAuthorizeResponse,
-  toLoadResponse,
-  toPayout,
-} from "./convert.js";
+import { toAccountBalance, toAdjustBalanceResponse, toAuthorizeResponse, toLoadResponse, toPayout } from "./convert.js";
 import { toConnectError } from "./errors.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;

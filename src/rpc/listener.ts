@@ -86,11 +86,14 @@ export class DualProtocolListener {
     this.onStalled = options.onStalled ?? (() => undefined);
     this.http1 = this.createHttp1Server(handler, options);
     this.http2 = createHttp2Server(
-      options.streamsPerConnectionMax === undefined ? {} : { settings: { maxConcurrentStreams: options.streamsPerConnectionMax } },
+      options.streamsPerConnectionMax === undefined
+        ? {}
+        : { settings: { maxConcurrentStreams: options.streamsPerConnectionMax } },
       (request: Http2ServerRequest, response: Http2ServerResponse) => {
         guardHttp2Stream(request, response, options.requestTimeoutMs, () => this.onStalled("http2_request"));
         handler(request, response);
-      });
+      },
+    );
     this.http2.on("session", (session: Http2Session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
@@ -102,7 +105,10 @@ export class DualProtocolListener {
     if (options.tls === undefined) {
       this.net = createNetServer(accept);
     } else {
-      const tls = createTlsServer({ ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: options.headersTimeoutMs }, accept);
+      const tls = createTlsServer(
+        { ...options.tls, ALPNProtocols: ["h2", "http/1.1"], handshakeTimeout: options.headersTimeoutMs },
+        accept,
+      );
       tls.on("tlsClientError", (error: NodeJS.ErrnoException, socket: Socket) => {
         if (error.code === "ERR_TLS_HANDSHAKE_TIMEOUT") this.onStalled("tls_handshake");
         socket.destroy();
@@ -137,9 +143,14 @@ export class DualProtocolListener {
     server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
       const timedOut = error.code === "ERR_HTTP_REQUEST_TIMEOUT";
       if (timedOut) this.onStalled("http1_request");
-      const answered = ((socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent ?? false);
+      const answered =
+        (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent ?? false;
       if (socket.writable && !answered) {
-        socket.end(timedOut ? "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n" : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+        socket.end(
+          timedOut
+            ? "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n"
+            : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+        );
       }
       socket.destroySoon();
     });

@@ -54,7 +54,11 @@ function isLocalScraper(remoteAddress: string | undefined, headers: IncomingHttp
   return headers.forwarded === undefined && headers["x-forwarded-for"] === undefined;
 }
 
-export async function serveMetrics(options: MetricsEndpointOptions, request: FallbackArguments[0], response: FallbackArguments[1]): Promise<void> {
+export async function serveMetrics(
+  options: MetricsEndpointOptions,
+  request: FallbackArguments[0],
+  response: FallbackArguments[1],
+): Promise<void> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     sendError(request, response, 405, "method not allowed", { allow: "GET, HEAD" });
     return;
@@ -84,10 +88,19 @@ function sendError(
   message: string,
   headers: Record<string, string> = {},
 ): void {
-  send(request, response, status, JSON.stringify({ error: message }), { ...headers, "content-type": "application/json" });
+  send(request, response, status, JSON.stringify({ error: message }), {
+    ...headers,
+    "content-type": "application/json",
+  });
 }
 
-function send(request: FallbackArguments[0], response: FallbackArguments[1], status: number, body: string, headers: Record<string, string>): void {
+function send(
+  request: FallbackArguments[0],
+  response: FallbackArguments[1],
+  status: number,
+  body: string,
+  headers: Record<string, string>,
+): void {
   response.writeHead(status, { ...headers, "cache-control": "no-store" });
   if (request.method === "HEAD") response.end();
   else response.end(body);

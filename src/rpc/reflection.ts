@@ -116,7 +116,10 @@ export class Reflector {
   private notFound(base: Echo, what: string): Response {
     return create(v1.ServerReflectionResponseSchema, {
       ...base,
-      messageResponse: { case: "errorResponse", value: { errorCode: Code.NotFound, errorMessage: `${what} not found` } },
+      messageResponse: {
+        case: "errorResponse",
+        value: { errorCode: Code.NotFound, errorMessage: `${what} not found` },
+      },
     });
   }
 }
@@ -136,7 +139,10 @@ export class ReflectionV1AlphaImpl implements ServiceImpl<typeof v1alpha.ServerR
     requests: AsyncIterable<MessageShape<typeof v1alpha.ServerReflectionRequestSchema>>,
   ): AsyncIterable<MessageShape<typeof v1alpha.ServerReflectionResponseSchema>> {
     for await (const request of requests) {
-      const asV1 = fromBinary(v1.ServerReflectionRequestSchema, toBinary(v1alpha.ServerReflectionRequestSchema, request));
+      const asV1 = fromBinary(
+        v1.ServerReflectionRequestSchema,
+        toBinary(v1alpha.ServerReflectionRequestSchema, request),
+      );
       const answer = this.reflector.answer(asV1);
       yield fromBinary(v1alpha.ServerReflectionResponseSchema, toBinary(v1.ServerReflectionResponseSchema, answer));
     }

@@ -33,7 +33,13 @@ export interface QuarantineRecord {
 
 /** One item of a page after validation. `identity` is the vendor id, or a hash of the raw text. */
 export type CheckedRow =
-  | { readonly type: "fact"; readonly identity: string; readonly raw: string; readonly fingerprint: string; readonly fact: VendorFact }
+  | {
+      readonly type: "fact";
+      readonly identity: string;
+      readonly raw: string;
+      readonly fingerprint: string;
+      readonly fact: VendorFact;
+    }
   | { readonly type: "bad"; readonly identity: string; readonly record: QuarantineRecord };
 
 /** The domain's fold of one fact into an account: undefined when a total would leave int64. */

@@ -50,8 +50,13 @@ export async function migrateToLatest(target: MigrationTarget): Promise<string[]
   const knex =
     target.dialect === "sqlite"
       ? knexFactory({ client: "better-sqlite3", connection: { filename: target.filename }, useNullAsDefault: true })
-      // Two connections: knex holds its migration lock on one while it migrates on another.
-      : knexFactory({ client: "pg", connection: target.connection, pool: { min: 0, max: 2 }, acquireConnectionTimeout: 10_000 });
+      : // Two connections: knex holds its migration lock on one while it migrates on another.
+        knexFactory({
+          client: "pg",
+          connection: target.connection,
+          pool: { min: 0, max: 2 },
+          acquireConnectionTimeout: 10_000,
+        });
   const deadlineMs = Date.now() + MIGRATION_LOCK_WAIT_MS;
   try {
     for (;;) {

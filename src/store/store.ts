@@ -37,13 +37,7 @@ export interface Account extends AccountKey, AccountState {}
 
 /** What an entry records. The vendor kinds arrive through the vendor poller. */
 export type EntryKind =
-  | "load"
-  | "authorize"
-  | "adjust"
-  | "vendor_earned"
-  | "vendor_spent"
-  | "vendor_payout"
-  | "vendor_paid_out";
+  "load" | "authorize" | "adjust" | "vendor_earned" | "vendor_spent" | "vendor_payout" | "vendor_paid_out";
 
 export const ENTRY_KINDS: readonly EntryKind[] = [
   "load",

@@ -83,9 +83,13 @@ describe("seed and verify commands", () => {
       expect(clean.code, clean.stderr).to.equal(0);
       expect(clean.stdout).to.match(/verified 5 entries and 5 accounts .*: OK/);
       // The password never reaches the output.
-      expect(clean.stdout).to.contain(":***@").and.not.contain(`:${new URL(url).password}@`);
+      expect(clean.stdout)
+        .to.contain(":***@")
+        .and.not.contain(`:${new URL(url).password}@`);
 
-      await withClient(url, (client) => client.query("UPDATE accounts SET balance = balance + 1 WHERE user_id = 'bob'"));
+      await withClient(url, (client) =>
+        client.query("UPDATE accounts SET balance = balance + 1 WHERE user_id = 'bob'"),
+      );
       const tampered = await npmRun("verify", url);
       expect(tampered.code).to.equal(1);
       expect(tampered.stderr).to.contain("MISMATCH bob USD: balance is 1501, entries sum to 1500");

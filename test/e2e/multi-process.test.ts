@@ -60,7 +60,10 @@ describe("several service processes over one PostgreSQL database", function () {
     const [listing] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
       { messageRequest: { case: "listServices", value: "" } },
     ]);
-    const names = listing?.messageResponse.case === "listServicesResponse" ? listing.messageResponse.value.service.map((entry) => entry.name) : [];
+    const names =
+      listing?.messageResponse.case === "listServicesResponse"
+        ? listing.messageResponse.value.service.map((entry) => entry.name)
+        : [];
     expect(names).to.include.members(["ledger.v1.LedgerService", "grpc.health.v1.Health"]);
     const loaded = await client.unary(load, { userId: "pg-user", amount: 1000n, idempotencyKey: "pg-1" });
     expect(loaded.balanceAfter).to.equal(1000n);
@@ -77,7 +80,9 @@ describe("several service processes over one PostgreSQL database", function () {
     const refused = await post("AdjustBalance", { userId: "pg-user", amount: "-100000" });
     expect(refused.status).to.equal(400);
     expect(await refused.json()).to.include({ code: "failed_precondition" });
-    const balance = (await (await post("GetBalance", { userId: "pg-user" })).json()) as { balances: { balance: string }[] };
+    const balance = (await (await post("GetBalance", { userId: "pg-user" })).json()) as {
+      balances: { balance: string }[];
+    };
     expect(balance.balances[0]?.balance).to.equal("900");
     const snapshot = await auditLedger(database);
     expect(snapshot.report.mismatches).to.deep.equal([]);
@@ -86,16 +91,25 @@ describe("several service processes over one PostgreSQL database", function () {
 
   it("keeps the wallet exact over 3 processes: 5,000 OK, 5,000 INSUFFICIENT_FUNDS, balance 0", async () => {
     servers = await startServers(3, { LEDGER_DB: database });
-    clients = servers.flatMap((server) => [0, 1].map(() => new GrpcTestClient(server.address, { "grpc.use_local_subchannel_pool": 1 })));
+    clients = servers.flatMap((server) =>
+      [0, 1].map(() => new GrpcTestClient(server.address, { "grpc.use_local_subchannel_pool": 1 })),
+    );
     const [first] = clients;
     if (first === undefined) throw new Error("no client");
     await first.unary(load, { userId: "wallet-user", amount: 10_000n });
-    const outcomes = await Promise.all(Array.from({ length: 10_000 }, (_, index) =>
-      (clients[index % clients.length] ?? first).unary(adjustBalance, { userId: "wallet-user", amount: -2n }).then(() => "OK", outcomeOf)));
+    const outcomes = await Promise.all(
+      Array.from({ length: 10_000 }, (_, index) =>
+        (clients[index % clients.length] ?? first)
+          .unary(adjustBalance, { userId: "wallet-user", amount: -2n })
+          .then(() => "OK", outcomeOf),
+      ),
+    );
     const histogram: Record<string, number> = {};
     for (const outcome of outcomes) histogram[outcome] = (histogram[outcome] ?? 0) + 1;
     expect(histogram).to.deep.equal({ OK: 5000, "FAILED_PRECONDITION/INSUFFICIENT_FUNDS": 5000 });
-    const balances = await Promise.all(clients.map(async (client) => (await client.unary(getBalance, { userId: "wallet-user" })).balances[0]?.balance));
+    const balances = await Promise.all(
+      clients.map(async (client) => (await client.unary(getBalance, { userId: "wallet-user" })).balances[0]?.balance),
+    );
     expect(new Set(balances)).to.deep.equal(new Set([0n]));
     const snapshot = await auditLedger(database);
     expect(snapshot.report.mismatches).to.deep.equal([]);
@@ -106,8 +120,15 @@ describe("several service processes over one PostgreSQL database", function () {
     servers = await startServers(2, { LEDGER_DB: database });
     clients = servers.map((server) => new GrpcTestClient(server.address));
     const keys = Array.from({ length: 200 }, (_, index) => `race-${index}`);
-    const answers = await Promise.all(keys.map((key) =>
-      Promise.all(clients.map((client) => client.unary(load, { userId: `racer-${key.length % 3}`, amount: 7n, idempotencyKey: key })))));
+    const answers = await Promise.all(
+      keys.map((key) =>
+        Promise.all(
+          clients.map((client) =>
+            client.unary(load, { userId: `racer-${key.length % 3}`, amount: 7n, idempotencyKey: key }),
+          ),
+        ),
+      ),
+    );
     for (const [index, pair] of answers.entries()) {
       const [a, b] = pair;
       expect(a?.entryId, keys[index]).to.equal(b?.entryId);
@@ -137,7 +158,9 @@ describe("several service processes over one PostgreSQL database", function () {
         }
       }
     };
-    const lanes = clients.flatMap((client, index) => Array.from({ length: 8 }, (_, lane) => drive(client, `p${index}l${lane}`)));
+    const lanes = clients.flatMap((client, index) =>
+      Array.from({ length: 8 }, (_, lane) => drive(client, `p${index}l${lane}`)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await servers[0]?.kill();
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -157,7 +180,10 @@ describe("several service processes over one PostgreSQL database", function () {
     clients = [new GrpcTestClient(server.address)];
     const answer = await clients[0]!.unary(load, { userId: "w", amount: 5n });
     expect(answer.balanceAfter).to.equal(5n);
-    const workers = spawnSync("pgrep", ["-P", String(server.pid)], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
+    const workers = spawnSync("pgrep", ["-P", String(server.pid)], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean);
     expect(workers).to.have.length(2);
     expect(await server.stop()).to.equal(0);
   });

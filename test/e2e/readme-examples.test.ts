@@ -17,77 +17,96 @@ const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8")
 const exampleLines = (tool: string) =>
   readme.split("\n").filter((line) => line.startsWith(`${tool} `) && line.includes("localhost:50051"));
 
-for (const store of STORE_KINDS) describe(`README examples, on ${store}`, () => {
-  let server: TestApp;
+for (const store of STORE_KINDS)
+  describe(`README examples, on ${store}`, () => {
+    let server: TestApp;
 
-  before(async () => {
-    server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" }, store);
-  });
+    before(async () => {
+      server = await startApp({ LEDGER_COMPAT: "card,wallet,rewards" }, store);
+    });
 
-  after(async () => {
-    await server.stop();
-  });
+    after(async () => {
+      await server.stop();
+    });
 
-  it("has curl and grpcurl examples for every RPC", () => {
-    for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"]) {
-      expect(exampleLines("curl").some((line) => line.includes(`/${rpc}`)), `curl ${rpc}`).to.equal(true);
-      expect(exampleLines("grpcurl").some((line) => line.includes(`/${rpc}`)), `grpcurl ${rpc}`).to.equal(true);
-    }
-  });
-
-  it("runs every curl example and gets JSON back (Prometheus text from /metrics)", async () => {
-    for (const line of exampleLines("curl")) {
-      const command = line.replaceAll("localhost:50051", server.address);
-      const { stdout } = await run("bash", ["-c", command]);
-      if (/localhost:50051\/metrics\b/.test(line)) {
-        const metrics = new Scrape(stdout.endsWith("\n") ? stdout : `${stdout}\n`);
-        expect(metrics.families.has("ledger_rpc_calls_total"), line).to.equal(true);
-        continue;
+    it("has curl and grpcurl examples for every RPC", () => {
+      for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"]) {
+        expect(
+          exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
+          `curl ${rpc}`,
+        ).to.equal(true);
+        expect(
+          exampleLines("grpcurl").some((line) => line.includes(`/${rpc}`)),
+          `grpcurl ${rpc}`,
+        ).to.equal(true);
       }
-      expect(() => JSON.parse(stdout) as unknown, line).to.not.throw();
-      expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown|not_found)"/);
-      expect(stdout, line).to.not.match(/"success":false/);
-    }
-  });
+    });
 
-  it("documents every metric the service exposes", async () => {
-    const metrics = await scrape(server.baseUrl);
-    const names = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_"));
-    expect(names.length).to.be.greaterThan(5);
-    for (const name of names) expect(readme, name).to.include(`| \`${name}\` |`);
-  });
+    it("runs every curl example and gets JSON back (Prometheus text from /metrics)", async () => {
+      for (const line of exampleLines("curl")) {
+        const command = line.replaceAll("localhost:50051", server.address);
+        const { stdout } = await run("bash", ["-c", command]);
+        if (/localhost:50051\/metrics\b/.test(line)) {
+          const metrics = new Scrape(stdout.endsWith("\n") ? stdout : `${stdout}\n`);
+          expect(metrics.families.has("ledger_rpc_calls_total"), line).to.equal(true);
+          continue;
+        }
+        expect(() => JSON.parse(stdout) as unknown, line).to.not.throw();
+        expect(stdout, line).to.not.match(/"code":"(invalid_argument|internal|unknown|not_found)"/);
+        expect(stdout, line).to.not.match(/"success":false/);
+      }
+    });
 
-  it("documents every REST route and every seed profile with a table and curl examples", () => {
-    for (const route of [":load", ":authorize", ":adjustBalance", "/balances", "/v1/payouts", "/payouts", "/openapi.json"]) {
-      expect(exampleLines("curl").some((line) => line.includes(route)), route).to.equal(true);
-    }
-    const profiles = {
-      card: ["/api/v1/load", "/api/v1/authorization", "/api/ping"],
-      wallet: ["/api/users/"],
-      rewards: ["/user/"],
-    };
-    for (const [profile, routes] of Object.entries(profiles)) {
-      const start = readme.indexOf(`(\`LEDGER_COMPAT=${profile}\`)`);
-      expect(start, profile).to.be.greaterThan(0);
-      // The section runs to the next heading of any level.
-      const end = /\n#{2,3} /.exec(readme.slice(start))?.index;
-      const section = readme.slice(start, end === undefined ? undefined : start + end);
-      expect(section, profile).to.match(/\| seed route \| RPC \| mapping \|/);
-      for (const route of routes) expect(section.includes(`curl -s`) && section.includes(route), `${profile} ${route}`).to.equal(true);
-    }
-  });
+    it("documents every metric the service exposes", async () => {
+      const metrics = await scrape(server.baseUrl);
+      const names = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_"));
+      expect(names.length).to.be.greaterThan(5);
+      for (const name of names) expect(readme, name).to.include(`| \`${name}\` |`);
+    });
 
-  it("sends every grpcurl example's body to its method and gets an answer", async () => {
-    for (const line of exampleLines("grpcurl")) {
-      const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
-      if (method === undefined) continue; // list / describe: covered by the reflection tests.
-      const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
-      const response = await fetch(`${server.baseUrl}/${method}`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-      });
-      expect(response.status, line).to.equal(200);
-    }
+    it("documents every REST route and every seed profile with a table and curl examples", () => {
+      for (const route of [
+        ":load",
+        ":authorize",
+        ":adjustBalance",
+        "/balances",
+        "/v1/payouts",
+        "/payouts",
+        "/openapi.json",
+      ]) {
+        expect(
+          exampleLines("curl").some((line) => line.includes(route)),
+          route,
+        ).to.equal(true);
+      }
+      const profiles = {
+        card: ["/api/v1/load", "/api/v1/authorization", "/api/ping"],
+        wallet: ["/api/users/"],
+        rewards: ["/user/"],
+      };
+      for (const [profile, routes] of Object.entries(profiles)) {
+        const start = readme.indexOf(`(\`LEDGER_COMPAT=${profile}\`)`);
+        expect(start, profile).to.be.greaterThan(0);
+        // The section runs to the next heading of any level.
+        const end = /\n#{2,3} /.exec(readme.slice(start))?.index;
+        const section = readme.slice(start, end === undefined ? undefined : start + end);
+        expect(section, profile).to.match(/\| seed route \| RPC \| mapping \|/);
+        for (const route of routes)
+          expect(section.includes(`curl -s`) && section.includes(route), `${profile} ${route}`).to.equal(true);
+      }
+    });
+
+    it("sends every grpcurl example's body to its method and gets an answer", async () => {
+      for (const line of exampleLines("grpcurl")) {
+        const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
+        if (method === undefined) continue; // list / describe: covered by the reflection tests.
+        const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
+        const response = await fetch(`${server.baseUrl}/${method}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body,
+        });
+        expect(response.status, line).to.equal(200);
+      }
+    });
   });
-});

@@ -12,7 +12,10 @@ const CALLS = 5000;
 
 function runChild(ending: "exit" | "crash"): { status: number | null; lines: Record<string, unknown>[] } {
   const result = spawnSync(process.execPath, ["--import", "tsx", CHILD, ending, String(CALLS)], { encoding: "utf8" });
-  const lines = result.stdout.split("\n").filter((line) => line.length > 0).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const lines = result.stdout
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   return { status: result.status, lines };
 }
 
@@ -22,7 +25,13 @@ describe("access log", () => {
     expect(status).to.equal(0);
     const calls = lines.filter((line) => line.msg === "call");
     expect(calls).to.have.length(CALLS);
-    expect(calls[0]).to.include({ level: 30, service: "ledger", method: "ledger.v1.LedgerService/Load", code: "OK", msg: "call" });
+    expect(calls[0]).to.include({
+      level: 30,
+      service: "ledger",
+      method: "ledger.v1.LedgerService/Load",
+      code: "OK",
+      msg: "call",
+    });
     expect(calls[0]?.durationMs).to.be.a("number");
     expect(calls[0]?.time).to.match(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     expect(lines.at(-1)).to.include({ msg: "last line before the end", token: "[redacted]" });

@@ -57,7 +57,14 @@ describe("amount limits and lifetime totals", () => {
     expect((await client.unary(adjustBalance, { userId: "v", amount: 7n })).balanceAfter).to.equal(12n);
     expect((await client.unary(authorize, { userId: "v", amount: 2n })).balanceAfter).to.equal(10n);
     const [account] = (await client.unary(getBalance, { userId: "v" })).balances;
-    expect(account).to.include({ balance: 10n, earned: INT64_MAX, loaded: INT64_MAX, spent: INT64_MAX, authorized: 2n, entryCount: 5n });
+    expect(account).to.include({
+      balance: 10n,
+      earned: INT64_MAX,
+      loaded: INT64_MAX,
+      spent: INT64_MAX,
+      authorized: 2n,
+      entryCount: 5n,
+    });
     // The balance itself stays exact: past int64 is still refused.
     await client.unary(load, { userId: "w", amount: INT64_MAX });
     expect((await callError(client.unary(load, { userId: "w", amount: 1n }))).code).to.equal(grpc.status.OUT_OF_RANGE);

@@ -28,7 +28,9 @@ describe("assertions stop the process on a broken invariant", function () {
   this.timeout(60_000);
 
   it("assert(false) logs a fatal JSON line naming the invariant and exits 70", () => {
-    const run = runScript(`import { assert } from "@src/assert.ts";\nassert(1 + 1 === 3, "arithmetic holds");\nconsole.log("carried on");`);
+    const run = runScript(
+      `import { assert } from "@src/assert.ts";\nassert(1 + 1 === 3, "arithmetic holds");\nconsole.log("carried on");`,
+    );
     expect(run.status).to.equal(70);
     expect(run.stdout).to.not.include("carried on");
     const line = JSON.parse(run.stderr.trim().split("\n").at(-1) ?? "{}") as { level?: number; msg?: string };

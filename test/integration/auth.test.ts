@@ -20,7 +20,12 @@ import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 
 const { load, getBalance, getPayouts } = LedgerService.method;
 
-const keys = { reader: generateApiKey(), writer: generateApiKey(), fileWriter: generateApiKey(), operator: generateApiKey() };
+const keys = {
+  reader: generateApiKey(),
+  writer: generateApiKey(),
+  fileWriter: generateApiKey(),
+  operator: generateApiKey(),
+};
 
 function bearer(key: string): grpc.Metadata {
   const metadata = new grpc.Metadata();
@@ -29,124 +34,147 @@ function bearer(key: string): grpc.Metadata {
 }
 
 // Both HTTP/2 gRPC servers (native grpc-js and connect-node) must apply the same rule.
-for (const grpcServer of ["grpc-js", "connect"]) describe(`authentication and scopes (real server, auth on, gRPC via ${grpcServer})`, () => {
-  let dir: string;
-  let app: App;
-  let address: string;
-  let baseUrl: string;
-  let client: GrpcTestClient;
-  const logLines: string[] = [];
+for (const grpcServer of ["grpc-js", "connect"])
+  describe(`authentication and scopes (real server, auth on, gRPC via ${grpcServer})`, () => {
+    let dir: string;
+    let app: App;
+    let address: string;
+    let baseUrl: string;
+    let client: GrpcTestClient;
+    const logLines: string[] = [];
 
-  before(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
-    const keysFile = join(dir, "keys.txt");
-    writeFileSync(keysFile, `# issued by npm run keys:issue\n${keyFileLine("file-writer", ["write", "read"], keys.fileWriter)}\n`);
-    const config = readConfig({
-      LEDGER_PORT: "0",
-      LEDGER_GRPC_SERVER: grpcServer,
-      LEDGER_DB: join(dir, "ledger.db"),
-      LEDGER_API_KEYS_FILE: keysFile,
-      LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)};${keyFileLine("operator", ["admin"], keys.operator)}`,
-    });
-    expect(config.auth).to.equal("on");
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(chunk.toString());
-        done();
-      },
-    });
-    app = await build(config, pino({ level: "debug" }, sink));
-    const { port } = await app.listen();
-    address = `127.0.0.1:${port}`;
-    baseUrl = `http://${address}`;
-    client = new GrpcTestClient(address);
-  });
-
-  after(async () => {
-    client.close();
-    await app.shutdown();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  it("answers UNAUTHENTICATED without a key and with an unknown key, and writes nothing", async () => {
-    const missing = await callError(client.unary(load, { userId: "mallory", amount: 5n }));
-    expect(missing.code).to.equal(grpc.status.UNAUTHENTICATED);
-    expect(missing.reason).to.equal("UNAUTHENTICATED");
-    expect(missing.details).to.include("authorization header as Bearer");
-    const unknown = await callError(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(generateApiKey()) }));
-    expect(unknown.code).to.equal(grpc.status.UNAUTHENTICATED);
-    const balance = await callError(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
-    expect(balance.code).to.equal(grpc.status.NOT_FOUND);
-  });
-
-  it("answers PERMISSION_DENIED for a key without the method's scope, and writes nothing", async () => {
-    const denied = await callError(client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(keys.reader) }));
-    expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
-    expect(denied.reason).to.equal("PERMISSION_DENIED");
-    expect(denied.metadata).to.deep.equal({ scope: "write" });
-    const readByWriter = await callError(client.unary(getPayouts, {}, { metadata: bearer(keys.writer) }));
-    expect(readByWriter.code).to.equal(grpc.status.PERMISSION_DENIED);
-    const balance = await callError(client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }));
-    expect(balance.code).to.equal(grpc.status.NOT_FOUND);
-  });
-
-  it("serves a call whose key has the scope, from the environment and from the keys file", async () => {
-    const loaded = await client.unary(load, { userId: "alice", amount: 700n }, { metadata: bearer(keys.writer) });
-    expect(loaded.balanceAfter).to.equal(700n);
-    const again = await client.unary(load, { userId: "alice", amount: 300n }, { metadata: bearer(keys.fileWriter) });
-    expect(again.balanceAfter).to.equal(1000n);
-    const balance = await client.unary(getBalance, { userId: "alice" }, { metadata: bearer(keys.reader) });
-    expect(balance.balances[0]?.balance).to.equal(1000n);
-  });
-
-  it("keeps health, reflection and GET /healthz open without a key", async () => {
-    const health = await client.unary(Health.method.check, { service: "" });
-    expect(health.status).to.equal(1);
-    const answers = await client.bidi(ServerReflection.method.serverReflectionInfo, [{ messageRequest: { case: "listServices", value: "" } }]);
-    expect(answers).to.have.length(1);
-    const healthz = await fetch(`${baseUrl}/healthz`);
-    expect(healthz.status).to.equal(200);
-  });
-
-  it("tells a stranger only whether it serves; the details need an admin key", async () => {
-    const open = await fetch(`${baseUrl}/healthz`);
-    expect(await open.json()).to.deep.equal({ status: "ok" });
-    const details = (key: string | undefined) =>
-      fetch(`${baseUrl}/healthz/details`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
-    expect((await details(undefined)).status).to.equal(401);
-    expect((await details("ldg_not-a-key")).status).to.equal(401);
-    expect((await details(keys.reader)).status).to.equal(403);
-    const admin = await details(keys.operator);
-    expect(admin.status).to.equal(200);
-    expect(await admin.json()).to.include.keys("status", "uptimeSeconds", "database", "writeQueueDepth", "callsInFlight");
-  });
-
-  it("applies the same rule over HTTP (Connect JSON): 401 without a key, 403 without the scope", async () => {
-    const post = (key: string | undefined) =>
-      fetch(`${baseUrl}/ledger.v1.LedgerService/Load`, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) },
-        body: JSON.stringify({ userId: "bob", amount: "5" }),
+    before(async () => {
+      dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
+      const keysFile = join(dir, "keys.txt");
+      writeFileSync(
+        keysFile,
+        `# issued by npm run keys:issue\n${keyFileLine("file-writer", ["write", "read"], keys.fileWriter)}\n`,
+      );
+      const config = readConfig({
+        LEDGER_PORT: "0",
+        LEDGER_GRPC_SERVER: grpcServer,
+        LEDGER_DB: join(dir, "ledger.db"),
+        LEDGER_API_KEYS_FILE: keysFile,
+        LEDGER_API_KEYS: `${keyFileLine("reader", ["read"], keys.reader)};${keyFileLine("writer", ["write"], keys.writer)};${keyFileLine("operator", ["admin"], keys.operator)}`,
       });
-    const missing = await post(undefined);
-    expect(missing.status).to.equal(401);
-    expect(await missing.json()).to.include({ code: "unauthenticated" });
-    const denied = await post(keys.reader);
-    expect(denied.status).to.equal(403);
-    expect(await denied.json()).to.include({ code: "permission_denied" });
-    const ok = await post(keys.writer);
-    expect(ok.status).to.equal(200);
-  });
+      expect(config.auth).to.equal("on");
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          logLines.push(chunk.toString());
+          done();
+        },
+      });
+      app = await build(config, pino({ level: "debug" }, sink));
+      const { port } = await app.listen();
+      address = `127.0.0.1:${port}`;
+      baseUrl = `http://${address}`;
+      client = new GrpcTestClient(address);
+    });
 
-  it("never writes a token to the log, accepted or refused", async () => {
-    const stranger = generateApiKey();
-    await callError(client.unary(load, { userId: "bob", amount: 1n }, { metadata: bearer(stranger) }));
-    const logged = logLines.join("");
-    expect(logged).to.include("UNAUTHENTICATED").and.include("PERMISSION_DENIED");
-    for (const token of [...Object.values(keys), stranger]) expect(logged).not.to.include(token);
-    expect(logged).not.to.include("Bearer");
+    after(async () => {
+      client.close();
+      await app.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it("answers UNAUTHENTICATED without a key and with an unknown key, and writes nothing", async () => {
+      const missing = await callError(client.unary(load, { userId: "mallory", amount: 5n }));
+      expect(missing.code).to.equal(grpc.status.UNAUTHENTICATED);
+      expect(missing.reason).to.equal("UNAUTHENTICATED");
+      expect(missing.details).to.include("authorization header as Bearer");
+      const unknown = await callError(
+        client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(generateApiKey()) }),
+      );
+      expect(unknown.code).to.equal(grpc.status.UNAUTHENTICATED);
+      const balance = await callError(
+        client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }),
+      );
+      expect(balance.code).to.equal(grpc.status.NOT_FOUND);
+    });
+
+    it("answers PERMISSION_DENIED for a key without the method's scope, and writes nothing", async () => {
+      const denied = await callError(
+        client.unary(load, { userId: "mallory", amount: 5n }, { metadata: bearer(keys.reader) }),
+      );
+      expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
+      expect(denied.reason).to.equal("PERMISSION_DENIED");
+      expect(denied.metadata).to.deep.equal({ scope: "write" });
+      const readByWriter = await callError(client.unary(getPayouts, {}, { metadata: bearer(keys.writer) }));
+      expect(readByWriter.code).to.equal(grpc.status.PERMISSION_DENIED);
+      const balance = await callError(
+        client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }),
+      );
+      expect(balance.code).to.equal(grpc.status.NOT_FOUND);
+    });
+
+    it("serves a call whose key has the scope, from the environment and from the keys file", async () => {
+      const loaded = await client.unary(load, { userId: "alice", amount: 700n }, { metadata: bearer(keys.writer) });
+      expect(loaded.balanceAfter).to.equal(700n);
+      const again = await client.unary(load, { userId: "alice", amount: 300n }, { metadata: bearer(keys.fileWriter) });
+      expect(again.balanceAfter).to.equal(1000n);
+      const balance = await client.unary(getBalance, { userId: "alice" }, { metadata: bearer(keys.reader) });
+      expect(balance.balances[0]?.balance).to.equal(1000n);
+    });
+
+    it("keeps health, reflection and GET /healthz open without a key", async () => {
+      const health = await client.unary(Health.method.check, { service: "" });
+      expect(health.status).to.equal(1);
+      const answers = await client.bidi(ServerReflection.method.serverReflectionInfo, [
+        { messageRequest: { case: "listServices", value: "" } },
+      ]);
+      expect(answers).to.have.length(1);
+      const healthz = await fetch(`${baseUrl}/healthz`);
+      expect(healthz.status).to.equal(200);
+    });
+
+    it("tells a stranger only whether it serves; the details need an admin key", async () => {
+      const open = await fetch(`${baseUrl}/healthz`);
+      expect(await open.json()).to.deep.equal({ status: "ok" });
+      const details = (key: string | undefined) =>
+        fetch(`${baseUrl}/healthz/details`, key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } });
+      expect((await details(undefined)).status).to.equal(401);
+      expect((await details("ldg_not-a-key")).status).to.equal(401);
+      expect((await details(keys.reader)).status).to.equal(403);
+      const admin = await details(keys.operator);
+      expect(admin.status).to.equal(200);
+      expect(await admin.json()).to.include.keys(
+        "status",
+        "uptimeSeconds",
+        "database",
+        "writeQueueDepth",
+        "callsInFlight",
+      );
+    });
+
+    it("applies the same rule over HTTP (Connect JSON): 401 without a key, 403 without the scope", async () => {
+      const post = (key: string | undefined) =>
+        fetch(`${baseUrl}/ledger.v1.LedgerService/Load`, {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+          },
+          body: JSON.stringify({ userId: "bob", amount: "5" }),
+        });
+      const missing = await post(undefined);
+      expect(missing.status).to.equal(401);
+      expect(await missing.json()).to.include({ code: "unauthenticated" });
+      const denied = await post(keys.reader);
+      expect(denied.status).to.equal(403);
+      expect(await denied.json()).to.include({ code: "permission_denied" });
+      const ok = await post(keys.writer);
+      expect(ok.status).to.equal(200);
+    });
+
+    it("never writes a token to the log, accepted or refused", async () => {
+      const stranger = generateApiKey();
+      await callError(client.unary(load, { userId: "bob", amount: 1n }, { metadata: bearer(stranger) }));
+      const logged = logLines.join("");
+      expect(logged).to.include("UNAUTHENTICATED").and.include("PERMISSION_DENIED");
+      for (const token of [...Object.values(keys), stranger]) expect(logged).not.to.include(token);
+      expect(logged).not.to.include("Bearer");
+    });
   });
-});
 
 describe("authentication configuration", () => {
   it("defaults to loopback with auth off, and turns auth on when keys are configured", () => {
@@ -160,15 +188,34 @@ describe("authentication configuration", () => {
       expect(() => readConfig({ LEDGER_HOST: host })).to.throw(/refusing to listen on .* with authentication off/);
     }
     expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_ALLOW_INSECURE_PUBLIC: "true" }).host).to.equal("0.0.0.0");
-    expect(readConfig({ LEDGER_HOST: "0.0.0.0", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).auth).to.equal("on");
-    for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"]) expect(readConfig({ LEDGER_HOST: host }).host).to.equal(host);
+    expect(
+      readConfig({
+        LEDGER_HOST: "0.0.0.0",
+        LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64),
+        LEDGER_TLS_TERMINATED_UPSTREAM: "true",
+      }).auth,
+    ).to.equal("on");
+    for (const host of ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+      expect(readConfig({ LEDGER_HOST: host }).host).to.equal(host);
   });
 
   it("npm start on 0.0.0.0 without keys exits with status 2 and says why, before opening anything", () => {
     const dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
     try {
-      const env = { ...process.env, LEDGER_HOST: "0.0.0.0", LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_AUTH: "", LEDGER_API_KEYS: "", LEDGER_API_KEYS_FILE: "" };
-      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+      const env = {
+        ...process.env,
+        LEDGER_HOST: "0.0.0.0",
+        LEDGER_PORT: "0",
+        LEDGER_DB: join(dir, "ledger.db"),
+        LEDGER_AUTH: "",
+        LEDGER_API_KEYS: "",
+        LEDGER_API_KEYS_FILE: "",
+      };
+      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        env,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
       expect(run.status).to.equal(2);
       expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication off");
       expect(spawnSync("ls", [dir], { encoding: "utf8" }).stdout).to.equal("");
@@ -182,17 +229,38 @@ describe("authentication configuration", () => {
     for (const host of ["0.0.0.0", "::", "192.168.1.10"]) {
       expect(() => readConfig({ ...keys, LEDGER_HOST: host })).to.throw(/API keys would cross the network in clear/);
     }
-    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).tlsTerminatedUpstream).to.equal(true);
-    expect(readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_CERT: "/c.pem", LEDGER_TLS_KEY: "/k.pem" }).host).to.equal("0.0.0.0");
+    expect(
+      readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "true" }).tlsTerminatedUpstream,
+    ).to.equal(true);
+    expect(
+      readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_CERT: "/c.pem", LEDGER_TLS_KEY: "/k.pem" }).host,
+    ).to.equal("0.0.0.0");
     expect(readConfig({ ...keys, LEDGER_HOST: "127.0.0.1" }).auth).to.equal("on");
-    expect(() => readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "yes" })).to.throw(/LEDGER_TLS_TERMINATED_UPSTREAM/);
+    expect(() => readConfig({ ...keys, LEDGER_HOST: "0.0.0.0", LEDGER_TLS_TERMINATED_UPSTREAM: "yes" })).to.throw(
+      /LEDGER_TLS_TERMINATED_UPSTREAM/,
+    );
   });
 
   it("npm start on 0.0.0.0 with keys but no TLS exits with status 2 and says why", () => {
     const dir = mkdtempSync(join(tmpdir(), "ledger-auth-"));
     try {
-      const env = { ...process.env, LEDGER_HOST: "0.0.0.0", LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_AUTH: "", LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64), LEDGER_API_KEYS_FILE: "", LEDGER_TLS_CERT: "", LEDGER_TLS_KEY: "", LEDGER_TLS_TERMINATED_UPSTREAM: "" };
-      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], { env, encoding: "utf8", timeout: 30_000 });
+      const env = {
+        ...process.env,
+        LEDGER_HOST: "0.0.0.0",
+        LEDGER_PORT: "0",
+        LEDGER_DB: join(dir, "ledger.db"),
+        LEDGER_AUTH: "",
+        LEDGER_API_KEYS: "x read sha256:" + "0".repeat(64),
+        LEDGER_API_KEYS_FILE: "",
+        LEDGER_TLS_CERT: "",
+        LEDGER_TLS_KEY: "",
+        LEDGER_TLS_TERMINATED_UPSTREAM: "",
+      };
+      const run = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
+        env,
+        encoding: "utf8",
+        timeout: 30_000,
+      });
       expect(run.status, run.stderr).to.equal(2);
       expect(run.stderr).to.include("refusing to listen on 0.0.0.0 with authentication on but without TLS");
       expect(run.stderr).to.include("LEDGER_TLS_TERMINATED_UPSTREAM=true");
@@ -206,7 +274,9 @@ describe("authentication configuration", () => {
     expect(() => readConfig({ LEDGER_AUTH: "on" })).to.throw(/LEDGER_AUTH=on needs keys/);
     expect(() => readConfig({ LEDGER_TLS_CERT: "/x.pem" })).to.throw(/must be set together/);
     expect(() => readConfig({ LEDGER_AUTH: "maybe" })).to.throw(/LEDGER_AUTH must be one of on, off/);
-    expect(() => readConfig({ LEDGER_ALLOW_INSECURE_PUBLIC: "yes", LEDGER_HOST: "0.0.0.0" })).to.throw(/LEDGER_ALLOW_INSECURE_PUBLIC/);
+    expect(() => readConfig({ LEDGER_ALLOW_INSECURE_PUBLIC: "yes", LEDGER_HOST: "0.0.0.0" })).to.throw(
+      /LEDGER_ALLOW_INSECURE_PUBLIC/,
+    );
   });
 
   it("fails start-up on an unreadable or malformed keys file without printing keys", async () => {
@@ -222,20 +292,30 @@ describe("authentication configuration", () => {
       const malformed = readConfig({ ...base, LEDGER_API_KEYS_FILE: join(dir, "keys.txt") });
       error = undefined;
       await build(malformed, pino({ level: "silent" })).catch((caught: unknown) => (error = caught));
-      expect(String(error)).to.match(/line 1: .*never written in clear/).and.not.include(secret);
+      expect(String(error))
+        .to.match(/line 1: .*never written in clear/)
+        .and.not.include(secret);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
   it("npm run keys:issue prints a key once and a keys-file line that authenticates it", () => {
-    const run = spawnSync(process.execPath, ["--import", "tsx", "src/cli/keys-issue.ts", "--scopes", "read,write", "--name", "ci"], { encoding: "utf8" });
+    const run = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/keys-issue.ts", "--scopes", "read,write", "--name", "ci"],
+      { encoding: "utf8" },
+    );
     expect(run.status, run.stderr).to.equal(0);
     const key = /^ {2}(ldg_\S+)$/m.exec(run.stdout)?.[1];
     const line = /^ {2}(ci read,write sha256:[0-9a-f]{64})$/m.exec(run.stdout)?.[1];
     expect(key).to.be.a("string");
     expect(line).to.equal(keyFileLine("ci", ["read", "write"], key!));
-    const refused = spawnSync(process.execPath, ["--import", "tsx", "src/cli/keys-issue.ts", "--scopes", "root", "--name", "ci"], { encoding: "utf8" });
+    const refused = spawnSync(
+      process.execPath,
+      ["--import", "tsx", "src/cli/keys-issue.ts", "--scopes", "root", "--name", "ci"],
+      { encoding: "utf8" },
+    );
     expect(refused.status).to.equal(2);
     expect(refused.stderr).to.include("--scopes must list some of read, write, admin");
   });

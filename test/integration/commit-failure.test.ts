@@ -83,7 +83,9 @@ describe("a commit that fails at COMMIT stops the service (fail-stop)", function
   it("answers UNAVAILABLE / OUTCOME_UNKNOWN telling callers to retry with the same key, and refuses later writes", async () => {
     await client.unary(load, { userId: "before", amount: 1n, idempotencyKey: "k0" });
     const code = injectCommitFault();
-    console.log(`      commit fault: ${code === "SQLITE_IOERR" ? "WAL made immutable (SQLITE_IOERR)" : "deferred foreign key (SQLITE_CONSTRAINT)"}`);
+    console.log(
+      `      commit fault: ${code === "SQLITE_IOERR" ? "WAL made immutable (SQLITE_IOERR)" : "deferred foreign key (SQLITE_CONSTRAINT)"}`,
+    );
     const batch = await Promise.all([
       callError(client.unary(load, { userId: "a", amount: 5n, idempotencyKey: "k1" })),
       callError(client.unary(load, { userId: "b", amount: 6n, idempotencyKey: "k2" })),
@@ -91,7 +93,10 @@ describe("a commit that fails at COMMIT stops the service (fail-stop)", function
     for (const error of batch) {
       expect(error.code, code).to.equal(grpc.status.UNAVAILABLE);
       expect(error.reason).to.equal("OUTCOME_UNKNOWN");
-      expect(error.message).to.match(/unknown/).and.to.match(/same idempotency key/).and.not.to.match(/not applied/);
+      expect(error.message)
+        .to.match(/unknown/)
+        .and.to.match(/same idempotency key/)
+        .and.not.to.match(/not applied/);
     }
     expect(failStops).to.have.length(1);
     undoFault?.();

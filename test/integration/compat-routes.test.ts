@@ -30,16 +30,33 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
 
   describe("card", () => {
     it("loads and authorizes in major units, answering 201 with the balance", async () => {
-      const load = await call("PUT", "/api/v1/load", { userId: "c1", messageId: "m1", transactionAmount: amount("100.23", "USD", "CREDIT") });
+      const load = await call("PUT", "/api/v1/load", {
+        userId: "c1",
+        messageId: "m1",
+        transactionAmount: amount("100.23", "USD", "CREDIT"),
+      });
       expect(load.status).to.equal(201);
       expect(load.json).to.deep.equal({ userId: "c1", messageId: "m1", balance: amount("100.23", "USD", "CREDIT") });
 
-      const approved = await call("PUT", "/api/v1/authorization", { userId: "c1", messageId: "m2", transactionAmount: amount("0.23", "USD", "DEBIT") });
+      const approved = await call("PUT", "/api/v1/authorization", {
+        userId: "c1",
+        messageId: "m2",
+        transactionAmount: amount("0.23", "USD", "DEBIT"),
+      });
       expect(approved.status).to.equal(201);
-      expect(approved.json).to.deep.equal({ userId: "c1", messageId: "m2", responseCode: "APPROVED", balance: amount("100.00", "USD", "CREDIT") });
+      expect(approved.json).to.deep.equal({
+        userId: "c1",
+        messageId: "m2",
+        responseCode: "APPROVED",
+        balance: amount("100.00", "USD", "CREDIT"),
+      });
 
       // A decline is the card network's answer, not an error, and leaves the balance as it was.
-      const declined = await call("PUT", "/api/v1/authorization", { userId: "c1", messageId: "m3", transactionAmount: amount("100.01", "USD", "DEBIT") });
+      const declined = await call("PUT", "/api/v1/authorization", {
+        userId: "c1",
+        messageId: "m3",
+        transactionAmount: amount("100.01", "USD", "DEBIT"),
+      });
       expect(declined.status).to.equal(201);
       expect(declined.json).to.deep.include({ responseCode: "DECLINED", balance: amount("100.00", "USD", "CREDIT") });
 
@@ -49,12 +66,19 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
     });
 
     it("converts amounts exactly with the currency's minor units, as numbers or strings", async () => {
-      const yen = await call("PUT", "/api/v1/load", { userId: "c2", transactionAmount: { amount: 1500, currency: "JPY" } });
+      const yen = await call("PUT", "/api/v1/load", {
+        userId: "c2",
+        transactionAmount: { amount: 1500, currency: "JPY" },
+      });
       expect(yen.json["balance"]).to.deep.equal(amount("1500", "JPY", "CREDIT"));
       const dinar = await call("PUT", "/api/v1/load", { userId: "c2", transactionAmount: amount("1.005", "BHD") });
       expect(dinar.json["balance"]).to.deep.equal(amount("1.005", "BHD", "CREDIT"));
       // 2^53 + 1 cents, sent as a JSON number: kept exact from its text, never a double.
-      const big = await call("PUT", "/api/v1/load", '{"userId":"c3","transactionAmount":{"amount":90071992547409.93,"currency":"USD"}}');
+      const big = await call(
+        "PUT",
+        "/api/v1/load",
+        '{"userId":"c3","transactionAmount":{"amount":90071992547409.93,"currency":"USD"}}',
+      );
       expect(big.json["balance"]).to.deep.equal(amount("90071992547409.93", "USD", "CREDIT"));
       const ledger = await call("GET", "/v1/users/c3/balances");
       expect((ledger.json["balances"] as Record<string, unknown>[])[0]).to.include({ balance: "9007199254740993" });
@@ -70,7 +94,10 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       expect(changed.status).to.equal(409);
       expect(changed.json).to.deep.include({ code: "already_exists" });
       const ledger = await call("GET", "/v1/users/c4/balances");
-      expect((ledger.json["balances"] as Record<string, unknown>[])[0]).to.include({ balance: "1000", entryCount: "1" });
+      expect((ledger.json["balances"] as Record<string, unknown>[])[0]).to.include({
+        balance: "1000",
+        entryCount: "1",
+      });
     });
 
     it("refuses bad bodies with 400 and the card API's {message, code}", async () => {
@@ -118,7 +145,10 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       const refused = await call("PUT", "/api/users/w2/balance", { amount: -4 });
       expect(refused.status).to.equal(400);
       expect(refused.json).to.deep.equal({ success: false, error: "Insufficient funds" });
-      expect((await call("GET", "/api/users/w2")).json).to.deep.equal({ success: true, data: { id: "w2", balance: 3 } });
+      expect((await call("GET", "/api/users/w2")).json).to.deep.equal({
+        success: true,
+        data: { id: "w2", balance: 3 },
+      });
     });
 
     it("answers 404 for an unknown user and 400 for a bad amount", async () => {
@@ -139,7 +169,9 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       await call("PUT", "/api/v1/authorization", { userId: "r1", transactionAmount: amount("2.25", "EUR") });
       const user = await call("GET", "/user/r1");
       expect(user.status).to.equal(200);
-      expect(user.text).to.equal('{"id":"r1","currency":"EUR","balance":10.25,"earned":12.5,"spent":2.25,"payout":0,"paidOut":0}');
+      expect(user.text).to.equal(
+        '{"id":"r1","currency":"EUR","balance":10.25,"earned":12.5,"spent":2.25,"payout":0,"paidOut":0}',
+      );
     });
 
     it("asks for ?currency= when the user holds several, and answers 404 for an unknown user", async () => {
@@ -159,7 +191,13 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       const { foldVendorFact } = await import("../../src/domain/vendor-fact.js");
       const { ingest } = server.app.store;
       expect(await ingest.acquireLease("test", Date.now(), 60_000)).to.equal(true);
-      const fact = { externalId: "payout-r3", userId: "r3", kind: "vendor_payout", amountMinor: 350n, occurredAtMs: Date.now() } as const;
+      const fact = {
+        externalId: "payout-r3",
+        userId: "r3",
+        kind: "vendor_payout",
+        amountMinor: 350n,
+        occurredAtMs: Date.now(),
+      } as const;
       const outcome = await ingest.commitPage({
         holderId: "test",
         currency: "EUR",
@@ -169,7 +207,9 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       expect(outcome.applied).to.equal(1);
       const payouts = await call("GET", "/user/r3/payouts");
       expect(payouts.status).to.equal(200);
-      expect(payouts.text).to.equal('{"id":"r3","payouts":[{"currency":"EUR","amount":3.5,"requested":3.5,"paidOut":0}]}');
+      expect(payouts.text).to.equal(
+        '{"id":"r3","payouts":[{"currency":"EUR","amount":3.5,"requested":3.5,"paidOut":0}]}',
+      );
       expect((await call("GET", "/user/nobody/payouts")).json).to.deep.equal({ id: "nobody", payouts: [] });
     });
   });
@@ -179,8 +219,15 @@ describe("seed-compatible routes are off by default and validated", () => {
   it("serves none of them without LEDGER_COMPAT", async () => {
     const server = await startApp();
     try {
-      for (const [method, path] of [["PUT", "/api/v1/load"], ["GET", "/api/ping"], ["GET", "/api/users/u"], ["GET", "/user/u"]] as const) {
-        expect((await httpCall(server.baseUrl, method, path, method === "PUT" ? {} : undefined)).status, path).to.equal(404);
+      for (const [method, path] of [
+        ["PUT", "/api/v1/load"],
+        ["GET", "/api/ping"],
+        ["GET", "/api/users/u"],
+        ["GET", "/user/u"],
+      ] as const) {
+        expect((await httpCall(server.baseUrl, method, path, method === "PUT" ? {} : undefined)).status, path).to.equal(
+          404,
+        );
       }
     } finally {
       await server.stop();
@@ -192,14 +239,19 @@ describe("seed-compatible routes are off by default and validated", () => {
     try {
       expect((await httpCall(server.baseUrl, "GET", "/api/ping")).status).to.equal(404);
       expect((await httpCall(server.baseUrl, "GET", "/api/users/u")).status).to.equal(404);
-      expect((await httpCall(server.baseUrl, "GET", "/api/users/u")).json).to.deep.equal({ success: false, error: "User not found" });
+      expect((await httpCall(server.baseUrl, "GET", "/api/users/u")).json).to.deep.equal({
+        success: false,
+        error: "User not found",
+      });
     } finally {
       await server.stop();
     }
   });
 
   it("refuses an unknown profile name at start-up", () => {
-    expect(() => readConfig({ LEDGER_COMPAT: "card,walet" })).to.throw(/LEDGER_COMPAT lists unknown profile\(s\) walet; known: card, wallet, rewards/);
+    expect(() => readConfig({ LEDGER_COMPAT: "card,walet" })).to.throw(
+      /LEDGER_COMPAT lists unknown profile\(s\) walet; known: card, wallet, rewards/,
+    );
     expect(readConfig({ LEDGER_COMPAT: " card , rewards " }).compat).to.deep.equal(["card", "rewards"]);
   });
 });

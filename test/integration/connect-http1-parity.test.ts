@@ -40,7 +40,8 @@ const json = (name: string, method: string, body: object, headers: Record<string
   headers: { ...JSON_TYPE, ...headers },
   body: JSON.stringify(body),
 });
-const getQuery = (message: object) => `?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify(message))}`;
+const getQuery = (message: object) =>
+  `?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify(message))}`;
 // A bad int64 this long makes an error body over connect's 1,024-byte compression threshold.
 const LONG_AMOUNT = "9".repeat(1100);
 
@@ -68,9 +69,24 @@ const CALLS: HttpCall[] = [
     headers: { "content-type": "application/proto" },
     body: Buffer.from(toBinary(LoadRequestSchema, create(LoadRequestSchema, { userId: "bob", amount: 7n }))),
   },
-  { name: "binary protobuf, bad bytes", path: `${LEDGER}/Load`, headers: { "content-type": "application/proto" }, body: Buffer.from([0xff, 0xff, 0xff]) },
-  json("compressed answer (accept-encoding gzip)", "Load", { userId: "bob", amount: LONG_AMOUNT }, { "accept-encoding": "gzip" }),
-  json("compressed answer (accept-encoding br)", "Load", { userId: "bob", amount: LONG_AMOUNT }, { "accept-encoding": "br;q=1, gzip;q=0.5" }),
+  {
+    name: "binary protobuf, bad bytes",
+    path: `${LEDGER}/Load`,
+    headers: { "content-type": "application/proto" },
+    body: Buffer.from([0xff, 0xff, 0xff]),
+  },
+  json(
+    "compressed answer (accept-encoding gzip)",
+    "Load",
+    { userId: "bob", amount: LONG_AMOUNT },
+    { "accept-encoding": "gzip" },
+  ),
+  json(
+    "compressed answer (accept-encoding br)",
+    "Load",
+    { userId: "bob", amount: LONG_AMOUNT },
+    { "accept-encoding": "br;q=1, gzip;q=0.5" },
+  ),
   json("answer under the compression threshold", "GetBalance", { userId: "alice" }, { "accept-encoding": "gzip, br" }),
   {
     name: "compressed request",
@@ -78,14 +94,29 @@ const CALLS: HttpCall[] = [
     headers: { ...JSON_TYPE, "content-encoding": "gzip" },
     body: gzipSync(JSON.stringify({ userId: "carol", amount: "5" })),
   },
-  { name: "unsupported request compression", path: `${LEDGER}/Load`, headers: { ...JSON_TYPE, "content-encoding": "zstd" }, body: "{}" },
+  {
+    name: "unsupported request compression",
+    path: `${LEDGER}/Load`,
+    headers: { ...JSON_TYPE, "content-encoding": "zstd" },
+    body: "{}",
+  },
   json("timeout", "GetBalance", { userId: "alice" }, { "connect-timeout-ms": "5000" }),
   json("malformed timeout", "GetBalance", { userId: "alice" }, { "connect-timeout-ms": "soon" }),
   { name: "GET", method: "GET", path: `${LEDGER}/GetBalance${getQuery({ userId: "alice" })}` },
   { name: "GET of a mutation", method: "GET", path: `${LEDGER}/Load${getQuery({ userId: "alice", amount: "1" })}` },
-  { name: "charset in the content type", path: `${LEDGER}/GetBalance`, headers: { "content-type": "application/json; charset=utf-8" }, body: '{"userId":"alice"}' },
+  {
+    name: "charset in the content type",
+    path: `${LEDGER}/GetBalance`,
+    headers: { "content-type": "application/json; charset=utf-8" },
+    body: '{"userId":"alice"}',
+  },
   { name: "unknown content type", path: `${LEDGER}/GetBalance`, headers: { "content-type": "text/plain" }, body: "{}" },
-  { name: "body over the size bound", path: `${LEDGER}/Load`, headers: JSON_TYPE, body: JSON.stringify({ userId: "a".repeat(70 * 1024), amount: "1" }) },
+  {
+    name: "body over the size bound",
+    path: `${LEDGER}/Load`,
+    headers: JSON_TYPE,
+    body: JSON.stringify({ userId: "a".repeat(70 * 1024), amount: "1" }),
+  },
   { name: "unknown method", path: `${LEDGER}/Nope`, headers: JSON_TYPE, body: "{}" },
   { name: "query string on a POST", path: `${LEDGER}/GetBalance?x=1`, headers: JSON_TYPE, body: '{"userId":"alice"}' },
 ];
@@ -95,11 +126,16 @@ function send(baseUrl: string, call: HttpCall): Promise<HttpAnswer> {
     const body = call.body === undefined ? undefined : Buffer.from(call.body);
     const outgoing = httpRequest(
       `${baseUrl}${call.path}`,
-      { method: call.method ?? "POST", headers: { ...call.headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) } },
+      {
+        method: call.method ?? "POST",
+        headers: { ...call.headers, ...(body === undefined ? {} : { "content-length": String(body.length) }) },
+      },
       (response) => {
         const chunks: Buffer[] = [];
         response.on("data", (chunk: Buffer) => chunks.push(chunk));
-        response.on("end", () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }),
+        );
       },
     );
     outgoing.on("error", reject);
@@ -111,20 +147,29 @@ function send(baseUrl: string, call: HttpCall): Promise<HttpAnswer> {
 function comparable(answer: HttpAnswer): unknown {
   const { date: _date, ...headers } = answer.headers;
   const encoding = headers["content-encoding"];
-  const raw = encoding === "gzip" ? gunzipSync(answer.body) : encoding === "br" ? brotliDecompressSync(answer.body) : answer.body;
+  const raw =
+    encoding === "gzip" ? gunzipSync(answer.body) : encoding === "br" ? brotliDecompressSync(answer.body) : answer.body;
   // The only binary call is a Load: its answer is decoded and compared as JSON.
-  const text = headers["content-type"] === "application/proto" ? toJsonString(LoadResponseSchema, fromBinary(LoadResponseSchema, raw)) : raw.toString("utf8");
+  const text =
+    headers["content-type"] === "application/proto"
+      ? toJsonString(LoadResponseSchema, fromBinary(LoadResponseSchema, raw))
+      : raw.toString("utf8");
   const { "content-length": _length, ...rest } = headers;
   // Timestamps differ between the two servers, and with them the length of a binary answer.
   const length = headers["content-type"] === "application/proto" ? "<binary>" : headers["content-length"];
-  return { status: answer.status, headers: { ...rest, "content-length": length }, body: text.replace(/"(createdAt|updatedAt)":"[^"]*"/g, '"$1":"<time>"') };
+  return {
+    status: answer.status,
+    headers: { ...rest, "content-length": length },
+    body: text.replace(/"(createdAt|updatedAt)":"[^"]*"/g, '"$1":"<time>"'),
+  };
 }
 
 async function transcript(engine: "lean" | "connect"): Promise<unknown[]> {
   const server = await startApp({ LEDGER_HTTP1_UNARY: engine });
   try {
     const answers: unknown[] = [];
-    for (const call of CALLS) answers.push({ name: call.name, ...(comparable(await send(server.baseUrl, call)) as object) });
+    for (const call of CALLS)
+      answers.push({ name: call.name, ...(comparable(await send(server.baseUrl, call)) as object) });
     return answers;
   } finally {
     await server.stop();
@@ -136,9 +181,10 @@ describe("lean HTTP/1.1 unary path and connect-node answer alike", () => {
     const lean = await transcript("lean");
     const connectNode = await transcript("connect");
     expect(lean).to.have.length(CALLS.length);
-    for (let index = 0; index < CALLS.length; index++) expect(lean[index], CALLS[index]?.name).to.deep.equal(connectNode[index]);
+    for (let index = 0; index < CALLS.length; index++)
+      expect(lean[index], CALLS[index]?.name).to.deep.equal(connectNode[index]);
     // The transcript is worth comparing only if it holds what it is meant to.
-    const statuses = (lean as { name: string; status: number; headers: IncomingHttpHeaders }[]);
+    const statuses = lean as { name: string; status: number; headers: IncomingHttpHeaders }[];
     const byName = (name: string) => statuses.find((answer) => answer.name === name);
     expect(byName("insufficient funds")?.status).to.equal(400);
     expect(byName("unknown account")?.status).to.equal(404);
@@ -168,12 +214,20 @@ describe("lean HTTP/1.1 unary path and connect-node answer alike", () => {
       const status = async (call: Omit<HttpCall, "name">) => (await send(baseUrl, { name: "", ...call })).status;
       expect(await status({ path: check, headers: JSON_TYPE, body: "{}" })).to.equal(200);
       expect(await status({ path: check, headers: { "content-type": "application/proto" }, body: "" })).to.equal(200);
-      expect(await status({ path: check, headers: { ...JSON_TYPE, "accept-encoding": "gzip" }, body: "{}" })).to.equal(200);
+      expect(await status({ path: check, headers: { ...JSON_TYPE, "accept-encoding": "gzip" }, body: "{}" })).to.equal(
+        200,
+      );
       expect(await status({ path: check, headers: JSON_TYPE, body: "{not json" })).to.equal(400);
       expect(await status({ method: "GET", path: `${check}?connect=v1&encoding=json&message=%7B%7D` })).to.equal(599);
-      expect(await status({ path: check, headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync("{}") })).to.equal(599);
-      expect(await status({ path: check, headers: { ...JSON_TYPE, "connect-timeout-ms": "100" }, body: "{}" })).to.equal(599);
-      expect(await status({ path: check, headers: { "content-type": "application/json; charset=utf-8" }, body: "{}" })).to.equal(599);
+      expect(
+        await status({ path: check, headers: { ...JSON_TYPE, "content-encoding": "gzip" }, body: gzipSync("{}") }),
+      ).to.equal(599);
+      expect(
+        await status({ path: check, headers: { ...JSON_TYPE, "connect-timeout-ms": "100" }, body: "{}" }),
+      ).to.equal(599);
+      expect(
+        await status({ path: check, headers: { "content-type": "application/json; charset=utf-8" }, body: "{}" }),
+      ).to.equal(599);
       expect(await status({ path: check, headers: JSON_TYPE, body: "x".repeat(2048) })).to.equal(599);
       expect(await status({ path: `${check}?x=1`, headers: JSON_TYPE, body: "{}" })).to.equal(599);
       expect(await status({ path: "/grpc.health.v1.Health/Watch", headers: JSON_TYPE, body: "{}" })).to.equal(599);

@@ -88,7 +88,9 @@ for (const makeFault of faults()) {
       expect(snapshot.report.entriesChecked).to.equal(acked.size);
       for (const [key, entryId] of acked) expect(snapshot.entriesByKey.get(keyOf("filler", key))?.id).to.equal(entryId);
       expect(sqliteConnection(server.app.store).pragma("integrity_check", { simple: true })).to.equal("ok");
-      console.log(`      ${fault.name}: ${sent + 1} loads sent, ${failed.length} UNAVAILABLE while full, ${acked.size} entries verified after recovery`);
+      console.log(
+        `      ${fault.name}: ${sent + 1} loads sent, ${failed.length} UNAVAILABLE while full, ${acked.size} entries verified after recovery`,
+      );
     });
   });
 }

@@ -6,7 +6,14 @@
  * contract gives (test/support/contract-oracle.ts); afterwards the file must hold exactly the
  * entries that were acknowledged, verify cleanly, and the service must still serve.
  */
-import { create, fromBinary, toBinary, type DescMessage, type DescMethodUnary, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  toBinary,
+  type DescMessage,
+  type DescMethodUnary,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import { expect } from "chai";
 import fc from "fast-check";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
@@ -21,7 +28,8 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 const METHOD_NAMES: MethodName[] = ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"];
 const MUTATIONS = new Set<MethodName>(["Load", "Authorize", "AdjustBalance"]);
-const methodOf = (name: MethodName) => LedgerService.method[(name[0]!.toLowerCase() + name.slice(1)) as keyof typeof LedgerService.method];
+const methodOf = (name: MethodName) =>
+  LedgerService.method[(name[0]!.toLowerCase() + name.slice(1)) as keyof typeof LedgerService.method];
 /**
  * Bytes that are not a protobuf message get INTERNAL: grpc-js and connect-es both hard-code it
  * for a request they cannot deserialize (as grpc-go and grpc-java do); no handler runs.
@@ -32,11 +40,33 @@ type AnyUnaryMethod = DescMethodUnary<DescMessage, DescMessage>;
 
 /** Calls any of the service's unary methods, chosen at run time, with a loosely typed request. */
 function callAny(client: GrpcTestClient, method: unknown, input: object, options: { deadlineMs?: number } = {}) {
-  return client.unary(method as AnyUnaryMethod, input as MessageInitShape<DescMessage>, options) as Promise<{ replayed?: boolean }>;
+  return client.unary(method as AnyUnaryMethod, input as MessageInitShape<DescMessage>, options) as Promise<{
+    replayed?: boolean;
+  }>;
 }
 
 const hostileString = fc.oneof(
-  fc.constantFrom("", " ", "u1", "u2", "u3", "a b", "\u0000", "é", "😀", "\uD800", "' OR 1=1 --", "%00", "USD", "usd", "EUR", "XTS", "ZZZ", "k1", "k2"),
+  fc.constantFrom(
+    "",
+    " ",
+    "u1",
+    "u2",
+    "u3",
+    "a b",
+    "\u0000",
+    "é",
+    "😀",
+    "\uD800",
+    "' OR 1=1 --",
+    "%00",
+    "USD",
+    "usd",
+    "EUR",
+    "XTS",
+    "ZZZ",
+    "k1",
+    "k2",
+  ),
   fc.string({ maxLength: 12 }),
   fc.string({ unit: "binary", maxLength: 12 }),
   fc.string({ unit: "grapheme", maxLength: 8 }),
@@ -63,7 +93,11 @@ const requestArbitrary: fc.Arbitrary<AnyRequest> = fc.record(
 );
 
 /** Sends already-encoded bytes, as a broken or hostile client would. */
-function sendRaw(client: GrpcTestClient, method: MethodName, bytes: Uint8Array): Promise<{ code: string; response?: Buffer }> {
+function sendRaw(
+  client: GrpcTestClient,
+  method: MethodName,
+  bytes: Uint8Array,
+): Promise<{ code: string; response?: Buffer }> {
   return new Promise((resolve) => {
     client.raw.makeUnaryRequest(
       `/ledger.v1.LedgerService/${method}`,
@@ -106,7 +140,9 @@ for (const grpcServer of ["grpc-js", "connect"]) {
     after(async () => {
       client.close();
       await server.stop();
-      console.log(`      ${grpcServer}: ${inputsTried} hostile inputs tried, ${entriesAcknowledged} entries acknowledged`);
+      console.log(
+        `      ${grpcServer}: ${inputsTried} hostile inputs tried, ${entriesAcknowledged} entries acknowledged`,
+      );
     });
 
     it("answers every hostile request to every RPC with a code the contract allows", async () => {
@@ -124,7 +160,10 @@ for (const grpcServer of ["grpc-js", "connect"]) {
             if (!(error instanceof GrpcCallError)) throw error;
             code = grpc.status[error.code];
           }
-          expect(allowed, `${name} ${JSON.stringify(request, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`).to.include(code);
+          expect(
+            allowed,
+            `${name} ${JSON.stringify(request, (_, v: unknown) => (typeof v === "bigint" ? `${v}n` : v))}`,
+          ).to.include(code);
         }),
         { numRuns: 600 },
       );
@@ -134,11 +173,19 @@ for (const grpcServer of ["grpc-js", "connect"]) {
       const bytesArbitrary = fc.oneof(
         fc.uint8Array({ maxLength: 64 }),
         // A valid message with a few bytes overwritten: gets past the first byte of the parser.
-        fc.tuple(requestArbitrary, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })).map(([request, edits]) => {
-          const bytes = toBinary(LedgerService.method.load.input, create(LedgerService.method.load.input, request as never)).slice(0, 200);
-          for (const [index, value] of edits) if (bytes.length > 0) bytes[index % bytes.length] = value;
-          return bytes;
-        }),
+        fc
+          .tuple(
+            requestArbitrary,
+            fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+          )
+          .map(([request, edits]) => {
+            const bytes = toBinary(
+              LedgerService.method.load.input,
+              create(LedgerService.method.load.input, request as never),
+            ).slice(0, 200);
+            for (const [index, value] of edits) if (bytes.length > 0) bytes[index % bytes.length] = value;
+            return bytes;
+          }),
       );
       await fc.assert(
         fc.asyncProperty(fc.constantFrom(...METHOD_NAMES), bytesArbitrary, async (name, bytes) => {
@@ -147,7 +194,8 @@ for (const grpcServer of ["grpc-js", "connect"]) {
           const decoded = tryDecode(method.input, bytes);
           const allowed = decoded === undefined ? [UNDECODABLE_CODE] : allowedCodes(name, decoded);
           const answer = await sendRaw(client, name, bytes);
-          if (answer.response !== undefined) countAnswer(name, fromBinary(method.output, answer.response) as { replayed?: boolean });
+          if (answer.response !== undefined)
+            countAnswer(name, fromBinary(method.output, answer.response) as { replayed?: boolean });
           expect(allowed, `${name} ${Buffer.from(bytes).toString("hex")}`).to.include(answer.code);
         }),
         { numRuns: 300 },
@@ -188,7 +236,12 @@ for (const grpcServer of ["grpc-js", "connect"]) {
         .record(
           {
             userId: fc.oneof(fc.constantFrom("u1", "u2"), hostileString),
-            amount: fc.oneof(amount.map(String), fc.double().map((value) => value as unknown), fc.constant(null), hostileString),
+            amount: fc.oneof(
+              amount.map(String),
+              fc.double().map((value) => value as unknown),
+              fc.constant(null),
+              hostileString,
+            ),
             currency: fc.oneof(fc.constantFrom("USD", ""), hostileString),
             idempotencyKey: fc.oneof(fc.constantFrom("k1", "k9"), hostileString),
           },
@@ -196,34 +249,51 @@ for (const grpcServer of ["grpc-js", "connect"]) {
         )
         .map((body) => ({ body: JSON.stringify(body), typed: body }));
       const unstructured = fc
-        .oneof(fc.json(), fc.string(), fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)), fc.constantFrom("{", "[]", "null", '{"amount":1e400}', '{"userId":1}'))
+        .oneof(
+          fc.json(),
+          fc.string(),
+          fc.uint8Array({ maxLength: 64 }).map((bytes) => Buffer.from(bytes)),
+          fc.constantFrom("{", "[]", "null", '{"amount":1e400}', '{"userId":1}'),
+        )
         .map((body) => ({ body, typed: undefined }));
       await fc.assert(
-        fc.asyncProperty(fc.constantFrom(...METHOD_NAMES), fc.oneof(structured, unstructured), async (name, { body, typed }) => {
-          inputsTried += 1;
-          const response = await fetch(`${server.baseUrl}/ledger.v1.LedgerService/${name}`, {
-            method: "POST",
-            headers: { "content-type": "application/json" },
-            body,
-          });
-          const answer = (await response.json()) as { code?: string; replayed?: boolean };
-          const context = `${name} ${String(body).slice(0, 200)} -> ${response.status} ${JSON.stringify(answer).slice(0, 200)}`;
-          expect(response.status, context).to.be.below(500);
-          const length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
-          if (length > READ_MAX_BYTES) {
-            expect(answer.code, context).to.equal("resource_exhausted");
-            return;
-          }
-          if (response.status === 200) countAnswer(name, answer);
-          const code = response.status === 200 ? "OK" : String(answer.code).toUpperCase();
-          const amountTyped = typed !== undefined && (typeof typed.amount === "string" && /^-?\d+$/.test(typed.amount));
-          if (amountTyped && typeof typed.amount === "string" && BigInt(typed.amount) <= INT64_MAX && BigInt(typed.amount) >= INT64_MIN) {
-            const request = { ...typed, amount: BigInt(typed.amount) } as AnyRequest;
-            expect(allowedCodes(name, request), context).to.include(code);
-          } else {
-            expect(["OK", "INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "OUT_OF_RANGE"], context).to.include(code);
-          }
-        }),
+        fc.asyncProperty(
+          fc.constantFrom(...METHOD_NAMES),
+          fc.oneof(structured, unstructured),
+          async (name, { body, typed }) => {
+            inputsTried += 1;
+            const response = await fetch(`${server.baseUrl}/ledger.v1.LedgerService/${name}`, {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body,
+            });
+            const answer = (await response.json()) as { code?: string; replayed?: boolean };
+            const context = `${name} ${String(body).slice(0, 200)} -> ${response.status} ${JSON.stringify(answer).slice(0, 200)}`;
+            expect(response.status, context).to.be.below(500);
+            const length = typeof body === "string" ? Buffer.byteLength(body) : body.length;
+            if (length > READ_MAX_BYTES) {
+              expect(answer.code, context).to.equal("resource_exhausted");
+              return;
+            }
+            if (response.status === 200) countAnswer(name, answer);
+            const code = response.status === 200 ? "OK" : String(answer.code).toUpperCase();
+            const amountTyped = typed !== undefined && typeof typed.amount === "string" && /^-?\d+$/.test(typed.amount);
+            if (
+              amountTyped &&
+              typeof typed.amount === "string" &&
+              BigInt(typed.amount) <= INT64_MAX &&
+              BigInt(typed.amount) >= INT64_MIN
+            ) {
+              const request = { ...typed, amount: BigInt(typed.amount) } as AnyRequest;
+              expect(allowedCodes(name, request), context).to.include(code);
+            } else {
+              expect(
+                ["OK", "INVALID_ARGUMENT", "NOT_FOUND", "ALREADY_EXISTS", "FAILED_PRECONDITION", "OUT_OF_RANGE"],
+                context,
+              ).to.include(code);
+            }
+          },
+        ),
         { numRuns: 400 },
       );
     });
@@ -241,7 +311,15 @@ for (const grpcServer of ["grpc-js", "connect"]) {
         [{ path: load, method: "DELETE" }, 405],
         [{ path: `${load}?encoding=json&message=${encodeURIComponent(body)}`, method: "GET" }, 405],
         [{ path: "/healthz", method: "POST", body }, 405],
-        [{ path: "/ledger.v1.LedgerService/Nope", method: "POST", headers: { "content-type": "application/json" }, body }, 404],
+        [
+          {
+            path: "/ledger.v1.LedgerService/Nope",
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body,
+          },
+          404,
+        ],
         [{ path: "/ledger.v1.LedgerService/GetBalance?encoding=json&message=%7Bnot", method: "GET" }, 400],
       ];
       for (const [{ path, ...init }, status] of cases) {

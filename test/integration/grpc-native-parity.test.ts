@@ -10,7 +10,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { expect } from "chai";
-import { clone, create, fromJson, toJson, type DescMethodUnary, type DescMessage, type JsonObject, type JsonValue, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  clone,
+  create,
+  fromJson,
+  toJson,
+  type DescMethodUnary,
+  type DescMessage,
+  type JsonObject,
+  type JsonValue,
+  type MessageInitShape,
+} from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToHttpStatus, errorFromJson } from "@connectrpc/connect/protocol-connect";
 import { readConfig } from "../../src/config.js";
@@ -33,7 +43,10 @@ interface Step {
   readonly input: MessageInitShape<DescMessage>;
 }
 
-function step<I extends DescMessage, O extends DescMessage>(method: DescMethodUnary<I, O>, input: MessageInitShape<I>): Step {
+function step<I extends DescMessage, O extends DescMessage>(
+  method: DescMethodUnary<I, O>,
+  input: MessageInitShape<I>,
+): Step {
   return { method, input };
 }
 
@@ -57,8 +70,11 @@ const STEPS: Step[] = [
 
 /** A message with the parts that differ between runs (timestamps) left out, int64 as text. */
 function comparable(message: unknown): unknown {
-  return JSON.parse(JSON.stringify(message, (key, value: unknown) =>
-    key === "createdAt" || key === "updatedAt" ? undefined : typeof value === "bigint" ? String(value) : value)) as unknown;
+  return JSON.parse(
+    JSON.stringify(message, (key, value: unknown) =>
+      key === "createdAt" || key === "updatedAt" ? undefined : typeof value === "bigint" ? String(value) : value,
+    ),
+  ) as unknown;
 }
 
 /**
@@ -76,10 +92,18 @@ async function restTranscript(baseUrl: string, steps: readonly Step[]): Promise<
     for (const variable of route.template.variables) {
       const field = method.input.fields.find((candidate) => candidate.name === variable.fieldPath);
       const key = field?.jsonName ?? variable.fieldPath;
-      path = path.replace(new RegExp(`\\{${variable.fieldPath}(=[^}]*)?\\}`), encodeURIComponent(scalarText(fields[key])));
+      path = path.replace(
+        new RegExp(`\\{${variable.fieldPath}(=[^}]*)?\\}`),
+        encodeURIComponent(scalarText(fields[key])),
+      );
       delete fields[key];
     }
-    const query = route.body === "" ? new URLSearchParams(Object.entries(fields).map(([key, value]): [string, string] => [key, scalarText(value)])).toString() : "";
+    const query =
+      route.body === ""
+        ? new URLSearchParams(
+            Object.entries(fields).map(([key, value]): [string, string] => [key, scalarText(value)]),
+          ).toString()
+        : "";
     const response = await fetch(`${baseUrl}${path}${query === "" ? "" : `?${query}`}`, {
       method: route.httpMethod,
       headers: { "content-type": "application/json" },
@@ -93,8 +117,16 @@ async function restTranscript(baseUrl: string, steps: readonly Step[]): Promise<
     const error = errorFromJson(body, undefined, new ConnectError("not an error body", Code.Unknown));
     expect(response.status, `${route.httpMethod} ${path}`).to.equal(codeToHttpStatus(error.code));
     const info = error.findDetails(ErrorInfoSchema)[0];
-    const fieldViolations = (error.findDetails(BadRequestSchema)[0]?.fieldViolations ?? []).map(({ field, reason }) => ({ field, reason }));
-    answers.push({ code: error.code, details: error.rawMessage, reason: info?.reason, metadata: info?.metadata ?? {}, fieldViolations });
+    const fieldViolations = (error.findDetails(BadRequestSchema)[0]?.fieldViolations ?? []).map(
+      ({ field, reason }) => ({ field, reason }),
+    );
+    answers.push({
+      code: error.code,
+      details: error.rawMessage,
+      reason: info?.reason,
+      metadata: info?.metadata ?? {},
+      fieldViolations,
+    });
   }
   return answers;
 }
@@ -123,7 +155,10 @@ async function transcript(client: GrpcTestClient, steps: readonly Step[]): Promi
   return answers;
 }
 
-async function withApp<T>(env: Record<string, string>, run: (server: TestApp, client: GrpcTestClient) => Promise<T>): Promise<T> {
+async function withApp<T>(
+  env: Record<string, string>,
+  run: (server: TestApp, client: GrpcTestClient) => Promise<T>,
+): Promise<T> {
   const server = await startApp(env);
   const client = new GrpcTestClient(server.address);
   try {
@@ -143,7 +178,12 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
     expect(native).to.deep.equal(connectNode);
     // The transcript is worth comparing only if it holds the errors it is meant to.
     const reasons = (native as { reason?: string }[]).map((answer) => answer.reason).filter(Boolean);
-    expect(reasons).to.include.members(["IDEMPOTENCY_KEY_REUSED", "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "ACCOUNT_NOT_FOUND"]);
+    expect(reasons).to.include.members([
+      "IDEMPOTENCY_KEY_REUSED",
+      "INSUFFICIENT_FUNDS",
+      "INVALID_ARGUMENT",
+      "ACCOUNT_NOT_FOUND",
+    ]);
   });
 
   it("answers the same over the REST routes, status codes and error details included", async () => {
@@ -155,13 +195,23 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
     expect(restAnswers).to.have.length(ledgerSteps.length);
     expect(restAnswers).to.deep.equal(grpcAnswers);
     const reasons = (restAnswers as { reason?: string }[]).map((answer) => answer.reason).filter(Boolean);
-    expect(reasons).to.include.members(["IDEMPOTENCY_KEY_REUSED", "INSUFFICIENT_FUNDS", "INVALID_ARGUMENT", "ACCOUNT_NOT_FOUND"]);
+    expect(reasons).to.include.members([
+      "IDEMPOTENCY_KEY_REUSED",
+      "INSUFFICIENT_FUNDS",
+      "INVALID_ARGUMENT",
+      "ACCOUNT_NOT_FOUND",
+    ]);
   });
 
   it("masks an unexpected error as INTERNAL on both paths", async () => {
     for (const engine of ENGINES) {
       const dir = mkdtempSync(join(tmpdir(), "ledger-native-"));
-      const config = readConfig({ LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_LOG_LEVEL: "silent", LEDGER_GRPC_SERVER: engine });
+      const config = readConfig({
+        LEDGER_PORT: "0",
+        LEDGER_DB: join(dir, "ledger.db"),
+        LEDGER_LOG_LEVEL: "silent",
+        LEDGER_GRPC_SERVER: engine,
+      });
       const app = await build(config, createLogger(config.logLevel), {
         ledgerService: (ledgerDomain) => {
           const impl = new LedgerServiceImpl(ledgerDomain);
@@ -182,7 +232,10 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
         const rest = await fetch(`http://127.0.0.1:${port}/v1/users/alice/balances`);
         const restText = await rest.text();
         expect(rest.status, engine).to.equal(500);
-        expect(JSON.parse(restText), engine).to.include({ code: "internal", message: "internal error; the incident was logged" });
+        expect(JSON.parse(restText), engine).to.include({
+          code: "internal",
+          message: "internal error; the incident was logged",
+        });
         expect(restText, engine).to.not.match(/secret|SQLITE/);
       } finally {
         client.close();
@@ -216,9 +269,10 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
       const [answer] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
         { messageRequest: { case: "listServices", value: "" } },
       ]);
-      const names = answer?.messageResponse.case === "listServicesResponse"
-        ? answer.messageResponse.value.service.map((entry) => entry.name)
-        : [];
+      const names =
+        answer?.messageResponse.case === "listServicesResponse"
+          ? answer.messageResponse.value.service.map((entry) => entry.name)
+          : [];
       expect(names).to.include.members(["ledger.v1.LedgerService", "grpc.health.v1.Health"]);
       const health = await client.unary(Health.method.check, { service: "" });
       expect(health.status).to.equal(ServingStatus.SERVING);

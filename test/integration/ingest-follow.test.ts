@@ -6,86 +6,91 @@ import type { LedgerStore } from "../../src/store/store.js";
 import { STORE_KINDS } from "../support/stores.js";
 import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 
-for (const kind of STORE_KINDS) describe(`ingest integration: backfill, then follow the present with late arrivals, on ${kind}`, function () {
-  this.timeout(60_000);
-  let vendor: FakeVendor;
-  let store: LedgerStore;
-  let temp: ReturnType<typeof makeTempDir>;
-  const startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
+for (const kind of STORE_KINDS)
+  describe(`ingest integration: backfill, then follow the present with late arrivals, on ${kind}`, function () {
+    this.timeout(60_000);
+    let vendor: FakeVendor;
+    let store: LedgerStore;
+    let temp: ReturnType<typeof makeTempDir>;
+    const startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
 
-  before(async () => {
-    temp = makeTempDir();
-    // Rows keep arriving in real time; one in five shows up to 1.5 s after its createdAt.
-    vendor = await startFakeVendor({
-      data: { seed: 21, txPerMinute: 3000, users: 100, startMs, badRowRate: 0.002, lateRate: 0.2, lateMaxMs: 1500 },
-      faults: { ...NO_FAULTS, serverErrorRate: 0.05, shiftRate: 0.05 },
-      requestsPerWindow: 30, rateWindowMs: 1000, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
+    before(async () => {
+      temp = makeTempDir();
+      // Rows keep arriving in real time; one in five shows up to 1.5 s after its createdAt.
+      vendor = await startFakeVendor({
+        data: { seed: 21, txPerMinute: 3000, users: 100, startMs, badRowRate: 0.002, lateRate: 0.2, lateMaxMs: 1500 },
+        faults: { ...NO_FAULTS, serverErrorRate: 0.05, shiftRate: 0.05 },
+        requestsPerWindow: 30,
+        rateWindowMs: 1000,
+        pageSizeMax: 1000,
+        host: "127.0.0.1",
+        port: 0,
+      });
+      store = await openStore(kind, temp.dir);
     });
-    store = await openStore(kind, temp.dir);
-  });
 
-  after(async () => {
-    await store.close();
-    await vendor.close();
-    temp.remove();
-  });
-
-  it("stays fresh, and every row older than the closed cursor is in the ledger exactly once", async () => {
-    const config = readVendorConfig({
-      LEDGER_VENDOR_URL: vendor.url,
-      LEDGER_VENDOR_START: new Date(startMs).toISOString(),
-      LEDGER_VENDOR_REQUESTS_PER_MINUTE: "30",
-      LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
-      LEDGER_VENDOR_LATENESS_MS: "2000",
-      LEDGER_VENDOR_WINDOW_MS: "1000",
-      LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
-      LEDGER_VENDOR_BACKOFF_BASE_MS: "20",
-      LEDGER_VENDOR_BACKOFF_MAX_MS: "200",
+    after(async () => {
+      await store.close();
+      await vendor.close();
+      temp.remove();
     });
-    if (config === undefined) throw new Error("no config");
-    const poller = startVendorPoller({ store, config, logger: silentLogger });
-    const lags: number[] = [];
-    try {
-      for (let tick = 0; tick < 40; tick += 1) {
-        await new Promise((resolve) => setTimeout(resolve, 150));
-        const status = poller.status();
-        if (tick >= 20) {
-          expect(status.state).to.equal("following");
-          if (status.lagMs !== null) lags.push(status.lagMs);
+
+    it("stays fresh, and every row older than the closed cursor is in the ledger exactly once", async () => {
+      const config = readVendorConfig({
+        LEDGER_VENDOR_URL: vendor.url,
+        LEDGER_VENDOR_START: new Date(startMs).toISOString(),
+        LEDGER_VENDOR_REQUESTS_PER_MINUTE: "30",
+        LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
+        LEDGER_VENDOR_LATENESS_MS: "2000",
+        LEDGER_VENDOR_WINDOW_MS: "1000",
+        LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
+        LEDGER_VENDOR_BACKOFF_BASE_MS: "20",
+        LEDGER_VENDOR_BACKOFF_MAX_MS: "200",
+      });
+      if (config === undefined) throw new Error("no config");
+      const poller = startVendorPoller({ store, config, logger: silentLogger });
+      const lags: number[] = [];
+      try {
+        for (let tick = 0; tick < 40; tick += 1) {
+          await new Promise((resolve) => setTimeout(resolve, 150));
+          const status = poller.status();
+          if (tick >= 20) {
+            expect(status.state).to.equal("following");
+            if (status.lagMs !== null) lags.push(status.lagMs);
+          }
+        }
+      } finally {
+        await poller.stop();
+      }
+      const status = poller.status();
+      expect(status.state).to.equal("stopped");
+      // Fresh reads every 200 ms of whole seconds: the newest row is never more than ~2.5 s old.
+      expect(Math.max(...lags)).to.be.below(2500);
+      const closedUntilMs = Date.parse(status.closedUntil ?? "");
+      expect(closedUntilMs).to.be.greaterThan(startMs + 60_000);
+
+      const ingested = await store.withSnapshot((entries) => {
+        const ids = new Set<string>();
+        for (const entry of entries) if (entry.externalId !== null) ids.add(entry.externalId);
+        return ids;
+      });
+      let expectedBeforeCursor = 0;
+      let lateBeforeCursor = 0;
+      const allValid = new Set<string>();
+      for (let index = 0; index < vendor.data.indexAt(Date.now()); index += 1) {
+        const row = vendor.data.get(index);
+        if (row.fact === null) continue;
+        const id = (JSON.parse(row.json) as { id: string }).id;
+        allValid.add(id);
+        if (row.createdAtMs < closedUntilMs) {
+          expectedBeforeCursor += 1;
+          if (row.visibleAtMs > row.createdAtMs) lateBeforeCursor += 1;
+          expect(ingested.has(id), `row ${index} (${id}) missing`).to.equal(true);
         }
       }
-    } finally {
-      await poller.stop();
-    }
-    const status = poller.status();
-    expect(status.state).to.equal("stopped");
-    // Fresh reads every 200 ms of whole seconds: the newest row is never more than ~2.5 s old.
-    expect(Math.max(...lags)).to.be.below(2500);
-    const closedUntilMs = Date.parse(status.closedUntil ?? "");
-    expect(closedUntilMs).to.be.greaterThan(startMs + 60_000);
-
-    const ingested = await store.withSnapshot((entries) => {
-      const ids = new Set<string>();
-      for (const entry of entries) if (entry.externalId !== null) ids.add(entry.externalId);
-      return ids;
+      expect(lateBeforeCursor).to.be.greaterThan(50);
+      expect(expectedBeforeCursor).to.be.greaterThan(3000);
+      for (const id of ingested) expect(allValid.has(id), `unknown id ${id}`).to.equal(true);
+      expect(vendor.stats().rateLimited).to.equal(0);
     });
-    let expectedBeforeCursor = 0;
-    let lateBeforeCursor = 0;
-    const allValid = new Set<string>();
-    for (let index = 0; index < vendor.data.indexAt(Date.now()); index += 1) {
-      const row = vendor.data.get(index);
-      if (row.fact === null) continue;
-      const id = (JSON.parse(row.json) as { id: string }).id;
-      allValid.add(id);
-      if (row.createdAtMs < closedUntilMs) {
-        expectedBeforeCursor += 1;
-        if (row.visibleAtMs > row.createdAtMs) lateBeforeCursor += 1;
-        expect(ingested.has(id), `row ${index} (${id}) missing`).to.equal(true);
-      }
-    }
-    expect(lateBeforeCursor).to.be.greaterThan(50);
-    expect(expectedBeforeCursor).to.be.greaterThan(3000);
-    for (const id of ingested) expect(allValid.has(id), `unknown id ${id}`).to.equal(true);
-    expect(vendor.stats().rateLimited).to.equal(0);
   });
-});

@@ -25,10 +25,21 @@ export function makeTempDir(): { dir: string; remove: () => void } {
 export function openStoreAt(kind: StoreKind, database: string): Promise<LedgerStore> {
   const limits = { batchSizeMax: 100, queueDepthMax: 1000 };
   return kind === "sqlite"
-    ? openConfiguredStore({ kind, sqlite: { filename: database, durability: "normal", busyTimeoutMs: 5000, ...limits } })
+    ? openConfiguredStore({
+        kind,
+        sqlite: { filename: database, durability: "normal", busyTimeoutMs: 5000, ...limits },
+      })
     : openConfiguredStore({
         kind,
-        postgres: { url: database, poolMax: 6, statementTimeoutMs: 10_000, connectTimeoutMs: 5000, ssl: "disable", sslCaFile: "", ...limits },
+        postgres: {
+          url: database,
+          poolMax: 6,
+          statementTimeoutMs: 10_000,
+          connectTimeoutMs: 5000,
+          ssl: "disable",
+          sslCaFile: "",
+          ...limits,
+        },
       });
 }
 
@@ -47,18 +58,26 @@ export async function compareTotals(store: LedgerStore, expected: FakeTotalsBody
   const problems: string[] = [];
   for (const [userId, totals] of Object.entries(expected.users)) {
     const [account] = await store.getAccounts(userId, currency);
-    const actual = account === undefined ? undefined : {
-      earned: `${account.earned}`, spent: `${account.spent}`, payout: `${account.payoutRequested}`,
-      paidOut: `${account.paidOut}`, balance: `${account.balance}`,
-    };
-    if (JSON.stringify(actual) !== JSON.stringify(totals)) problems.push(`${userId}: expected ${JSON.stringify(totals)}, got ${JSON.stringify(actual)}`);
+    const actual =
+      account === undefined
+        ? undefined
+        : {
+            earned: `${account.earned}`,
+            spent: `${account.spent}`,
+            payout: `${account.payoutRequested}`,
+            paidOut: `${account.paidOut}`,
+            balance: `${account.balance}`,
+          };
+    if (JSON.stringify(actual) !== JSON.stringify(totals))
+      problems.push(`${userId}: expected ${JSON.stringify(totals)}, got ${JSON.stringify(actual)}`);
   }
   const entries = await store.withSnapshot((all) => {
     let count = 0;
     for (const entry of all) if (entry.externalId !== null) count += 1;
     return count;
   });
-  if (entries !== expected.validCount) problems.push(`expected ${expected.validCount} vendor entries, found ${entries}`);
+  if (entries !== expected.validCount)
+    problems.push(`expected ${expected.validCount} vendor entries, found ${entries}`);
   return problems;
 }
 

@@ -13,7 +13,9 @@ function countVendorEntries(filename: string): number {
   try {
     const db = new Database(filename, { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare("SELECT COUNT(*) AS count FROM entries WHERE external_id IS NOT NULL").get() as { count: number }).count;
+      return (
+        db.prepare("SELECT COUNT(*) AS count FROM entries WHERE external_id IS NOT NULL").get() as { count: number }
+      ).count;
     } finally {
       db.close();
     }
@@ -33,9 +35,22 @@ describe("ingest integration: the real one-shot process killed with SIGKILL and 
   before(async () => {
     temp = makeTempDir();
     vendor = await startFakeVendor({
-      data: { seed: 11, txPerMinute: 600, users: 150, startMs, endMs: nowMs - 5 * 60_000, badRowRate: 0.003, lateRate: 0.02, lateMaxMs: 5000 },
+      data: {
+        seed: 11,
+        txPerMinute: 600,
+        users: 150,
+        startMs,
+        endMs: nowMs - 5 * 60_000,
+        badRowRate: 0.003,
+        lateRate: 0.02,
+        lateMaxMs: 5000,
+      },
       faults: { ...NO_FAULTS, serverErrorRate: 0.03, dropRate: 0.02, shiftRate: 0.03 },
-      requestsPerWindow: REQUESTS_PER_WINDOW, rateWindowMs: RATE_WINDOW_MS, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
+      requestsPerWindow: REQUESTS_PER_WINDOW,
+      rateWindowMs: RATE_WINDOW_MS,
+      pageSizeMax: 1000,
+      host: "127.0.0.1",
+      port: 0,
     });
   });
 

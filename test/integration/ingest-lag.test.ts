@@ -15,12 +15,28 @@ describe("ingest: lag means lag", () => {
     const store = await openStore("sqlite", temp.dir);
     const nowMs = Date.now();
     const vendor = await startFakeVendor({
-      data: { seed: 3, txPerMinute: 60, users: 5, startMs: nowMs - 20 * 60_000, endMs: nowMs - 10 * 60_000, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },
-      faults: NO_FAULTS, requestsPerWindow: 0, rateWindowMs: 1000, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
+      data: {
+        seed: 3,
+        txPerMinute: 60,
+        users: 5,
+        startMs: nowMs - 20 * 60_000,
+        endMs: nowMs - 10 * 60_000,
+        badRowRate: 0,
+        lateRate: 0,
+        lateMaxMs: 0,
+      },
+      faults: NO_FAULTS,
+      requestsPerWindow: 0,
+      rateWindowMs: 1000,
+      pageSizeMax: 1000,
+      host: "127.0.0.1",
+      port: 0,
     });
     try {
       const config = readVendorConfig({
-        LEDGER_VENDOR_URL: vendor.url, LEDGER_VENDOR_START: new Date(nowMs - 20 * 60_000).toISOString(), LEDGER_VENDOR_REQUESTS_PER_MINUTE: "1000",
+        LEDGER_VENDOR_URL: vendor.url,
+        LEDGER_VENDOR_START: new Date(nowMs - 20 * 60_000).toISOString(),
+        LEDGER_VENDOR_REQUESTS_PER_MINUTE: "1000",
       });
       if (config === undefined) throw new Error("no config");
       const status = await runVendorBackfill({ store, config, logger: silentLogger });

@@ -13,7 +13,12 @@ import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
 
 function capturingLogger(): IngestLogger & { warnings: string[] } {
   const warnings: string[] = [];
-  return { warnings, info: () => undefined, error: () => undefined, warn: (_fields, message) => warnings.push(message ?? "") };
+  return {
+    warnings,
+    info: () => undefined,
+    error: () => undefined,
+    warn: (_fields, message) => warnings.push(message ?? ""),
+  };
 }
 
 describe("ingest: vendor transport", () => {
@@ -32,8 +37,21 @@ describe("ingest: vendor transport", () => {
 
   it("does not follow a vendor's redirect, and says so in lastError", async () => {
     const vendor: FakeVendor = await startFakeVendor({
-      data: { seed: 1, txPerMinute: 600, users: 5, startMs: Date.now() - 120_000, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },
-      faults: NO_FAULTS, requestsPerWindow: 0, rateWindowMs: 1000, pageSizeMax: 1000, host: "127.0.0.1", port: 0,
+      data: {
+        seed: 1,
+        txPerMinute: 600,
+        users: 5,
+        startMs: Date.now() - 120_000,
+        badRowRate: 0,
+        lateRate: 0,
+        lateMaxMs: 0,
+      },
+      faults: NO_FAULTS,
+      requestsPerWindow: 0,
+      rateWindowMs: 1000,
+      pageSizeMax: 1000,
+      host: "127.0.0.1",
+      port: 0,
     });
     const redirector: Server = createServer((request, response) => {
       response.writeHead(302, { location: `${vendor.url}${request.url ?? "/"}` });
@@ -43,8 +61,11 @@ describe("ingest: vendor transport", () => {
     try {
       const { port } = redirector.address() as AddressInfo;
       const config = readVendorConfig({
-        LEDGER_VENDOR_URL: `http://127.0.0.1:${port}`, LEDGER_VENDOR_START: new Date(Date.now() - 120_000).toISOString(),
-        LEDGER_VENDOR_REQUESTS_PER_MINUTE: "1000", LEDGER_VENDOR_BACKOFF_BASE_MS: "50", LEDGER_VENDOR_BACKOFF_MAX_MS: "100",
+        LEDGER_VENDOR_URL: `http://127.0.0.1:${port}`,
+        LEDGER_VENDOR_START: new Date(Date.now() - 120_000).toISOString(),
+        LEDGER_VENDOR_REQUESTS_PER_MINUTE: "1000",
+        LEDGER_VENDOR_BACKOFF_BASE_MS: "50",
+        LEDGER_VENDOR_BACKOFF_MAX_MS: "100",
       });
       if (config === undefined) throw new Error("no config");
       const poller = startVendorPoller({ store, config, logger: silentLogger });
@@ -53,7 +74,9 @@ describe("ingest: vendor transport", () => {
       await poller.stop();
       expect(status.rowsIngested).to.equal(0);
       expect(status.retries).to.be.greaterThan(0);
-      expect(status.lastError).to.match(/redirect/).and.to.include("302");
+      expect(status.lastError)
+        .to.match(/redirect/)
+        .and.to.include("302");
       expect(vendor.stats().requests).to.equal(0);
     } finally {
       await new Promise((resolve) => redirector.close(resolve));
@@ -75,7 +98,10 @@ describe("ingest: vendor transport", () => {
       const logger = capturingLogger();
       const poller = startVendorPoller({ store, config, logger });
       await poller.stop();
-      expect(logger.warnings.some((message) => /cleartext/.test(message)), url).to.equal(warns);
+      expect(
+        logger.warnings.some((message) => /cleartext/.test(message)),
+        url,
+      ).to.equal(warns);
     }
   });
 });

@@ -14,7 +14,11 @@ interface ConnectErrorBody {
   balanceAfter?: string;
 }
 
-async function connectLoad(server: TestApp, amountJson: string, userId: string): Promise<{ status: number; body: ConnectErrorBody }> {
+async function connectLoad(
+  server: TestApp,
+  amountJson: string,
+  userId: string,
+): Promise<{ status: number; body: ConnectErrorBody }> {
   const response = await fetch(`${server.baseUrl}${LOAD}`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -41,7 +45,21 @@ describe("JSON int64 fields: one strict rule on every JSON protocol", () => {
   beforeEach(async () => (server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(2n ** 63n - 1n) })));
   afterEach(async () => server.stop());
 
-  const refused = ["9007199254740993", "9007199254740992", '"0x10"', '"+7"', '" 7"', '"7 "', '"1e3"', '"7.0"', "7.5", "1e3", '""', "true", "-9007199254740993"];
+  const refused = [
+    "9007199254740993",
+    "9007199254740992",
+    '"0x10"',
+    '"+7"',
+    '" 7"',
+    '"7 "',
+    '"1e3"',
+    '"7.0"',
+    "7.5",
+    "1e3",
+    '""',
+    "true",
+    "-9007199254740993",
+  ];
   for (const amount of refused) {
     it(`Connect JSON: refuses amount ${amount} with INVALID_ARGUMENT naming the field, and applies nothing`, async () => {
       const { status, body } = await connectLoad(server, amount, "u-refused");
@@ -49,7 +67,9 @@ describe("JSON int64 fields: one strict rule on every JSON protocol", () => {
       expect(body.code).to.equal("invalid_argument");
       expect(violatedFields(body)).to.deep.equal(["amount"]);
       const balance = await fetch(`${server.baseUrl}/ledger.v1.LedgerService/GetBalance`, {
-        method: "POST", headers: { "content-type": "application/json" }, body: '{"userId":"u-refused"}',
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: '{"userId":"u-refused"}',
       });
       expect(balance.status).to.equal(404);
     });
@@ -74,11 +94,12 @@ describe("JSON int64 fields: one strict rule on every JSON protocol", () => {
   });
 
   it("gRPC-Web JSON: refuses a number past 2^53 with INVALID_ARGUMENT (grpc-status 3) and accepts a digit string", async () => {
-    const send = (json: string) => fetch(`${server.baseUrl}${LOAD}`, {
-      method: "POST",
-      headers: { "content-type": "application/grpc-web+json", "x-grpc-web": "1" },
-      body: grpcWebFrame(json),
-    });
+    const send = (json: string) =>
+      fetch(`${server.baseUrl}${LOAD}`, {
+        method: "POST",
+        headers: { "content-type": "application/grpc-web+json", "x-grpc-web": "1" },
+        body: grpcWebFrame(json),
+      });
     const bad = await send('{"userId":"gw","amount":9007199254740993}');
     const badBytes = Buffer.from(await bad.arrayBuffer()).toString("latin1");
     expect(bad.headers.get("grpc-status") ?? /grpc-status:\s*(\d+)/.exec(badBytes)?.[1]).to.equal("3");
@@ -88,9 +109,12 @@ describe("JSON int64 fields: one strict rule on every JSON protocol", () => {
   });
 
   it("REST (google.api.http routes): the same rule on the body", async () => {
-    const post = (amountJson: string) => fetch(`${server.baseUrl}/v1/users/rest-user:load`, {
-      method: "POST", headers: { "content-type": "application/json" }, body: `{"amount":${amountJson}}`,
-    });
+    const post = (amountJson: string) =>
+      fetch(`${server.baseUrl}/v1/users/rest-user:load`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: `{"amount":${amountJson}}`,
+      });
     for (const amount of ['"0x10"', '"+7"', '" 7"', "7.5"]) {
       const response = await post(amount);
       const body = (await response.json()) as ConnectErrorBody;

@@ -39,8 +39,17 @@ function metadata(key: string): grpc.Metadata {
   return result;
 }
 
-async function postJson(baseUrl: string, path: string, body: unknown, headers: Record<string, string>): Promise<number> {
-  const response = await fetch(`${baseUrl}${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+async function postJson(
+  baseUrl: string,
+  path: string,
+  body: unknown,
+  headers: Record<string, string>,
+): Promise<number> {
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -51,134 +60,191 @@ const ENGINES = [
   { grpcServer: "connect", http1Unary: "connect" },
 ];
 
-for (const { grpcServer, http1Unary } of ENGINES) describe(`GET /metrics (real server, auth on, gRPC via ${grpcServer}, HTTP/1.1 unary via ${http1Unary})`, () => {
-  let server: TestApp;
-  let client: GrpcTestClient;
-  const admin = bearer(keys.operator);
+for (const { grpcServer, http1Unary } of ENGINES)
+  describe(`GET /metrics (real server, auth on, gRPC via ${grpcServer}, HTTP/1.1 unary via ${http1Unary})`, () => {
+    let server: TestApp;
+    let client: GrpcTestClient;
+    const admin = bearer(keys.operator);
 
-  before(async () => {
-    server = await startApp({ ...KEYS_ENV, LEDGER_GRPC_SERVER: grpcServer, LEDGER_HTTP1_UNARY: http1Unary });
-    client = new GrpcTestClient(server.address);
-  });
+    before(async () => {
+      server = await startApp({ ...KEYS_ENV, LEDGER_GRPC_SERVER: grpcServer, LEDGER_HTTP1_UNARY: http1Unary });
+      client = new GrpcTestClient(server.address);
+    });
 
-  after(async () => {
-    client.close();
-    await server.stop();
-  });
+    after(async () => {
+      client.close();
+      await server.stop();
+    });
 
-  it("parses as the Prometheus text format, with every family typed and the method labels from the descriptors only", async () => {
-    // A caller-chosen user id must never become a label or a series.
-    await client.unary(LedgerService.method.load, { userId: "user-not-a-label", amount: 3n }, { metadata: metadata(keys.writer) });
-    const metrics = await scrape(server.baseUrl, admin);
-    const types = {
-      [CALLS]: "counter",
-      [LATENCY]: "histogram",
-      ledger_store_write_batch_size: "histogram",
-      ledger_store_write_batch_duration_seconds: "histogram",
-      ledger_store_commit_duration_seconds: "histogram",
-      ledger_store_write_queue_depth: "gauge",
-      ledger_rpc_calls_in_flight: "gauge",
-      ledger_open_connections: "gauge",
-      process_cpu_user_seconds_total: "counter",
-      nodejs_eventloop_lag_seconds: "gauge",
-    };
-    for (const [name, type] of Object.entries(types)) expect(metrics.family(name).type, name).to.equal(type);
-    // Every family says what it means.
-    for (const family of metrics.families.values()) expect(family.help, family.name).to.be.a("string").and.not.equal("");
-    // Without a vendor there are no ingest figures to show (rather than zeros that look healthy).
-    expect([...metrics.families.keys()].filter((name) => name.startsWith("ledger_ingest_"))).to.deep.equal([]);
-    const known = new Set([LedgerService, Health].flatMap((service) => service.methods.map((method) => `${service.typeName}/${method.name}`)));
-    known.add("grpc.reflection.v1.ServerReflection/ServerReflectionInfo").add("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
-    const methods = [...metrics.family(CALLS).samples, ...metrics.family(LATENCY).samples].map((sample) => sample.labels.method);
-    expect(methods).to.not.be.empty;
-    for (const method of methods) expect(known.has(method ?? ""), `method label ${method}`).to.equal(true);
-    // Every method has its histogram from the start, so a dashboard shows it before its first call.
-    expect(metrics.count(LATENCY, { method: "ledger.v1.LedgerService/AdjustBalance" })).to.equal(0);
-    expect(metrics.sample(LATENCY, { method: "ledger.v1.LedgerService/AdjustBalance" }, `${LATENCY}_count`)).to.not.equal(undefined);
-    expect(metrics.text).to.not.include("user-not-a-label");
-    // The scrape itself holds a connection open.
-    expect(metrics.value("ledger_open_connections")).to.be.at.least(1);
-  });
+    it("parses as the Prometheus text format, with every family typed and the method labels from the descriptors only", async () => {
+      // A caller-chosen user id must never become a label or a series.
+      await client.unary(
+        LedgerService.method.load,
+        { userId: "user-not-a-label", amount: 3n },
+        { metadata: metadata(keys.writer) },
+      );
+      const metrics = await scrape(server.baseUrl, admin);
+      const types = {
+        [CALLS]: "counter",
+        [LATENCY]: "histogram",
+        ledger_store_write_batch_size: "histogram",
+        ledger_store_write_batch_duration_seconds: "histogram",
+        ledger_store_commit_duration_seconds: "histogram",
+        ledger_store_write_queue_depth: "gauge",
+        ledger_rpc_calls_in_flight: "gauge",
+        ledger_open_connections: "gauge",
+        process_cpu_user_seconds_total: "counter",
+        nodejs_eventloop_lag_seconds: "gauge",
+      };
+      for (const [name, type] of Object.entries(types)) expect(metrics.family(name).type, name).to.equal(type);
+      // Every family says what it means.
+      for (const family of metrics.families.values())
+        expect(family.help, family.name).to.be.a("string").and.not.equal("");
+      // Without a vendor there are no ingest figures to show (rather than zeros that look healthy).
+      expect([...metrics.families.keys()].filter((name) => name.startsWith("ledger_ingest_"))).to.deep.equal([]);
+      const known = new Set(
+        [LedgerService, Health].flatMap((service) =>
+          service.methods.map((method) => `${service.typeName}/${method.name}`),
+        ),
+      );
+      known
+        .add("grpc.reflection.v1.ServerReflection/ServerReflectionInfo")
+        .add("grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo");
+      const methods = [...metrics.family(CALLS).samples, ...metrics.family(LATENCY).samples].map(
+        (sample) => sample.labels.method,
+      );
+      expect(methods).to.not.be.empty;
+      for (const method of methods) expect(known.has(method ?? ""), `method label ${method}`).to.equal(true);
+      // Every method has its histogram from the start, so a dashboard shows it before its first call.
+      expect(metrics.count(LATENCY, { method: "ledger.v1.LedgerService/AdjustBalance" })).to.equal(0);
+      expect(
+        metrics.sample(LATENCY, { method: "ledger.v1.LedgerService/AdjustBalance" }, `${LATENCY}_count`),
+      ).to.not.equal(undefined);
+      expect(metrics.text).to.not.include("user-not-a-label");
+      // The scrape itself holds a connection open.
+      expect(metrics.value("ledger_open_connections")).to.be.at.least(1);
+    });
 
-  it("counts gRPC calls by method and code, and their latency", async () => {
-    const before = await scrape(server.baseUrl, admin);
-    await client.unary(LedgerService.method.load, { userId: "grpc-ok", amount: 5n }, { metadata: metadata(keys.writer) });
-    const invalid = await callError(client.unary(LedgerService.method.load, { userId: "grpc-bad", amount: 0n }, { metadata: metadata(keys.writer) }));
-    expect(invalid.code).to.equal(grpc.status.INVALID_ARGUMENT);
-    const missing = await callError(client.unary(LedgerService.method.getBalance, { userId: "nobody" }, { metadata: metadata(keys.reader) }));
-    expect(missing.code).to.equal(grpc.status.NOT_FOUND);
-    const refused = await callError(client.unary(LedgerService.method.load, { userId: "grpc-anon", amount: 5n }));
-    expect(refused.code).to.equal(grpc.status.UNAUTHENTICATED);
-    const denied = await callError(client.unary(LedgerService.method.load, { userId: "grpc-reader", amount: 5n }, { metadata: metadata(keys.reader) }));
-    expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
-    const after = await scrape(server.baseUrl, admin);
-    const moved = (method: string, code: string) => after.value(CALLS, { method, code }) - before.value(CALLS, { method, code });
-    expect(moved(LOAD, "OK")).to.equal(1);
-    expect(moved(LOAD, "INVALID_ARGUMENT")).to.equal(1);
-    expect(moved(LOAD, "UNAUTHENTICATED")).to.equal(1);
-    expect(moved(LOAD, "PERMISSION_DENIED")).to.equal(1);
-    expect(moved(GET_BALANCE, "NOT_FOUND")).to.equal(1);
-    expect(after.count(LATENCY, { method: LOAD }) - before.count(LATENCY, { method: LOAD })).to.equal(4);
-    expect(after.count(LATENCY, { method: GET_BALANCE }) - before.count(LATENCY, { method: GET_BALANCE })).to.equal(1);
-    expect(after.sum(LATENCY, { method: LOAD })).to.be.above(before.sum(LATENCY, { method: LOAD }));
-  });
+    it("counts gRPC calls by method and code, and their latency", async () => {
+      const before = await scrape(server.baseUrl, admin);
+      await client.unary(
+        LedgerService.method.load,
+        { userId: "grpc-ok", amount: 5n },
+        { metadata: metadata(keys.writer) },
+      );
+      const invalid = await callError(
+        client.unary(
+          LedgerService.method.load,
+          { userId: "grpc-bad", amount: 0n },
+          { metadata: metadata(keys.writer) },
+        ),
+      );
+      expect(invalid.code).to.equal(grpc.status.INVALID_ARGUMENT);
+      const missing = await callError(
+        client.unary(LedgerService.method.getBalance, { userId: "nobody" }, { metadata: metadata(keys.reader) }),
+      );
+      expect(missing.code).to.equal(grpc.status.NOT_FOUND);
+      const refused = await callError(client.unary(LedgerService.method.load, { userId: "grpc-anon", amount: 5n }));
+      expect(refused.code).to.equal(grpc.status.UNAUTHENTICATED);
+      const denied = await callError(
+        client.unary(
+          LedgerService.method.load,
+          { userId: "grpc-reader", amount: 5n },
+          { metadata: metadata(keys.reader) },
+        ),
+      );
+      expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
+      const after = await scrape(server.baseUrl, admin);
+      const moved = (method: string, code: string) =>
+        after.value(CALLS, { method, code }) - before.value(CALLS, { method, code });
+      expect(moved(LOAD, "OK")).to.equal(1);
+      expect(moved(LOAD, "INVALID_ARGUMENT")).to.equal(1);
+      expect(moved(LOAD, "UNAUTHENTICATED")).to.equal(1);
+      expect(moved(LOAD, "PERMISSION_DENIED")).to.equal(1);
+      expect(moved(GET_BALANCE, "NOT_FOUND")).to.equal(1);
+      expect(after.count(LATENCY, { method: LOAD }) - before.count(LATENCY, { method: LOAD })).to.equal(4);
+      expect(after.count(LATENCY, { method: GET_BALANCE }) - before.count(LATENCY, { method: GET_BALANCE })).to.equal(
+        1,
+      );
+      expect(after.sum(LATENCY, { method: LOAD })).to.be.above(before.sum(LATENCY, { method: LOAD }));
+    });
 
-  it("counts Connect JSON and REST calls the same way, OK and errors", async () => {
-    const before = await scrape(server.baseUrl, admin);
-    expect(await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-ok", amount: "5" }, bearer(keys.writer))).to.equal(200);
-    expect(await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-bad", amount: "-5" }, bearer(keys.writer))).to.equal(400);
-    expect(await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-anon", amount: "5" }, {})).to.equal(401);
-    expect(await postJson(server.baseUrl, "/v1/users/rest-ok:load", { amount: "5" }, bearer(keys.writer))).to.equal(200);
-    expect(await postJson(server.baseUrl, "/v1/users/rest-reader:load", { amount: "5" }, bearer(keys.reader))).to.equal(403);
-    const after = await scrape(server.baseUrl, admin);
-    const moved = (code: string) => after.value(CALLS, { method: LOAD, code }) - before.value(CALLS, { method: LOAD, code });
-    expect(moved("OK")).to.equal(2);
-    expect(moved("INVALID_ARGUMENT")).to.equal(1);
-    expect(moved("UNAUTHENTICATED")).to.equal(1);
-    expect(moved("PERMISSION_DENIED")).to.equal(1);
-    expect(after.count(LATENCY, { method: LOAD }) - before.count(LATENCY, { method: LOAD })).to.equal(5);
-  });
+    it("counts Connect JSON and REST calls the same way, OK and errors", async () => {
+      const before = await scrape(server.baseUrl, admin);
+      expect(
+        await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-ok", amount: "5" }, bearer(keys.writer)),
+      ).to.equal(200);
+      expect(
+        await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-bad", amount: "-5" }, bearer(keys.writer)),
+      ).to.equal(400);
+      expect(await postJson(server.baseUrl, `/${LOAD}`, { userId: "json-anon", amount: "5" }, {})).to.equal(401);
+      expect(await postJson(server.baseUrl, "/v1/users/rest-ok:load", { amount: "5" }, bearer(keys.writer))).to.equal(
+        200,
+      );
+      expect(
+        await postJson(server.baseUrl, "/v1/users/rest-reader:load", { amount: "5" }, bearer(keys.reader)),
+      ).to.equal(403);
+      const after = await scrape(server.baseUrl, admin);
+      const moved = (code: string) =>
+        after.value(CALLS, { method: LOAD, code }) - before.value(CALLS, { method: LOAD, code });
+      expect(moved("OK")).to.equal(2);
+      expect(moved("INVALID_ARGUMENT")).to.equal(1);
+      expect(moved("UNAUTHENTICATED")).to.equal(1);
+      expect(moved("PERMISSION_DENIED")).to.equal(1);
+      expect(after.count(LATENCY, { method: LOAD }) - before.count(LATENCY, { method: LOAD })).to.equal(5);
+    });
 
-  it("moves the write-batch size and commit histograms with every committed batch", async () => {
-    const before = await scrape(server.baseUrl, admin);
-    // Twenty concurrent writes share batches: more mutations than batches.
-    await Promise.all(
-      Array.from({ length: 20 }, (_, index) =>
-        client.unary(LedgerService.method.load, { userId: `batch-${index}`, amount: 1n }, { metadata: metadata(keys.writer) }),
-      ),
-    );
-    const after = await scrape(server.baseUrl, admin);
-    const batches = after.count("ledger_store_write_batch_size") - before.count("ledger_store_write_batch_size");
-    const mutations = after.sum("ledger_store_write_batch_size") - before.sum("ledger_store_write_batch_size");
-    expect(mutations).to.equal(20);
-    expect(batches).to.be.within(1, 20);
-    expect(after.count("ledger_store_commit_duration_seconds") - before.count("ledger_store_commit_duration_seconds")).to.equal(batches);
-    expect(after.count("ledger_store_write_batch_duration_seconds") - before.count("ledger_store_write_batch_duration_seconds")).to.equal(batches);
-    const commitSeconds = after.sum("ledger_store_commit_duration_seconds");
-    expect(commitSeconds).to.be.above(0);
-    expect(after.sum("ledger_store_write_batch_duration_seconds")).to.be.at.least(commitSeconds);
-  });
+    it("moves the write-batch size and commit histograms with every committed batch", async () => {
+      const before = await scrape(server.baseUrl, admin);
+      // Twenty concurrent writes share batches: more mutations than batches.
+      await Promise.all(
+        Array.from({ length: 20 }, (_, index) =>
+          client.unary(
+            LedgerService.method.load,
+            { userId: `batch-${index}`, amount: 1n },
+            { metadata: metadata(keys.writer) },
+          ),
+        ),
+      );
+      const after = await scrape(server.baseUrl, admin);
+      const batches = after.count("ledger_store_write_batch_size") - before.count("ledger_store_write_batch_size");
+      const mutations = after.sum("ledger_store_write_batch_size") - before.sum("ledger_store_write_batch_size");
+      expect(mutations).to.equal(20);
+      expect(batches).to.be.within(1, 20);
+      expect(
+        after.count("ledger_store_commit_duration_seconds") - before.count("ledger_store_commit_duration_seconds"),
+      ).to.equal(batches);
+      expect(
+        after.count("ledger_store_write_batch_duration_seconds") -
+          before.count("ledger_store_write_batch_duration_seconds"),
+      ).to.equal(batches);
+      const commitSeconds = after.sum("ledger_store_commit_duration_seconds");
+      expect(commitSeconds).to.be.above(0);
+      expect(after.sum("ledger_store_write_batch_duration_seconds")).to.be.at.least(commitSeconds);
+    });
 
-  it("answers 401 without a key and with an unknown one, 403 for a key without admin, and 405 for a POST", async () => {
-    const get = (headers: Record<string, string>) => fetch(`${server.baseUrl}/metrics`, { headers });
-    const anonymous = await get({});
-    expect(anonymous.status).to.equal(401);
-    expect(await anonymous.json()).to.deep.equal({ error: "this method needs an API key, sent in the authorization header as Bearer <key>" });
-    const unknown = await get(bearer(generateApiKey()));
-    expect(unknown.status).to.equal(401);
-    expect(await unknown.json()).to.deep.equal({ error: "the API key is not valid" });
-    const reader = await get(bearer(keys.reader));
-    expect(reader.status).to.equal(403);
-    expect(((await reader.json()) as { error: string }).error).to.include('lacks the "admin" scope');
-    // Loopback is not enough while LEDGER_METRICS_OPEN is left at none.
-    const post = await fetch(`${server.baseUrl}/metrics`, { method: "POST", headers: admin });
-    expect(post.status).to.equal(405);
-    expect(post.headers.get("allow")).to.equal("GET, HEAD");
-    await post.arrayBuffer();
-    const head = await fetch(`${server.baseUrl}/metrics`, { method: "HEAD", headers: admin });
-    expect(head.status).to.equal(200);
+    it("answers 401 without a key and with an unknown one, 403 for a key without admin, and 405 for a POST", async () => {
+      const get = (headers: Record<string, string>) => fetch(`${server.baseUrl}/metrics`, { headers });
+      const anonymous = await get({});
+      expect(anonymous.status).to.equal(401);
+      expect(await anonymous.json()).to.deep.equal({
+        error: "this method needs an API key, sent in the authorization header as Bearer <key>",
+      });
+      const unknown = await get(bearer(generateApiKey()));
+      expect(unknown.status).to.equal(401);
+      expect(await unknown.json()).to.deep.equal({ error: "the API key is not valid" });
+      const reader = await get(bearer(keys.reader));
+      expect(reader.status).to.equal(403);
+      expect(((await reader.json()) as { error: string }).error).to.include('lacks the "admin" scope');
+      // Loopback is not enough while LEDGER_METRICS_OPEN is left at none.
+      const post = await fetch(`${server.baseUrl}/metrics`, { method: "POST", headers: admin });
+      expect(post.status).to.equal(405);
+      expect(post.headers.get("allow")).to.equal("GET, HEAD");
+      await post.arrayBuffer();
+      const head = await fetch(`${server.baseUrl}/metrics`, { method: "HEAD", headers: admin });
+      expect(head.status).to.equal(200);
+    });
   });
-});
 
 describe("GET /metrics with LEDGER_METRICS_OPEN=loopback (auth on)", () => {
   let server: TestApp;
@@ -233,9 +299,16 @@ describe("GET /metrics when collecting fails", () => {
   const logged: unknown[] = [];
 
   before(async () => {
-    const source = { contentType: "text/plain", render: () => Promise.reject(new Error("SELECT secret FROM vendor_requests")) };
+    const source = {
+      contentType: "text/plain",
+      render: () => Promise.reject(new Error("SELECT secret FROM vendor_requests")),
+    };
     server = createServer((request, response) => {
-      void serveMetrics({ source, keyring: null, open: "none", onError: (error) => logged.push(error) }, request, response);
+      void serveMetrics(
+        { source, keyring: null, open: "none", onError: (error) => logged.push(error) },
+        request,
+        response,
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   });

@@ -17,20 +17,34 @@ describe("migrations on PostgreSQL", function () {
     if (adminUrl === undefined) throw new Error("the tests' PostgreSQL is not running");
     // Not from the migrated template: empty, as a new deployment's database is.
     const url = await createDatabase(adminUrl);
-    const applied = await Promise.all(Array.from({ length: 6 }, () =>
-      migrateToLatest({ dialect: "postgres", connection: { connectionString: url } })));
+    const applied = await Promise.all(
+      Array.from({ length: 6 }, () => migrateToLatest({ dialect: "postgres", connection: { connectionString: url } })),
+    );
     const all = applied.flat().sort();
-    expect(all).to.deep.equal(["20261122000000_initial", "20261122000100_vendor_ingest", "20261123000000_poller_lease"]);
+    expect(all).to.deep.equal([
+      "20261122000000_initial",
+      "20261122000100_vendor_ingest",
+      "20261123000000_poller_lease",
+    ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
       const tables = await client.query<{ table_name: string }>(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name");
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name",
+      );
       expect(tables.rows.map((row) => row.table_name)).to.include.members([
-        "accounts", "entries", "ledger_users", "vendor_cursor", "vendor_lease", "vendor_pass_seen", "vendor_quarantine", "vendor_requests",
+        "accounts",
+        "entries",
+        "ledger_users",
+        "vendor_cursor",
+        "vendor_lease",
+        "vendor_pass_seen",
+        "vendor_quarantine",
+        "vendor_requests",
       ]);
       const money = await client.query<{ data_type: string }>(
-        "SELECT data_type FROM information_schema.columns WHERE table_name = 'entries' AND column_name IN ('amount', 'delta', 'balance_after')");
+        "SELECT data_type FROM information_schema.columns WHERE table_name = 'entries' AND column_name IN ('amount', 'delta', 'balance_after')",
+      );
       expect(new Set(money.rows.map((row) => row.data_type))).to.deep.equal(new Set(["bigint"]));
       // One lock row, unlocked: with two, knex's lock could never be taken again.
       const lock = await client.query<{ is_locked: number }>("SELECT is_locked FROM knex_migrations_lock");

@@ -39,7 +39,10 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
   currency: fc.constantFrom<"" | "USD" | "EUR">("", "USD", "EUR"),
   amount: amountArbitrary,
   // A small key space makes reuse, with the same and with different fields, frequent.
-  key: fc.option(fc.nat(6).map((n) => `key-${n}`), { freq: 4 }),
+  key: fc.option(
+    fc.nat(6).map((n) => `key-${n}`),
+    { freq: 4 },
+  ),
 });
 
 type Answer = { entryId: bigint; balanceAfter: bigint; replayed: boolean; decision?: Decision };
@@ -56,78 +59,89 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
   }
 }
 
-for (const store of STORE_KINDS) describe(`model-based: random call sequences against a reference model, on ${store}`, function () {
-  this.timeout(120_000);
-  let server: TestApp;
-  let client: GrpcTestClient;
+for (const store of STORE_KINDS)
+  describe(`model-based: random call sequences against a reference model, on ${store}`, function () {
+    this.timeout(120_000);
+    let server: TestApp;
+    let client: GrpcTestClient;
 
-  before(async () => {
-    // The per-call limit lifted to int64, so that balances and totals reach their own limits.
-    server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
-    client = new GrpcTestClient(server.address);
-  });
+    before(async () => {
+      // The per-call limit lifted to int64, so that balances and totals reach their own limits.
+      server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
+      client = new GrpcTestClient(server.address);
+    });
 
-  after(async () => {
-    client.close();
-    await server.stop();
-  });
+    after(async () => {
+      client.close();
+      await server.stop();
+    });
 
-  it(`agrees with the model on every answer and every balance (${RUNS} sequences)`, async () => {
-    let run = 0;
-    let callsChecked = 0;
-    let lastEntryId = 0n;
-    await fc.assert(
-      fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 60, size: "max" }), async (steps) => {
-        // Each sequence gets its own users, so sequences (and shrinking) never see each other's state.
-        run += 1;
-        const model = new LedgerModel();
-        let previous: { call: ModelCall; rawCurrency: string } | undefined;
-        for (const step of steps) {
-          let call: ModelCall;
-          let rawCurrency: string;
-          if (step.operation === "retry") {
-            if (previous === undefined) continue;
-            ({ call, rawCurrency } = previous);
-          } else {
-            const amount = step.operation === "adjust" && step.amount % 2n === 0n ? -step.amount : step.amount;
-            rawCurrency = step.currency;
-            call = { operation: step.operation, userId: `r${run}-${step.user}`, currency: step.currency || "USD", amount, key: step.key };
+    it(`agrees with the model on every answer and every balance (${RUNS} sequences)`, async () => {
+      let run = 0;
+      let callsChecked = 0;
+      let lastEntryId = 0n;
+      await fc.assert(
+        fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 60, size: "max" }), async (steps) => {
+          // Each sequence gets its own users, so sequences (and shrinking) never see each other's state.
+          run += 1;
+          const model = new LedgerModel();
+          let previous: { call: ModelCall; rawCurrency: string } | undefined;
+          for (const step of steps) {
+            let call: ModelCall;
+            let rawCurrency: string;
+            if (step.operation === "retry") {
+              if (previous === undefined) continue;
+              ({ call, rawCurrency } = previous);
+            } else {
+              const amount = step.operation === "adjust" && step.amount % 2n === 0n ? -step.amount : step.amount;
+              rawCurrency = step.currency;
+              call = {
+                operation: step.operation,
+                userId: `r${run}-${step.user}`,
+                currency: step.currency || "USD",
+                amount,
+                key: step.key,
+              };
+            }
+            previous = { call, rawCurrency };
+            const { expected, recorded } = model.apply(call);
+            const answer = await send(client, call, rawCurrency);
+            callsChecked += 1;
+            const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key}`;
+            if (answer instanceof GrpcCallError) {
+              expect(grpc.status[answer.code], `${context}: ${answer.message}`).to.equal(expected.code);
+              continue;
+            }
+            expect("OK", context).to.equal(expected.code);
+            if (expected.code !== "OK") continue;
+            expect(answer.replayed, context).to.equal(expected.replayed);
+            expect(answer.balanceAfter, context).to.equal(expected.balanceAfter);
+            if (expected.approved !== undefined) {
+              expect(answer.decision, context).to.equal(expected.approved ? Decision.APPROVED : Decision.DECLINED);
+            }
+            if (expected.replayed) {
+              expect(answer.entryId, `${context}: a replay must name the first entry`).to.equal(expected.firstAnswer);
+            } else {
+              expect(answer.entryId > lastEntryId, `${context}: entry ids must grow`).to.equal(true);
+              lastEntryId = answer.entryId;
+              if (recorded !== undefined) recorded.answer = answer.entryId;
+            }
           }
-          previous = { call, rawCurrency };
-          const { expected, recorded } = model.apply(call);
-          const answer = await send(client, call, rawCurrency);
-          callsChecked += 1;
-          const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key}`;
-          if (answer instanceof GrpcCallError) {
-            expect(grpc.status[answer.code], `${context}: ${answer.message}`).to.equal(expected.code);
-            continue;
+          for (const [account, state] of model.accounts) {
+            const [userId = "", currency = ""] = account.split(" ");
+            const { balances } = await client.unary(getBalance, { userId, currency });
+            const { balance, earned, spent, loaded, authorized, declinedCount, entryCount } = balances[0]!;
+            expect({ balance, earned, spent, loaded, authorized, declinedCount, entryCount }, account).to.deep.equal(
+              state,
+            );
           }
-          expect("OK", context).to.equal(expected.code);
-          if (expected.code !== "OK") continue;
-          expect(answer.replayed, context).to.equal(expected.replayed);
-          expect(answer.balanceAfter, context).to.equal(expected.balanceAfter);
-          if (expected.approved !== undefined) {
-            expect(answer.decision, context).to.equal(expected.approved ? Decision.APPROVED : Decision.DECLINED);
-          }
-          if (expected.replayed) {
-            expect(answer.entryId, `${context}: a replay must name the first entry`).to.equal(expected.firstAnswer);
-          } else {
-            expect(answer.entryId > lastEntryId, `${context}: entry ids must grow`).to.equal(true);
-            lastEntryId = answer.entryId;
-            if (recorded !== undefined) recorded.answer = answer.entryId;
-          }
-        }
-        for (const [account, state] of model.accounts) {
-          const [userId = "", currency = ""] = account.split(" ");
-          const { balances } = await client.unary(getBalance, { userId, currency });
-          const { balance, earned, spent, loaded, authorized, declinedCount, entryCount } = balances[0]!;
-          expect({ balance, earned, spent, loaded, authorized, declinedCount, entryCount }, account).to.deep.equal(state);
-        }
-      }),
-      { numRuns: RUNS },
-    );
-    const snapshot = await auditLedger(server.config.dbPath);
-    expect(snapshot.report.mismatches).to.deep.equal([]);
-    console.log(`      model-based: ${RUNS} sequences, ${callsChecked} calls checked against the model, ${snapshot.report.entriesChecked} entries verified`);
+        }),
+        { numRuns: RUNS },
+      );
+      const snapshot = await auditLedger(server.config.dbPath);
+      expect(snapshot.report.mismatches).to.deep.equal([]);
+      console.log(
+        `      model-based: ${RUNS} sequences, ${callsChecked} calls checked against the model, ${snapshot.report.entriesChecked} entries verified`,
+      );
+    });
   });
-});

@@ -56,7 +56,10 @@ describe(`overload (LEDGER_WRITE_QUEUE_MAX=${WRITE_QUEUE_MAX}, service in a chil
       NODE_OPTIONS: SERVICE_NODE_OPTIONS,
     });
     await server.start();
-    clients = Array.from({ length: CLIENTS }, () => new GrpcTestClient(server.address, { "grpc.use_local_subchannel_pool": 1 }));
+    clients = Array.from(
+      { length: CLIENTS },
+      () => new GrpcTestClient(server.address, { "grpc.use_local_subchannel_pool": 1 }),
+    );
   });
 
   after(async () => {
@@ -133,7 +136,10 @@ describe(`overload (LEDGER_WRITE_QUEUE_MAX=${WRITE_QUEUE_MAX}, service in a chil
     const retried = await clients[0]!.unary(load, { userId: userOf(firstShed), amount: 1n, idempotencyKey: firstShed });
     expect(retried.replayed).to.equal(false);
     for (let index = 0; index < 50; index += 1) await clients[1]!.unary(load, { userId: "after", amount: 1n });
-    const health = (await (await fetch(`http://${server.address}/healthz/details`)).json()) as { status: string; writeQueueDepth: number };
+    const health = (await (await fetch(`http://${server.address}/healthz/details`)).json()) as {
+      status: string;
+      writeQueueDepth: number;
+    };
     expect(health).to.include({ status: "ok", writeQueueDepth: 0 });
   });
 });

@@ -38,10 +38,23 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
   });
 
   it("serves Load, Authorize, AdjustBalance, GetBalance and GetPayouts with int64 as strings", async () => {
-    const loaded = await call("POST", "/v1/users/alice:load", { amount: "9007199254740993", currency: "EUR", idempotencyKey: "l1" });
+    const loaded = await call("POST", "/v1/users/alice:load", {
+      amount: "9007199254740993",
+      currency: "EUR",
+      idempotencyKey: "l1",
+    });
     expect(loaded.status).to.equal(200);
-    expect(loaded.json).to.include({ userId: "alice", amount: "9007199254740993", balanceAfter: "9007199254740993", replayed: false });
-    const replay = await call("POST", "/v1/users/alice:load", { amount: "9007199254740993", currency: "EUR", idempotencyKey: "l1" });
+    expect(loaded.json).to.include({
+      userId: "alice",
+      amount: "9007199254740993",
+      balanceAfter: "9007199254740993",
+      replayed: false,
+    });
+    const replay = await call("POST", "/v1/users/alice:load", {
+      amount: "9007199254740993",
+      currency: "EUR",
+      idempotencyKey: "l1",
+    });
     expect(replay.json).to.include({ entryId: loaded.json["entryId"], replayed: true });
 
     const authorized = await call("POST", "/v1/users/alice:authorize", { amount: "3", currency: "EUR" });
@@ -72,7 +85,12 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
     const paged = await call("GET", "/v1/payouts?pageSize=1&pageToken=");
     expect(paged.status).to.equal(200);
     // The body names another user; the route's {user_id} decides whose account is credited.
-    const credited = await call("POST", "/v1/users/bob:load", { userId: "mallory", user_id: "mallory", amount: "1", currency: "USD" });
+    const credited = await call("POST", "/v1/users/bob:load", {
+      userId: "mallory",
+      user_id: "mallory",
+      amount: "1",
+      currency: "USD",
+    });
     expect(credited.json).to.include({ userId: "bob", balanceAfter: "6" });
   });
 
@@ -156,7 +174,9 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
   it("serves the committed OpenAPI description at GET /openapi.json", async () => {
     const answer = await call("GET", "/openapi.json");
     expect(answer.status).to.equal(200);
-    const committed = JSON.parse(readFileSync(new URL("../../gen/ledger/v1/ledger.openapi.json", import.meta.url), "utf8")) as unknown;
+    const committed = JSON.parse(
+      readFileSync(new URL("../../gen/ledger/v1/ledger.openapi.json", import.meta.url), "utf8"),
+    ) as unknown;
     expect(answer.json).to.deep.equal(committed);
     const paths = Object.keys(answer.json["paths"] as Record<string, unknown>);
     expect(paths).to.have.members([
@@ -175,7 +195,10 @@ describe("REST routes with authentication on", () => {
   const reader = generateApiKey();
 
   before(async () => {
-    server = await startApp({ LEDGER_API_KEYS: keyFileLine("reader", ["read"], reader), LEDGER_COMPAT: "card,wallet,rewards" });
+    server = await startApp({
+      LEDGER_API_KEYS: keyFileLine("reader", ["read"], reader),
+      LEDGER_COMPAT: "card,wallet,rewards",
+    });
   });
 
   after(async () => {
@@ -196,7 +219,10 @@ describe("REST routes with authentication on", () => {
   });
 
   it("applies the same rule to the compat routes, and leaves ping and /openapi.json open", async () => {
-    const load = await httpCall(server.baseUrl, "PUT", "/api/v1/load", { userId: "u", transactionAmount: { amount: "1", currency: "USD" } });
+    const load = await httpCall(server.baseUrl, "PUT", "/api/v1/load", {
+      userId: "u",
+      transactionAmount: { amount: "1", currency: "USD" },
+    });
     expect(load.status).to.equal(401);
     const wallet = await httpCall(server.baseUrl, "GET", "/api/users/u", undefined, { authorization: "Bearer wrong" });
     expect(wallet.status).to.equal(401);

@@ -32,11 +32,18 @@ async function start(env: Record<string, string>): Promise<Running> {
   const dir = mkdtempSync(join(tmpdir(), "ledger-stall-"));
   const config = readConfig({ LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_LOG_LEVEL: "info", ...env });
   const logs: string[] = [];
-  const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => { logs.push(chunk.toString()); done(); } });
+  const sink = new Writable({
+    write: (chunk: Buffer, _encoding, done) => {
+      logs.push(chunk.toString());
+      done();
+    },
+  });
   const app = await build(config, pino({ level: "info" }, sink));
   const { port } = await app.listen();
   return {
-    app, port, logs,
+    app,
+    port,
+    logs,
     async stop() {
       await app.shutdown();
       rmSync(dir, { recursive: true, force: true });
@@ -50,11 +57,21 @@ interface Stalled {
   readonly closed: Promise<{ received: string; afterMs: number }>;
 }
 
-function stall(port: number, chunks: (string | Buffer)[], options: { tls?: boolean; alpn?: string } = {}): Promise<Stalled> {
+function stall(
+  port: number,
+  chunks: (string | Buffer)[],
+  options: { tls?: boolean; alpn?: string } = {},
+): Promise<Stalled> {
   return new Promise((resolve, reject) => {
-    const socket: Socket = options.tls === true
-      ? tlsConnect({ port, host: "127.0.0.1", rejectUnauthorized: false, ALPNProtocols: [options.alpn ?? "http/1.1"] })
-      : netConnect({ port, host: "127.0.0.1" });
+    const socket: Socket =
+      options.tls === true
+        ? tlsConnect({
+            port,
+            host: "127.0.0.1",
+            rejectUnauthorized: false,
+            ALPNProtocols: [options.alpn ?? "http/1.1"],
+          })
+        : netConnect({ port, host: "127.0.0.1" });
     let received = "";
     let wroteAt = 0;
     socket.on("data", (data: Buffer) => (received += data.toString("latin1")));
@@ -72,7 +89,10 @@ function stall(port: number, chunks: (string | Buffer)[], options: { tls?: boole
 }
 
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: still open after ${ms} ms`)), ms))]);
+  return Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: still open after ${ms} ms`)), ms)),
+  ]);
 }
 
 const SHORT = { LEDGER_HEADERS_TIMEOUT_MS: "300", LEDGER_REQUEST_TIMEOUT_MS: "600", LEDGER_IDLE_TIMEOUT_MS: "600" };
@@ -82,7 +102,12 @@ const HTTP1_KINDS: [string, (string | Buffer)[]][] = [
   ["nothing at all", []],
   ["one byte", ["G"]],
   ["headers without their end", ["GET /healthz HTTP/1.1\r\nHost: x\r\n"]],
-  ["a body shorter than its Content-Length", ["POST /ledger.v1.LedgerService/GetBalance HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"]],
+  [
+    "a body shorter than its Content-Length",
+    [
+      "POST /ledger.v1.LedgerService/GetBalance HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    ],
+  ],
 ];
 const HTTP2_KINDS: [string, (string | Buffer)[]][] = [
   ["PRI alone", ["PRI "]],
@@ -128,7 +153,9 @@ describe("stalled clients are cut after their deadline", function () {
         expect(lines.length, server.logs.join("")).to.be.greaterThan(0);
         const counts: Record<string, number> = {};
         for (const line of lines) {
-          for (const [kind, count] of Object.entries((JSON.parse(line) as { stalled: Record<string, number> }).stalled)) {
+          for (const [kind, count] of Object.entries(
+            (JSON.parse(line) as { stalled: Record<string, number> }).stalled,
+          )) {
             counts[kind] = (counts[kind] ?? 0) + count;
           }
         }
@@ -145,7 +172,25 @@ describe("stalled clients are cut after their deadline", function () {
       dir = mkdtempSync(join(tmpdir(), "ledger-stall-tls-"));
       const cert = join(dir, "cert.pem");
       const key = join(dir, "key.pem");
-      const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost", "-keyout", key, "-out", cert], { encoding: "utf8" });
+      const made = spawnSync(
+        "openssl",
+        [
+          "req",
+          "-x509",
+          "-newkey",
+          "rsa:2048",
+          "-nodes",
+          "-days",
+          "2",
+          "-subj",
+          "/CN=localhost",
+          "-keyout",
+          key,
+          "-out",
+          cert,
+        ],
+        { encoding: "utf8" },
+      );
       if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
       server = await start({ ...SHORT, LEDGER_TLS_CERT: cert, LEDGER_TLS_KEY: key });
     });
@@ -178,17 +223,31 @@ describe("stalled clients are cut after their deadline", function () {
 
   describe("1,000 stalled sockets", () => {
     it("do not stop /healthz or a gRPC call, and all of them are cut after the deadline", async () => {
-      const server = await start({ LEDGER_HEADERS_TIMEOUT_MS: "3000", LEDGER_REQUEST_TIMEOUT_MS: "3000", LEDGER_IDLE_TIMEOUT_MS: "3000", LEDGER_CONNECTIONS_MAX: "1050" });
+      const server = await start({
+        LEDGER_HEADERS_TIMEOUT_MS: "3000",
+        LEDGER_REQUEST_TIMEOUT_MS: "3000",
+        LEDGER_IDLE_TIMEOUT_MS: "3000",
+        LEDGER_CONNECTIONS_MAX: "1050",
+      });
       const client = new GrpcTestClient(`127.0.0.1:${server.port}`);
       const sockets: Stalled[] = [];
       try {
         const kinds = [...HTTP1_KINDS.slice(1), ...HTTP2_KINDS].map(([, chunks]) => chunks);
-        for (let index = 0; index < 1000; index += 1) sockets.push(await stall(server.port, kinds[index % kinds.length] ?? []));
+        for (let index = 0; index < 1000; index += 1)
+          sockets.push(await stall(server.port, kinds[index % kinds.length] ?? []));
         const health = await fetch(`http://127.0.0.1:${server.port}/healthz`, { signal: AbortSignal.timeout(2000) });
         expect(health.status).to.equal(200);
-        const loaded = await client.unary(LedgerService.method.load, { userId: "legit", amount: 5n }, { deadlineMs: 2000 });
+        const loaded = await client.unary(
+          LedgerService.method.load,
+          { userId: "legit", amount: 5n },
+          { deadlineMs: 2000 },
+        );
         expect(loaded.balanceAfter).to.equal(5n);
-        const results = await within(Promise.all(sockets.map((stalled) => stalled.closed)), 15_000, "1,000 stalled sockets");
+        const results = await within(
+          Promise.all(sockets.map((stalled) => stalled.closed)),
+          15_000,
+          "1,000 stalled sockets",
+        );
         expect(results).to.have.length(1000);
         expect(server.app.listener.connectionCount).to.be.at.most(2);
       } finally {
@@ -202,7 +261,8 @@ describe("stalled clients are cut after their deadline", function () {
       const server = await start({ ...SHORT, LEDGER_CONNECTIONS_MAX: "20" });
       const sockets: Stalled[] = [];
       try {
-        for (let index = 0; index < 20; index += 1) sockets.push(await stall(server.port, ["GET /healthz HTTP/1.1\r\nHost: x\r\n"]));
+        for (let index = 0; index < 20; index += 1)
+          sockets.push(await stall(server.port, ["GET /healthz HTTP/1.1\r\nHost: x\r\n"]));
         await new Promise((resolve) => setTimeout(resolve, 1500));
         const health = await fetch(`http://127.0.0.1:${server.port}/healthz`, { signal: AbortSignal.timeout(3000) });
         expect(health.status).to.equal(200);

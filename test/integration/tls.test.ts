@@ -27,8 +27,23 @@ function makeCertificate(dir: string): { cert: string; key: string } {
   const key = join(dir, "key.pem");
   const made = spawnSync(
     "openssl",
-    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", key, "-out", cert],
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=localhost",
+      "-addext",
+      "subjectAltName=DNS:localhost,IP:127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
     { encoding: "utf8" },
   );
   if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
@@ -37,7 +52,10 @@ function makeCertificate(dir: string): { cert: string; key: string } {
 
 /** A Load over native gRPC with TLS (grpc-js client), or the error code name. */
 function grpcLoad(address: string, credentials: grpc.ChannelCredentials, userId: string): Promise<string> {
-  const client = new grpc.Client(address, credentials, { "grpc.ssl_target_name_override": "localhost", "grpc.default_authority": "localhost" });
+  const client = new grpc.Client(address, credentials, {
+    "grpc.ssl_target_name_override": "localhost",
+    "grpc.default_authority": "localhost",
+  });
   return new Promise<string>((resolve) => {
     client.makeUnaryRequest(
       `/${LedgerService.typeName}/Load`,
@@ -54,10 +72,23 @@ function grpcLoad(address: string, credentials: grpc.ChannelCredentials, userId:
 function httpsGet(port: number, path: string, ca: Buffer): Promise<{ status: number; alpn: string | false | null }> {
   return new Promise((resolve, reject) => {
     // https sends ALPN http/1.1 through to tls.connect; its RequestOptions type omits the field.
-    const options = { host: "127.0.0.1", servername: "localhost", port, path, ca, ALPNProtocols: ["http/1.1"], agent: false } as RequestOptions;
+    const options = {
+      host: "127.0.0.1",
+      servername: "localhost",
+      port,
+      path,
+      ca,
+      ALPNProtocols: ["http/1.1"],
+      agent: false,
+    } as RequestOptions;
     const request = httpsRequest(options, (response) => {
       response.resume();
-      response.on("end", () => resolve({ status: response.statusCode ?? 0, alpn: (response.socket as { alpnProtocol?: string | false }).alpnProtocol ?? null }));
+      response.on("end", () =>
+        resolve({
+          status: response.statusCode ?? 0,
+          alpn: (response.socket as { alpnProtocol?: string | false }).alpnProtocol ?? null,
+        }),
+      );
     });
     request.on("error", reject);
     request.end();
@@ -87,10 +118,13 @@ for (const grpcServer of ["grpc-js", "connect"]) {
     it("offers h2 and http/1.1 by ALPN", async () => {
       for (const protocol of ["h2", "http/1.1"]) {
         const negotiated = await new Promise<string | false | null>((resolve, reject) => {
-          const socket = tlsConnect({ host: "127.0.0.1", servername: "localhost", port, ca, ALPNProtocols: [protocol] }, () => {
-            resolve(socket.alpnProtocol);
-            socket.end();
-          });
+          const socket = tlsConnect(
+            { host: "127.0.0.1", servername: "localhost", port, ca, ALPNProtocols: [protocol] },
+            () => {
+              resolve(socket.alpnProtocol);
+              socket.end();
+            },
+          );
           socket.on("error", reject);
         });
         expect(negotiated).to.equal(protocol);
@@ -102,14 +136,33 @@ for (const grpcServer of ["grpc-js", "connect"]) {
     });
 
     it("serves Connect and gRPC-Web over TLS HTTP/2, as browsers negotiate them", async () => {
-      const connect = createClient(LedgerService, createConnectTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "2", useBinaryFormat: false, nodeOptions: { ca } }));
+      const connect = createClient(
+        LedgerService,
+        createConnectTransport({
+          baseUrl: `https://localhost:${port}`,
+          httpVersion: "2",
+          useBinaryFormat: false,
+          nodeOptions: { ca },
+        }),
+      );
       expect((await connect.load({ userId: "tls-h2-connect", amount: 3n })).balanceAfter).to.equal(3n);
-      const grpcWeb = createClient(LedgerService, createGrpcWebTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "2", nodeOptions: { ca } }));
+      const grpcWeb = createClient(
+        LedgerService,
+        createGrpcWebTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "2", nodeOptions: { ca } }),
+      );
       expect((await grpcWeb.load({ userId: "tls-h2-web", amount: 4n })).balanceAfter).to.equal(4n);
     });
 
     it("serves Connect JSON and /healthz over HTTP/1.1 with TLS", async () => {
-      const client = createClient(LedgerService, createConnectTransport({ baseUrl: `https://localhost:${port}`, httpVersion: "1.1", useBinaryFormat: false, nodeOptions: { ca } }));
+      const client = createClient(
+        LedgerService,
+        createConnectTransport({
+          baseUrl: `https://localhost:${port}`,
+          httpVersion: "1.1",
+          useBinaryFormat: false,
+          nodeOptions: { ca },
+        }),
+      );
       const answer = await client.load({ userId: "tls-connect", amount: 7n });
       expect(answer.balanceAfter).to.equal(7n);
       expect(await httpsGet(port, "/healthz", ca)).to.deep.equal({ status: 200, alpn: "http/1.1" });
@@ -129,10 +182,17 @@ describe("TLS configuration", () => {
   it("fails start-up naming an unreadable certificate or key", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ledger-tls-"));
     try {
-      const config = readConfig({ LEDGER_PORT: "0", LEDGER_DB: join(dir, "ledger.db"), LEDGER_TLS_CERT: join(dir, "none.pem"), LEDGER_TLS_KEY: join(dir, "none-key.pem") });
+      const config = readConfig({
+        LEDGER_PORT: "0",
+        LEDGER_DB: join(dir, "ledger.db"),
+        LEDGER_TLS_CERT: join(dir, "none.pem"),
+        LEDGER_TLS_KEY: join(dir, "none-key.pem"),
+      });
       let error: unknown;
       await build(config, pino({ level: "silent" })).catch((caught: unknown) => (error = caught));
-      expect(String(error)).to.match(/LEDGER_TLS_CERT .*none.pem cannot be read/).and.match(/LEDGER_TLS_KEY .*none-key.pem cannot be read/);
+      expect(String(error))
+        .to.match(/LEDGER_TLS_CERT .*none.pem cannot be read/)
+        .and.match(/LEDGER_TLS_KEY .*none-key.pem cannot be read/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

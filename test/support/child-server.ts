@@ -17,7 +17,9 @@ export function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -41,7 +43,13 @@ export class ChildServer {
     this.stderr = "";
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: REPO_ROOT,
-      env: { ...process.env, LEDGER_HOST: "127.0.0.1", LEDGER_PORT: String(this.port), LEDGER_LOG_LEVEL: "warn", ...this.env },
+      env: {
+        ...process.env,
+        LEDGER_HOST: "127.0.0.1",
+        LEDGER_PORT: String(this.port),
+        LEDGER_LOG_LEVEL: "warn",
+        ...this.env,
+      },
       stdio: ["ignore", "ignore", "pipe"],
     });
     this.child = child;
@@ -49,7 +57,8 @@ export class ChildServer {
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`the service exited with ${child.exitCode} at start: ${this.stderr}`);
+      if (child.exitCode !== null)
+        throw new Error(`the service exited with ${child.exitCode} at start: ${this.stderr}`);
       try {
         const response = await fetch(`http://${this.address}/healthz`);
         if (response.status === 200) return;

@@ -20,8 +20,10 @@ export interface AnyRequest {
   readonly pageToken?: string;
 }
 
-const validUserId = (userId: string) => userId.length >= 1 && userId.length <= 128 && /^[A-Za-z0-9._:@-]+$/.test(userId);
-const validCurrency = (currency: string) => currency === "" || (/^[A-Z]{3}$/.test(currency) && isKnownCurrency(currency));
+const validUserId = (userId: string) =>
+  userId.length >= 1 && userId.length <= 128 && /^[A-Za-z0-9._:@-]+$/.test(userId);
+const validCurrency = (currency: string) =>
+  currency === "" || (/^[A-Z]{3}$/.test(currency) && isKnownCurrency(currency));
 const validKey = (key: string) => key === "" || (key.length <= 128 && /^[\x21-\x7e]+$/.test(key));
 
 /** The gRPC code names the contract allows for `request` on `method`. */
@@ -35,7 +37,8 @@ export function allowedCodes(method: MethodName, request: AnyRequest): readonly 
     case "AdjustBalance": {
       // LEDGER_AMOUNT_MINOR_MAX at its default bounds every amount, either way.
       const withinLimit = amount <= AMOUNT_MINOR_MAX_DEFAULT && amount >= -AMOUNT_MINOR_MAX_DEFAULT;
-      const amountOk = withinLimit && (method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n);
+      const amountOk =
+        withinLimit && (method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n);
       if (!validUserId(userId) || !amountOk || !validCurrency(currency) || !validKey(request.idempotencyKey ?? "")) {
         return ["INVALID_ARGUMENT"];
       }
@@ -46,7 +49,8 @@ export function allowedCodes(method: MethodName, request: AnyRequest): readonly 
     case "GetBalance":
       return validUserId(userId) && validCurrency(currency) ? ["OK", "NOT_FOUND"] : ["INVALID_ARGUMENT"];
     case "GetPayouts": {
-      const filtersOk = (userId === "" || validUserId(userId)) && validCurrency(currency) && (request.pageSize ?? 0) >= 0;
+      const filtersOk =
+        (userId === "" || validUserId(userId)) && validCurrency(currency) && (request.pageSize ?? 0) >= 0;
       if (!filtersOk) return ["INVALID_ARGUMENT"];
       // Only a token this server issued is accepted; a random one may happen to parse as one.
       return (request.pageToken ?? "") === "" ? ["OK"] : ["OK", "INVALID_ARGUMENT"];

@@ -68,9 +68,17 @@ function randomInt(min: number, max: number): number {
 
 export async function runCrashCampaign(options: CampaignOptions): Promise<CampaignFigures> {
   const figures: CampaignFigures = {
-    kills: 0, killsWithCallsInFlight: 0, callsSent: 0, callsAcknowledged: 0, refusalsAcknowledged: 0,
-    outcomesHiddenByKill: 0, hiddenFoundCommitted: 0, hiddenFoundAbsent: 0, replaysChecked: 0,
-    entriesVerified: 0, accountsVerified: 0,
+    kills: 0,
+    killsWithCallsInFlight: 0,
+    callsSent: 0,
+    callsAcknowledged: 0,
+    refusalsAcknowledged: 0,
+    outcomesHiddenByKill: 0,
+    hiddenFoundCommitted: 0,
+    hiddenFoundAbsent: 0,
+    replaysChecked: 0,
+    entriesVerified: 0,
+    accountsVerified: 0,
   };
   const server = new ChildServer(await freePort(), { LEDGER_DB: options.dbPath, LEDGER_DURABILITY: "full" });
   const calls = new Map<string, Call>();
@@ -158,7 +166,11 @@ async function send(client: GrpcTestClient, request: Call): Promise<Answer | und
     if (answer.decision !== undefined) request.decision = answer.decision;
     return answer;
   } catch (error) {
-    if (error instanceof GrpcCallError && error.code === grpc.status.FAILED_PRECONDITION && error.reason === "INSUFFICIENT_FUNDS") {
+    if (
+      error instanceof GrpcCallError &&
+      error.code === grpc.status.FAILED_PRECONDITION &&
+      error.reason === "INSUFFICIENT_FUNDS"
+    ) {
       request.state = "refused";
     }
     return undefined;
@@ -166,7 +178,12 @@ async function send(client: GrpcTestClient, request: Call): Promise<Answer | und
 }
 
 /** After a restart: check the file against every answer, then settle the hidden outcomes by retrying their keys. */
-async function reconcile(client: GrpcTestClient, calls: Map<string, Call>, dbPath: string, figures: CampaignFigures): Promise<void> {
+async function reconcile(
+  client: GrpcTestClient,
+  calls: Map<string, Call>,
+  dbPath: string,
+  figures: CampaignFigures,
+): Promise<void> {
   const snapshot = await auditLedger(dbPath);
   checkSnapshot(snapshot, calls, figures);
   for (const [key, request] of calls) {
@@ -185,8 +202,15 @@ async function reconcile(client: GrpcTestClient, calls: Map<string, Call>, dbPat
     } else if (request.state === "acked" && !request.replayChecked) {
       const answer = await call(client, request);
       figures.replaysChecked += 1;
-      if (!answer.replayed || answer.entryId !== request.entryId || answer.balanceAfter !== request.balanceAfter || answer.decision !== request.decision) {
-        throw new Error(`${key}: acknowledged entry ${request.entryId}, balance ${request.balanceAfter}; the retry answered ${JSON.stringify(answer, (_, value: unknown) => (typeof value === "bigint" ? String(value) : value))}`);
+      if (
+        !answer.replayed ||
+        answer.entryId !== request.entryId ||
+        answer.balanceAfter !== request.balanceAfter ||
+        answer.decision !== request.decision
+      ) {
+        throw new Error(
+          `${key}: acknowledged entry ${request.entryId}, balance ${request.balanceAfter}; the retry answered ${JSON.stringify(answer, (_, value: unknown) => (typeof value === "bigint" ? String(value) : value))}`,
+        );
       }
       request.replayChecked = true;
     }
@@ -196,7 +220,9 @@ async function reconcile(client: GrpcTestClient, calls: Map<string, Call>, dbPat
 /** The file against the answers: acknowledged exactly as answered, refusals absent, nothing unknown to us. */
 function checkSnapshot(snapshot: LedgerSnapshot, calls: Map<string, Call>, figures: CampaignFigures): void {
   if (snapshot.report.mismatches.length > 0) {
-    throw new Error(`verify found ${snapshot.report.mismatches.length} mismatch(es): ${JSON.stringify(snapshot.report.mismatches.slice(0, 5))}`);
+    throw new Error(
+      `verify found ${snapshot.report.mismatches.length} mismatch(es): ${JSON.stringify(snapshot.report.mismatches.slice(0, 5))}`,
+    );
   }
   figures.entriesVerified = snapshot.report.entriesChecked;
   figures.accountsVerified = snapshot.report.accountsChecked;
@@ -209,11 +235,15 @@ function checkSnapshot(snapshot: LedgerSnapshot, calls: Map<string, Call>, figur
   }
   for (const [key, request] of calls) {
     const entry = snapshot.entriesByKey.get(key);
-    if (request.state === "refused" && entry !== undefined) throw new Error(`${key}: refused, yet recorded as entry ${entry.id}`);
+    if (request.state === "refused" && entry !== undefined)
+      throw new Error(`${key}: refused, yet recorded as entry ${entry.id}`);
     if (request.state !== "acked") continue;
-    if (entry === undefined) throw new Error(`${key}: acknowledged as entry ${request.entryId}, missing after the crash`);
+    if (entry === undefined)
+      throw new Error(`${key}: acknowledged as entry ${request.entryId}, missing after the crash`);
     if (entry.id !== request.entryId || entry.balanceAfter !== request.balanceAfter) {
-      throw new Error(`${key}: acknowledged entry ${request.entryId} balance ${request.balanceAfter}, file has ${entry.id} balance ${entry.balanceAfter}`);
+      throw new Error(
+        `${key}: acknowledged entry ${request.entryId} balance ${request.balanceAfter}, file has ${entry.id} balance ${entry.balanceAfter}`,
+      );
     }
   }
 }

@@ -33,7 +33,9 @@ const BALLAST_CHUNK_BYTES = 16 * 1024;
 /** A tmpfs mounted on a fresh folder, or undefined where this machine does not allow mounting. */
 export function tryTmpfsFault(): DiskFault | undefined {
   const mountPoint = mkdtempSync(join(tmpdir(), "ledger-tmpfs-"));
-  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE}`, "tmpfs", mountPoint], { encoding: "utf8" });
+  const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", `size=${TMPFS_SIZE}`, "tmpfs", mountPoint], {
+    encoding: "utf8",
+  });
   if (mounted.status !== 0) {
     rmSync(mountPoint, { recursive: true, force: true });
     return undefined;

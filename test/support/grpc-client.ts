@@ -55,7 +55,9 @@ function decodeError(error: grpc.ServiceError): GrpcCallError {
         metadata = info.metadata;
       }
       const badRequest = anyUnpack(detail, BadRequestSchema);
-      badRequest?.fieldViolations.forEach((violation) => fieldViolations.push({ field: violation.field, reason: violation.reason }));
+      badRequest?.fieldViolations.forEach((violation) =>
+        fieldViolations.push({ field: violation.field, reason: violation.reason }),
+      );
     }
   }
   return new GrpcCallError(error.code, error.details, reason, metadata, fieldViolations);

@@ -67,7 +67,9 @@ async function readPostgres(url: string): Promise<Rows> {
   try {
     await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     const entries = (await client.query<EntryRow>("SELECT * FROM entries ORDER BY id")).rows.map(toEntry);
-    const accounts = (await client.query<AccountRow>("SELECT * FROM accounts ORDER BY user_id, currency")).rows.map(toAccount);
+    const accounts = (await client.query<AccountRow>("SELECT * FROM accounts ORDER BY user_id, currency")).rows.map(
+      toAccount,
+    );
     await client.query("COMMIT");
     return { entries, accounts };
   } finally {

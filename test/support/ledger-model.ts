@@ -28,7 +28,13 @@ export interface ModelAccount {
 
 /** What the model expects of one call. `recorded` answers carry the balance after. */
 export type Expected =
-  | { readonly code: "OK"; readonly replayed: boolean; readonly balanceAfter: bigint; readonly approved?: boolean; readonly firstAnswer?: unknown }
+  | {
+      readonly code: "OK";
+      readonly replayed: boolean;
+      readonly balanceAfter: bigint;
+      readonly approved?: boolean;
+      readonly firstAnswer?: unknown;
+    }
   | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" };
 
 interface Recorded {
@@ -52,14 +58,31 @@ export class LedgerModel {
     if (call.key !== null) {
       const previous = this.keys.get(`${call.userId} ${call.key}`);
       if (previous !== undefined) {
-        const same = previous.call.operation === call.operation && previous.call.currency === call.currency && previous.call.amount === call.amount;
+        const same =
+          previous.call.operation === call.operation &&
+          previous.call.currency === call.currency &&
+          previous.call.amount === call.amount;
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
-          expected: { code: "OK", replayed: true, balanceAfter: previous.balanceAfter, ...(previous.approved === undefined ? {} : { approved: previous.approved }), firstAnswer: previous.answer },
+          expected: {
+            code: "OK",
+            replayed: true,
+            balanceAfter: previous.balanceAfter,
+            ...(previous.approved === undefined ? {} : { approved: previous.approved }),
+            firstAnswer: previous.answer,
+          },
         };
       }
     }
-    const current = this.account(call.userId, call.currency) ?? { balance: 0n, earned: 0n, spent: 0n, loaded: 0n, authorized: 0n, declinedCount: 0n, entryCount: 0n };
+    const current = this.account(call.userId, call.currency) ?? {
+      balance: 0n,
+      earned: 0n,
+      spent: 0n,
+      loaded: 0n,
+      authorized: 0n,
+      declinedCount: 0n,
+      entryCount: 0n,
+    };
     const next = { ...current, entryCount: current.entryCount + 1n };
     let approved: boolean | undefined;
     switch (call.operation) {
@@ -79,7 +102,8 @@ export class LedgerModel {
         }
         break;
       case "adjust":
-        if (call.amount < 0n && current.balance + call.amount < 0n) return { expected: { code: "FAILED_PRECONDITION" } };
+        if (call.amount < 0n && current.balance + call.amount < 0n)
+          return { expected: { code: "FAILED_PRECONDITION" } };
         next.balance += call.amount;
         if (call.amount > 0n) next.earned += call.amount;
         else next.spent -= call.amount;
@@ -93,6 +117,14 @@ export class LedgerModel {
     this.accounts.set(`${call.userId} ${call.currency}`, next);
     const recorded: Recorded = { call, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) };
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
-    return { expected: { code: "OK", replayed: false, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) }, recorded };
+    return {
+      expected: {
+        code: "OK",
+        replayed: false,
+        balanceAfter: next.balance,
+        ...(approved === undefined ? {} : { approved }),
+      },
+      recorded,
+    };
   }
 }

@@ -12,7 +12,11 @@ const [ending = "exit", countText = "1000"] = process.argv.slice(2);
 const logger = createLogger("info");
 flushLogsOnCrash(logger);
 const call = callInterceptor(new CallGate(), logger)(() => Promise.resolve({} as UnaryResponse));
-const request = { service: LedgerService, method: LedgerService.method.load, header: new Headers({ authorization: "Bearer secret-key" }) } as unknown as UnaryRequest;
+const request = {
+  service: LedgerService,
+  method: LedgerService.method.load,
+  header: new Headers({ authorization: "Bearer secret-key" }),
+} as unknown as UnaryRequest;
 for (let index = 0; index < Number(countText); index++) await call(request);
 logger.info({ token: "secret-token" }, "last line before the end");
 if (ending === "crash") throw new Error("a programmer's bug");

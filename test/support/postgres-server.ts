@@ -30,7 +30,9 @@ function freePort(): Promise<number> {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => {
       const address = server.address();
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+      server.close(() =>
+        typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port")),
+      );
     });
   });
 }
@@ -54,7 +56,14 @@ export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
     createPostgresUser: true,
     // Tests need durability semantics identical to production, so fsync stays on; the socket
     // folder is ours so that two runs on one machine never share one.
-    postgresFlags: ["-c", `unix_socket_directories=${socketDir}`, "-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300"],
+    postgresFlags: [
+      "-c",
+      `unix_socket_directories=${socketDir}`,
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "max_connections=300",
+    ],
     onLog: (message) => {
       if (logs.length < 200) logs.push(message);
     },

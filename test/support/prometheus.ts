@@ -61,7 +61,8 @@ export function parseExposition(text: string): Map<string, Family> {
         family.help = rest;
       } else {
         if (!TYPES.includes(rest as MetricType)) throw new Error(`${where}: unknown type`);
-        if (family.samples.length > 0 || family.type !== "untyped") throw new Error(`${where}: TYPE after samples or twice`);
+        if (family.samples.length > 0 || family.type !== "untyped")
+          throw new Error(`${where}: TYPE after samples or twice`);
         family.type = rest as MetricType;
       }
       return;
@@ -69,7 +70,8 @@ export function parseExposition(text: string): Map<string, Family> {
     if (line.startsWith("#")) return;
     const sample = parseSample(line, where);
     const family = current !== undefined && sampleBelongs(current, sample.name) ? current : familyOf(sample.name);
-    if (!sampleBelongs(family, sample.name)) throw new Error(`${where}: ${sample.name} is not a sample name of ${family.type} ${family.name}`);
+    if (!sampleBelongs(family, sample.name))
+      throw new Error(`${where}: ${sample.name} is not a sample name of ${family.type} ${family.name}`);
     const key = `${sample.name}${JSON.stringify(Object.entries(sample.labels).sort())}`;
     if (seen.has(key)) throw new Error(`${where}: duplicated series`);
     seen.add(key);
@@ -96,7 +98,8 @@ function parseSample(line: string, where: string): Sample {
       const label = /^([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"/.exec(line.slice(position));
       if (label === null) throw new Error(`${where}: bad label at column ${position + 1}`);
       const [whole, labelName = "", raw = ""] = label;
-      if (!LABEL_NAME.test(labelName) || labelName.startsWith("__")) throw new Error(`${where}: reserved or bad label name`);
+      if (!LABEL_NAME.test(labelName) || labelName.startsWith("__"))
+        throw new Error(`${where}: reserved or bad label name`);
       if (labelName in labels) throw new Error(`${where}: label ${labelName} twice`);
       labels[labelName] = raw.replace(/\\(.)/g, (_, escaped: string) => (escaped === "n" ? "\n" : escaped));
       position += whole.length;
@@ -141,12 +144,14 @@ function checkHistogram(family: Family): void {
   for (const [key, { buckets, sum, count }] of series) {
     const sorted = [...buckets].sort(([a], [b]) => a - b);
     for (let index = 1; index < sorted.length; index += 1) {
-      if ((sorted[index]?.[1] ?? 0) < (sorted[index - 1]?.[1] ?? 0)) throw new Error(`${family.name}${key}: buckets not cumulative`);
+      if ((sorted[index]?.[1] ?? 0) < (sorted[index - 1]?.[1] ?? 0))
+        throw new Error(`${family.name}${key}: buckets not cumulative`);
     }
     const infinite = sorted.at(-1);
     if (infinite?.[0] !== Number.POSITIVE_INFINITY) throw new Error(`${family.name}${key}: no +Inf bucket`);
     if (count === undefined || sum === undefined) throw new Error(`${family.name}${key}: _sum or _count missing`);
-    if (infinite[1] !== count) throw new Error(`${family.name}${key}: +Inf bucket ${infinite[1]} differs from _count ${count}`);
+    if (infinite[1] !== count)
+      throw new Error(`${family.name}${key}: +Inf bucket ${infinite[1]} differs from _count ${count}`);
   }
 }
 
@@ -166,7 +171,8 @@ export class Scrape {
   /** The sample named `sampleName` (default: the family's own name) whose labels include `labels`. */
   sample(family: string, labels: Record<string, string> = {}, sampleName = family): Sample | undefined {
     return this.family(family).samples.find(
-      (sample) => sample.name === sampleName && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+      (sample) =>
+        sample.name === sampleName && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
     );
   }
 

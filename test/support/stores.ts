@@ -18,7 +18,9 @@ export async function databaseFor(kind: StoreKind, dir: string): Promise<string>
 export function freshPostgresUrl(): Promise<string> {
   const adminUrl = process.env.LEDGER_TEST_POSTGRES_ADMIN_URL;
   if (adminUrl === undefined) {
-    throw new Error("the tests' PostgreSQL is not running: run mocha with the project's .mocharc (test/support/postgres-global.ts)");
+    throw new Error(
+      "the tests' PostgreSQL is not running: run mocha with the project's .mocharc (test/support/postgres-global.ts)",
+    );
   }
   return createDatabase(adminUrl, process.env.LEDGER_TEST_POSTGRES_TEMPLATE);
 }

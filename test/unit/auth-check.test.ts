@@ -35,8 +35,14 @@ describe("checkCall (auth rule shared by every transport)", () => {
   it("closes methods it does not know behind the admin scope", () => {
     expect(requiredScope("ledger.v1.LedgerService/DeleteEverything")).to.equal("admin");
     expect(requiredScope("ledger.v1.Admin/Compact")).to.equal("admin");
-    expect(checkCall(keyring, "ledger.v1.Admin/Compact", `Bearer ${keys.writer}`)).to.include({ ok: false, code: "permission_denied" });
-    expect(checkCall(keyring, "ledger.v1.Admin/Compact", `Bearer ${keys.ops}`)).to.include({ ok: true, keyName: "ops" });
+    expect(checkCall(keyring, "ledger.v1.Admin/Compact", `Bearer ${keys.writer}`)).to.include({
+      ok: false,
+      code: "permission_denied",
+    });
+    expect(checkCall(keyring, "ledger.v1.Admin/Compact", `Bearer ${keys.ops}`)).to.include({
+      ok: true,
+      keyName: "ops",
+    });
   });
 
   it("lets everything through when authentication is off", () => {
@@ -57,21 +63,38 @@ describe("checkCall (auth rule shared by every transport)", () => {
     expect(JSON.stringify(decision)).not.to.include(wrong);
     // A key that differs from a real one in its last character is just as unknown.
     const near = keys.writer!.slice(0, -1) + (keys.writer!.endsWith("A") ? "B" : "A");
-    expect(checkCall(keyring, "ledger.v1.LedgerService/Load", `Bearer ${near}`)).to.include({ ok: false, code: "unauthenticated" });
+    expect(checkCall(keyring, "ledger.v1.LedgerService/Load", `Bearer ${near}`)).to.include({
+      ok: false,
+      code: "unauthenticated",
+    });
   });
 
   it("answers permission_denied for a known key without the scope, naming the key's holder", () => {
     const decision = checkCall(keyring, "ledger.v1.LedgerService/Load", `Bearer ${keys.reader}`);
     expect(decision).to.include({ ok: false, code: "permission_denied", scope: "write" });
-    expect(decision.ok ? "" : decision.message).to.include('"reader"').and.not.include(keys.reader);
-    expect(checkCall(keyring, "ledger.v1.LedgerService/GetBalance", `Bearer ${keys.writer}`)).to.include({ ok: false, code: "permission_denied" });
+    expect(decision.ok ? "" : decision.message)
+      .to.include('"reader"')
+      .and.not.include(keys.reader);
+    expect(checkCall(keyring, "ledger.v1.LedgerService/GetBalance", `Bearer ${keys.writer}`)).to.include({
+      ok: false,
+      code: "permission_denied",
+    });
     // admin is its own scope: it does not imply write.
-    expect(checkCall(keyring, "ledger.v1.LedgerService/Load", `Bearer ${keys.ops}`)).to.include({ ok: false, code: "permission_denied" });
+    expect(checkCall(keyring, "ledger.v1.LedgerService/Load", `Bearer ${keys.ops}`)).to.include({
+      ok: false,
+      code: "permission_denied",
+    });
   });
 
   it("admits a key with the scope, whatever the case of the scheme", () => {
-    expect(checkCall(keyring, "ledger.v1.LedgerService/GetBalance", `Bearer ${keys.reader}`)).to.deep.equal({ ok: true, keyName: "reader" });
-    expect(checkCall(keyring, "/ledger.v1.LedgerService/Load", `bearer ${keys.writer}`)).to.deep.equal({ ok: true, keyName: "writer" });
+    expect(checkCall(keyring, "ledger.v1.LedgerService/GetBalance", `Bearer ${keys.reader}`)).to.deep.equal({
+      ok: true,
+      keyName: "reader",
+    });
+    expect(checkCall(keyring, "/ledger.v1.LedgerService/Load", `bearer ${keys.writer}`)).to.deep.equal({
+      ok: true,
+      keyName: "writer",
+    });
   });
 
   it("needs no token for public methods even when auth is on", () => {
@@ -106,11 +129,16 @@ describe("parseApiKeys (keys file)", () => {
     const line = (name: string) => keyFileLine(name, ["read", "write"], generateApiKey());
     const { keys, problems } = parseApiKeys(`${line("a")};${line("b")}`, "LEDGER_API_KEYS");
     expect(problems).to.deep.equal([]);
-    expect(keys.map((record) => [record.name, [...record.scopes]])).to.deep.equal([["a", ["read", "write"]], ["b", ["read", "write"]]]);
+    expect(keys.map((record) => [record.name, [...record.scopes]])).to.deep.equal([
+      ["a", ["read", "write"]],
+      ["b", ["read", "write"]],
+    ]);
   });
 
   it("finds the right record among many and stores no key in clear", () => {
-    const { keyring, keys } = keyringWith(Array.from({ length: 20 }, (_, index) => ({ name: `k${index}`, scopes: ["read" as const] })));
+    const { keyring, keys } = keyringWith(
+      Array.from({ length: 20 }, (_, index) => ({ name: `k${index}`, scopes: ["read" as const] })),
+    );
     expect(keyring.find(keys.k13!)?.name).to.equal("k13");
     expect(keyring.find(keys.k0!)?.name).to.equal("k0");
     expect(keyring.find("")).to.equal(undefined);

@@ -16,14 +16,19 @@ const LOAD = "ledger.v1.LedgerService/Load";
 
 async function counts(registry: Registry): Promise<Record<string, number>> {
   const calls = await registry.getSingleMetric("ledger_rpc_calls_total")?.get();
-  return Object.fromEntries((calls?.values ?? []).map((value) => [`${value.labels.method} ${value.labels.code}`, value.value]));
+  return Object.fromEntries(
+    (calls?.values ?? []).map((value) => [`${value.labels.method} ${value.labels.code}`, value.value]),
+  );
 }
 
 async function latencyCount(registry: Registry): Promise<number> {
   const latency = await registry.getSingleMetric("ledger_rpc_duration_seconds")?.get();
   // A histogram's values carry the sample name (bucket, sum or count), which its type leaves out.
   const values = (latency?.values ?? []) as { metricName?: string; labels: Record<string, unknown>; value: number }[];
-  return values.find((value) => value.metricName === "ledger_rpc_duration_seconds_count" && value.labels.method === LOAD)?.value ?? -1;
+  return (
+    values.find((value) => value.metricName === "ledger_rpc_duration_seconds_count" && value.labels.method === LOAD)
+      ?.value ?? -1
+  );
 }
 
 describe("call metrics through the call interceptor", () => {
@@ -54,6 +59,8 @@ describe("call metrics through the call interceptor", () => {
     new CallMetrics(registry, [LedgerService]);
     const latency = await registry.getSingleMetric("ledger_rpc_duration_seconds")?.get();
     const methods = new Set(latency?.values.map((value) => value.labels.method));
-    expect([...methods].sort()).to.deep.equal(LedgerService.methods.map((method) => `${LedgerService.typeName}/${method.name}`).sort());
+    expect([...methods].sort()).to.deep.equal(
+      LedgerService.methods.map((method) => `${LedgerService.typeName}/${method.name}`).sort(),
+    );
   });
 });

@@ -12,12 +12,22 @@ describe("compat major units", () => {
     expect(majorToMinor(new JsonNumber("-2"), "USD", "amount")).to.deep.equal({ ok: true, minor: -200n });
     expect(majorToMinor(new JsonNumber("1500"), "JPY", "amount")).to.deep.equal({ ok: true, minor: 1500n });
     expect(majorToMinor("1.005", "BHD", "amount")).to.deep.equal({ ok: true, minor: 1005n });
-    expect(majorToMinor(new JsonNumber("90071992547409.93"), "USD", "amount")).to.deep.equal({ ok: true, minor: 9007199254740993n });
+    expect(majorToMinor(new JsonNumber("90071992547409.93"), "USD", "amount")).to.deep.equal({
+      ok: true,
+      minor: 9007199254740993n,
+    });
     expect(majorToMinor("0", "USD", "amount")).to.deep.equal({ ok: true, minor: 0n });
   });
 
   it("refuses more decimals than the currency has, non-numbers, and unknown currencies", () => {
-    for (const [value, currency] of [["1.001", "USD"], ["1.5", "JPY"], ["one", "USD"], ["", "USD"], ["1e30", "USD"], ["1", "XQQ"]] as const) {
+    for (const [value, currency] of [
+      ["1.001", "USD"],
+      ["1.5", "JPY"],
+      ["one", "USD"],
+      ["", "USD"],
+      ["1e30", "USD"],
+      ["1", "XQQ"],
+    ] as const) {
       expect(majorToMinor(value, currency, "amount").ok, `${value} ${currency}`).to.equal(false);
     }
     expect(majorToMinor(true, "USD", "amount").ok).to.equal(false);

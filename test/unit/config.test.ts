@@ -34,7 +34,12 @@ describe("readConfig", () => {
 
   it("names every bad variable in one error", () => {
     try {
-      readConfig({ LEDGER_PORT: "70000", LEDGER_DURABILITY: "fast", LEDGER_DEFAULT_CURRENCY: "usd", LEDGER_WRITE_BATCH_MAX: "1.5" });
+      readConfig({
+        LEDGER_PORT: "70000",
+        LEDGER_DURABILITY: "fast",
+        LEDGER_DEFAULT_CURRENCY: "usd",
+        LEDGER_WRITE_BATCH_MAX: "1.5",
+      });
       expect.fail("expected a ConfigError");
     } catch (error) {
       expect(error).to.be.instanceOf(ConfigError);
@@ -49,7 +54,11 @@ describe("readConfig", () => {
     it("takes a file path as SQLite and a postgres:// or postgresql:// URL as PostgreSQL", () => {
       expect(storeOptions(readConfig({ LEDGER_DB: "/tmp/x/ledger.db" })).kind).to.equal("sqlite");
       // Before: such a URL became a SQLite directory named "postgres:".
-      for (const url of ["postgres://u:p@127.0.0.1:5432/ledger", "postgresql://u:p@localhost/ledger", "POSTGRES://u@[::1]/l"]) {
+      for (const url of [
+        "postgres://u:p@127.0.0.1:5432/ledger",
+        "postgresql://u:p@localhost/ledger",
+        "POSTGRES://u@[::1]/l",
+      ]) {
         const settings = storeOptions(readConfig({ LEDGER_DB: url }));
         expect(settings.kind, url).to.equal("postgres");
       }
@@ -58,7 +67,13 @@ describe("readConfig", () => {
     it("has PostgreSQL defaults: pool 10, timeouts 5 s, no TLS on loopback, verify-full elsewhere", () => {
       const local = storeOptions(readConfig({ LEDGER_DB: "postgres://u:p@127.0.0.1/ledger" }));
       if (local.kind !== "postgres") throw new Error("not postgres");
-      expect(local.postgres).to.include({ poolMax: 10, statementTimeoutMs: 5000, connectTimeoutMs: 5000, ssl: "disable", sslCaFile: "" });
+      expect(local.postgres).to.include({
+        poolMax: 10,
+        statementTimeoutMs: 5000,
+        connectTimeoutMs: 5000,
+        ssl: "disable",
+        sslCaFile: "",
+      });
       const remote = storeOptions(readConfig({ LEDGER_DB: "postgres://u:p@db.internal/ledger" }));
       if (remote.kind !== "postgres") throw new Error("not postgres");
       expect(remote.postgres.ssl).to.equal("verify-full");
@@ -72,12 +87,21 @@ describe("readConfig", () => {
         LEDGER_PG_SSL: "prefer",
         LEDGER_PG_CONNECT_TIMEOUT_MS: "0",
       });
-      for (const name of ["sslmode", "LEDGER_PG_POOL_MAX", "LEDGER_PG_STATEMENT_TIMEOUT_MS", "LEDGER_PG_SSL", "LEDGER_PG_CONNECT_TIMEOUT_MS"]) {
+      for (const name of [
+        "sslmode",
+        "LEDGER_PG_POOL_MAX",
+        "LEDGER_PG_STATEMENT_TIMEOUT_MS",
+        "LEDGER_PG_SSL",
+        "LEDGER_PG_CONNECT_TIMEOUT_MS",
+      ]) {
         expect(message).to.contain(name);
       }
-      expect(problemsOf({ LEDGER_DB: "postgres://u:p@h/l", LEDGER_PG_SSL: "require", LEDGER_PG_SSL_CA_FILE: "/ca.pem" }))
-        .to.contain("LEDGER_PG_SSL_CA_FILE is only used with LEDGER_PG_SSL=verify-full");
-      expect(problemsOf({ LEDGER_DB: "postgres://u:p@host:notaport/l" })).to.contain("LEDGER_DB is not a valid PostgreSQL URL");
+      expect(
+        problemsOf({ LEDGER_DB: "postgres://u:p@h/l", LEDGER_PG_SSL: "require", LEDGER_PG_SSL_CA_FILE: "/ca.pem" }),
+      ).to.contain("LEDGER_PG_SSL_CA_FILE is only used with LEDGER_PG_SSL=verify-full");
+      expect(problemsOf({ LEDGER_DB: "postgres://u:p@host:notaport/l" })).to.contain(
+        "LEDGER_DB is not a valid PostgreSQL URL",
+      );
     });
 
     it("refuses LEDGER_WORKERS above 1 on SQLite, and out of range anywhere", () => {
@@ -88,7 +112,9 @@ describe("readConfig", () => {
     });
 
     it("logs the database without its password", () => {
-      expect(describeDatabase(readConfig({ LEDGER_DB: "postgres://ledger:s3cret@127.0.0.1/l" }))).to.equal("postgres://ledger:***@127.0.0.1/l");
+      expect(describeDatabase(readConfig({ LEDGER_DB: "postgres://ledger:s3cret@127.0.0.1/l" }))).to.equal(
+        "postgres://ledger:***@127.0.0.1/l",
+      );
       expect(describeDatabase(readConfig({ LEDGER_DB: "./data/x.db" }))).to.equal("./data/x.db");
     });
   });

@@ -81,10 +81,17 @@ describe("applyEntry", () => {
 
   it("saturates lifetime totals at 2^63-1 instead of refusing, and refuses only a balance past int64", () => {
     const earnedFull = { ...emptyAccount(NOW), earned: INT64_MAX, spent: INT64_MAX, loaded: INT64_MAX - 1n };
-    expect(applyEntry(earnedFull, { kind: "load", status: "applied", amount: 5n, delta: 5n }, NOW))
-      .to.include({ balance: 5n, earned: INT64_MAX, spent: INT64_MAX, loaded: INT64_MAX, entryCount: 1n });
+    expect(applyEntry(earnedFull, { kind: "load", status: "applied", amount: 5n, delta: 5n }, NOW)).to.include({
+      balance: 5n,
+      earned: INT64_MAX,
+      spent: INT64_MAX,
+      loaded: INT64_MAX,
+      entryCount: 1n,
+    });
     const balanceFull = { ...emptyAccount(NOW), balance: INT64_MAX };
-    expect(applyEntry(balanceFull, { kind: "load", status: "applied", amount: 1n, delta: 1n }, NOW)).to.equal(undefined);
+    expect(applyEntry(balanceFull, { kind: "load", status: "applied", amount: 1n, delta: 1n }, NOW)).to.equal(
+      undefined,
+    );
   });
 });
 

@@ -52,7 +52,12 @@ describe("page tokens", () => {
   });
 
   it("reject tokens we did not issue", () => {
-    for (const token of ["", "!!!", Buffer.from("[1,2]").toString("base64url"), Buffer.from("{}").toString("base64url")]) {
+    for (const token of [
+      "",
+      "!!!",
+      Buffer.from("[1,2]").toString("base64url"),
+      Buffer.from("{}").toString("base64url"),
+    ]) {
       expect(decodePageToken(token), token).to.equal(undefined);
     }
   });

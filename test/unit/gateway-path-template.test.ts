@@ -3,7 +3,12 @@
  * percent-decoding, and the templates the grammar refuses.
  */
 import { expect } from "chai";
-import { matchPathTemplate, parsePathTemplate, PathTemplateError, PathValueError } from "../../src/rpc/gateway/path-template.js";
+import {
+  matchPathTemplate,
+  parsePathTemplate,
+  PathTemplateError,
+  PathValueError,
+} from "../../src/rpc/gateway/path-template.js";
 
 const match = (template: string, path: string) => {
   const values = matchPathTemplate(parsePathTemplate(template), path);
@@ -29,7 +34,9 @@ describe("path templates (google.api.http)", () => {
   it("percent-decodes one segment fully and keeps %2F inside a multi-segment value", () => {
     expect(match("/v1/users/{user_id}", "/v1/users/ops%40example.com")).to.deep.equal({ user_id: "ops@example.com" });
     expect(match("/v1/users/{user_id}", "/v1/users/a%2Fb")).to.deep.equal({ user_id: "a/b" });
-    expect(match("/v1/{name=shelves/*/books/*}", "/v1/shelves/s1/books/b%2F2")).to.deep.equal({ name: "shelves/s1/books/b%2F2" });
+    expect(match("/v1/{name=shelves/*/books/*}", "/v1/shelves/s1/books/b%2F2")).to.deep.equal({
+      name: "shelves/s1/books/b%2F2",
+    });
     expect(match("/v1/{path=**}", "/v1/a/b/c")).to.deep.equal({ path: "a/b/c" });
     expect(() => match("/v1/users/{user_id}", "/v1/users/%E0%A4%A")).to.throw(PathValueError);
   });

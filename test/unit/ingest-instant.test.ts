@@ -29,7 +29,13 @@ describe("vendor instants: exact parsing at the edges", () => {
     expect(parseInstantMs("2023-03-16T12:00:00+14:00")).to.equal(utcMs(2023, 3, 15, 22));
     expect(parseInstantMs("2023-03-16T12:00:00-14:00")).to.equal(utcMs(2023, 3, 17, 2));
     expect(parseInstantMs("2023-03-16T12:00:00+05:45")).to.equal(utcMs(2023, 3, 16, 6, 15));
-    for (const text of ["2023-03-16T12:00:00+99:99", "2023-03-16T12:00:00+14:01", "2023-03-16T12:00:00-15:00", "2023-03-16T12:00:00+05:60", "2023-03-16T24:00:00Z"]) {
+    for (const text of [
+      "2023-03-16T12:00:00+99:99",
+      "2023-03-16T12:00:00+14:01",
+      "2023-03-16T12:00:00-15:00",
+      "2023-03-16T12:00:00+05:60",
+      "2023-03-16T24:00:00Z",
+    ]) {
       expect(parseInstantMs(text), text).to.equal(undefined);
     }
   });
@@ -43,8 +49,10 @@ describe("vendor instants: exact parsing at the edges", () => {
 
   it("refuses a bad LEDGER_VENDOR_START at start-up", () => {
     for (const start of ["2023-03-16T12:00:00+99:99", "2023-02-30T00:00:00Z"]) {
-      expect(() => readConfig({ LEDGER_VENDOR_URL: "http://127.0.0.1:9", LEDGER_VENDOR_START: start }), start)
-        .to.throw(ConfigError, /LEDGER_VENDOR_START/);
+      expect(() => readConfig({ LEDGER_VENDOR_URL: "http://127.0.0.1:9", LEDGER_VENDOR_START: start }), start).to.throw(
+        ConfigError,
+        /LEDGER_VENDOR_START/,
+      );
     }
     const config = readConfig({ LEDGER_VENDOR_URL: "http://127.0.0.1:9", LEDGER_VENDOR_START: "0099-06-01T00:00:00Z" });
     expect(config.vendor?.startMs).to.equal(utcMs(99, 6, 1));

@@ -48,7 +48,10 @@ describe("ingest unit: vendor row validation", () => {
     [`{"id":"a","userId":"1","createdAt":"2023-02-30T12:33:11Z","type":"earned","amount":1}`, "bad_created_at"],
     [`{"id":"a","userId":"1","createdAt":"yesterday","type":"earned","amount":1}`, "bad_created_at"],
     [`{"id":"a","userId":"1","type":"earned","amount":1}`, "missing_created_at"],
-    [`{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1,"amount":2}`, "duplicate_field"],
+    [
+      `{"id":"a","userId":"1","createdAt":"2023-03-15T12:33:11Z","type":"earned","amount":1,"amount":2}`,
+      "duplicate_field",
+    ],
     [`[1,2]`, "not_an_object"],
   ];
   for (const [json, reason] of cases) {
@@ -78,8 +81,17 @@ describe("ingest unit: vendor row validation", () => {
 describe("ingest unit: vendor client, plan and backoff", () => {
   it("formats and URL-encodes the vendor's query dates in UTC", () => {
     expect(formatVendorDate(Date.UTC(2023, 1, 1, 0, 1, 0))).to.equal("2023-02-01 00:01:00");
-    const url = pageUrl({ baseUrl: "http://v", startMs: Date.UTC(2023, 1, 1), endMs: Date.UTC(2023, 1, 1, 0, 1), page: 2, limit: 1000, timeoutMs: 1 });
-    expect(url).to.equal("http://v/transactions?startDate=2023-02-01%2000%3A00%3A00&endDate=2023-02-01%2000%3A01%3A00&page=2&limit=1000");
+    const url = pageUrl({
+      baseUrl: "http://v",
+      startMs: Date.UTC(2023, 1, 1),
+      endMs: Date.UTC(2023, 1, 1, 0, 1),
+      page: 2,
+      limit: 1000,
+      timeoutMs: 1,
+    });
+    expect(url).to.equal(
+      "http://v/transactions?startDate=2023-02-01%2000%3A00%3A00&endDate=2023-02-01%2000%3A01%3A00&page=2&limit=1000",
+    );
   });
 
   it("classifies bodies without items or meta as bad responses", () => {
@@ -107,15 +119,20 @@ describe("ingest unit: vendor client, plan and backoff", () => {
     const cursor = { closedUntilMs: 0, pass: null, newestCreatedAtMs: null };
     const pass = newPass(0, 60_000, 0);
     const meta = { page: 2, itemCount: 10, totalItems: 20, totalPages: 2 };
-    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20 }, meta, 20)).to.include({ type: "closed", verified: true });
+    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20 }, meta, 20)).to.include({
+      type: "closed",
+      verified: true,
+    });
     const again = stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20 }, meta, 19);
     expect(again.type).to.equal("again");
     expect(again.cursor.pass).to.include({ nextPage: 1, totalItems: 20, attempts: 1 });
     const moved = stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 19 }, meta, 20);
     expect(moved.type).to.equal("again");
     expect(moved.cursor.pass).to.include({ totalItems: null });
-    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20, attempts: 2 }, meta, 19))
-      .to.include({ type: "closed", verified: false });
+    expect(stepClosingPass(cursor, { ...pass, nextPage: 2, totalItems: 20, attempts: 2 }, meta, 19)).to.include({
+      type: "closed",
+      verified: false,
+    });
     expect(stepClosingPass(cursor, pass, { ...meta, page: 1 }, 10).type).to.equal("next");
   });
 
@@ -126,20 +143,45 @@ describe("ingest unit: vendor client, plan and backoff", () => {
     expect(planNext(cursor, fresh, 7_200_000, settings, "follow")).to.deep.include({ type: "closing", isNew: true });
     const backfill = planNext(cursor, fresh, 7_200_000, settings, "follow");
     expect(backfill.type === "closing" && backfill.pass.endMs).to.equal(3_600_000);
-    expect(planNext(cursor, fresh, 90_000, settings, "follow")).to.deep.equal({ type: "fresh", startMs: 0, endMs: 90_000 });
+    expect(planNext(cursor, fresh, 90_000, settings, "follow")).to.deep.equal({
+      type: "fresh",
+      startMs: 0,
+      endMs: 90_000,
+    });
     const idle = planNext(cursor, { freshFromMs: 90_000, lastFreshAtMs: 90_000 }, 95_000, settings, "follow");
     expect(idle).to.deep.equal({ type: "idle", untilMs: 105_000 });
     expect(planNext(cursor, fresh, 90_000, settings, "catch-up")).to.deep.include({ type: "closing" });
-    expect(planNext({ ...cursor, closedUntilMs: 30_000 }, { freshFromMs: 90_000, lastFreshAtMs: 0 }, 90_500, settings, "catch-up")).to.deep.equal({ type: "done" });
+    expect(
+      planNext(
+        { ...cursor, closedUntilMs: 30_000 },
+        { freshFromMs: 90_000, lastFreshAtMs: 0 },
+        90_500,
+        settings,
+        "catch-up",
+      ),
+    ).to.deep.equal({ type: "done" });
   });
 
   it("validates settings and names the variable", () => {
     expect(readVendorConfig({})).to.equal(undefined);
     const config = readVendorConfig({ LEDGER_VENDOR_URL: "http://v/" });
-    expect(config).to.include({ baseUrl: "http://v", requestsPerWindow: 5, pageSize: 1000, currency: "EUR", minorDigits: 2, latenessMs: 60_000 });
-    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_PAGE_SIZE: "5000" })).to.throw(/LEDGER_VENDOR_PAGE_SIZE/);
-    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_CURRENCY: "EUX" })).to.throw(/LEDGER_VENDOR_CURRENCY/);
-    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_START: "2023-02-01" })).to.throw(/LEDGER_VENDOR_START/);
+    expect(config).to.include({
+      baseUrl: "http://v",
+      requestsPerWindow: 5,
+      pageSize: 1000,
+      currency: "EUR",
+      minorDigits: 2,
+      latenessMs: 60_000,
+    });
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_PAGE_SIZE: "5000" })).to.throw(
+      /LEDGER_VENDOR_PAGE_SIZE/,
+    );
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_CURRENCY: "EUX" })).to.throw(
+      /LEDGER_VENDOR_CURRENCY/,
+    );
+    expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "http://v", LEDGER_VENDOR_START: "2023-02-01" })).to.throw(
+      /LEDGER_VENDOR_START/,
+    );
     expect(() => readVendorConfig({ LEDGER_VENDOR_URL: "ftp://v" })).to.throw(/LEDGER_VENDOR_URL/);
   });
 });

@@ -12,17 +12,33 @@ import { isLoopbackHost } from "../../src/secure-defaults.js";
 describe("metrics settings", () => {
   it("default to metrics on and closed to anyone without an admin key", () => {
     expect(readConfig({})).to.include({ metrics: "on", metricsOpen: "none" });
-    expect(readConfig({ LEDGER_METRICS: "off", LEDGER_METRICS_OPEN: "loopback" })).to.include({ metrics: "off", metricsOpen: "loopback" });
+    expect(readConfig({ LEDGER_METRICS: "off", LEDGER_METRICS_OPEN: "loopback" })).to.include({
+      metrics: "off",
+      metricsOpen: "loopback",
+    });
   });
 
   it("refuse values they do not know", () => {
-    expect(() => readConfig({ LEDGER_METRICS: "yes" })).to.throw(ConfigError, 'LEDGER_METRICS must be one of on, off, got "yes"');
-    expect(() => readConfig({ LEDGER_METRICS_OPEN: "all" })).to.throw(ConfigError, 'LEDGER_METRICS_OPEN must be one of none, loopback, got "all"');
+    expect(() => readConfig({ LEDGER_METRICS: "yes" })).to.throw(
+      ConfigError,
+      'LEDGER_METRICS must be one of on, off, got "yes"',
+    );
+    expect(() => readConfig({ LEDGER_METRICS_OPEN: "all" })).to.throw(
+      ConfigError,
+      'LEDGER_METRICS_OPEN must be one of none, loopback, got "all"',
+    );
   });
 
   it("refuse loopback-open metrics behind a proxy that terminates TLS, which would make every request local", () => {
-    const env = { LEDGER_METRICS_OPEN: "loopback", LEDGER_TLS_TERMINATED_UPSTREAM: "true", LEDGER_API_KEYS: keyFileLine("ops", ["admin"], generateApiKey()) };
-    expect(() => readConfig(env)).to.throw(ConfigError, "LEDGER_METRICS_OPEN=loopback cannot be combined with LEDGER_TLS_TERMINATED_UPSTREAM=true");
+    const env = {
+      LEDGER_METRICS_OPEN: "loopback",
+      LEDGER_TLS_TERMINATED_UPSTREAM: "true",
+      LEDGER_API_KEYS: keyFileLine("ops", ["admin"], generateApiKey()),
+    };
+    expect(() => readConfig(env)).to.throw(
+      ConfigError,
+      "LEDGER_METRICS_OPEN=loopback cannot be combined with LEDGER_TLS_TERMINATED_UPSTREAM=true",
+    );
     expect(readConfig({ ...env, LEDGER_METRICS_OPEN: "none" }).tlsTerminatedUpstream).to.equal(true);
   });
 });
@@ -30,7 +46,9 @@ describe("metrics settings", () => {
 describe("authorizeMetrics", () => {
   const admin = generateApiKey();
   const reader = generateApiKey();
-  const keyring = new ApiKeyring(parseApiKeys(`${keyFileLine("ops", ["admin"], admin)}\n${keyFileLine("app", ["read"], reader)}`, "test").keys);
+  const keyring = new ApiKeyring(
+    parseApiKeys(`${keyFileLine("ops", ["admin"], admin)}\n${keyFileLine("app", ["read"], reader)}`, "test").keys,
+  );
   const closed = { keyring, open: "none" as const };
   const loopbackOpen = { keyring, open: "loopback" as const };
 
@@ -40,7 +58,9 @@ describe("authorizeMetrics", () => {
 
   it("asks for an admin key by default, even from loopback", () => {
     expect(authorizeMetrics(closed, "127.0.0.1", {})?.status).to.equal(401);
-    expect(authorizeMetrics(closed, "127.0.0.1", { authorization: `Bearer ${generateApiKey()}` })?.status).to.equal(401);
+    expect(authorizeMetrics(closed, "127.0.0.1", { authorization: `Bearer ${generateApiKey()}` })?.status).to.equal(
+      401,
+    );
     expect(authorizeMetrics(closed, "127.0.0.1", { authorization: `Bearer ${reader}` })?.status).to.equal(403);
     expect(authorizeMetrics(closed, "127.0.0.1", { authorization: `Bearer ${admin}` })).to.equal(null);
   });
@@ -51,7 +71,9 @@ describe("authorizeMetrics", () => {
     }
     for (const remote of ["10.0.0.5", "192.168.1.20", "::ffff:10.0.0.5", "2001:db8::1", "::ffff:7f00:1", undefined]) {
       expect(authorizeMetrics(loopbackOpen, remote, {})?.status, String(remote)).to.equal(401);
-      expect(authorizeMetrics(loopbackOpen, remote, { authorization: `Bearer ${admin}` }), String(remote)).to.equal(null);
+      expect(authorizeMetrics(loopbackOpen, remote, { authorization: `Bearer ${admin}` }), String(remote)).to.equal(
+        null,
+      );
     }
   });
 

@@ -47,7 +47,9 @@ function prng(seed: number): () => number {
 }
 
 export function randomFor(seed: number, index: number, stream: number): () => number {
-  return prng(Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35) ^ Math.imul(stream, 0x27d4eb2f));
+  return prng(
+    Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35) ^ Math.imul(stream, 0x27d4eb2f),
+  );
 }
 
 const hex = (random: () => number, length: number): string =>
@@ -126,9 +128,10 @@ export class FakeData {
     const type: FakeType = roll < 0.5 ? "earned" : roll < 0.75 ? "spent" : roll < 0.9 ? "payout" : "paid_out";
     const spelledType = type === "paid_out" && random() < 0.5 ? "paid out" : type;
     const minor = 1 + Math.floor(random() * 5000);
-    const id = random() < 0.8
-      ? `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-a${hex(random, 3)}-${hex(random, 12)}`
-      : `tx-${seed}-${index}`;
+    const id =
+      random() < 0.8
+        ? `${hex(random, 8)}-${hex(random, 4)}-4${hex(random, 3)}-a${hex(random, 3)}-${hex(random, 12)}`
+        : `tx-${seed}-${index}`;
     const base = {
       id: JSON.stringify(id),
       userId: JSON.stringify(userId),
@@ -172,10 +175,19 @@ export function expectedTotals(data: FakeData, untilMs: number, nowMs: number) {
       totals = { earned: 0n, spent: 0n, payout: 0n, paidOut: 0n, balance: 0n };
       users.set(userId, totals);
     }
-    if (type === "earned") { totals.earned += minor; totals.balance += minor; }
-    if (type === "spent") { totals.spent += minor; totals.balance -= minor; }
+    if (type === "earned") {
+      totals.earned += minor;
+      totals.balance += minor;
+    }
+    if (type === "spent") {
+      totals.spent += minor;
+      totals.balance -= minor;
+    }
     if (type === "payout") totals.payout += minor;
-    if (type === "paid_out") { totals.paidOut += minor; totals.balance -= minor; }
+    if (type === "paid_out") {
+      totals.paidOut += minor;
+      totals.balance -= minor;
+    }
   }
   return { users, badRows, validCount };
 }

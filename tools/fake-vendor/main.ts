@@ -12,8 +12,8 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     "tx-per-minute": { type: "string", default: "1000" },
     users: { type: "string", default: "500" },
-    "start": { type: "string", default: "" },
-    "end": { type: "string", default: "" },
+    start: { type: "string", default: "" },
+    end: { type: "string", default: "" },
     "requests-per-window": { type: "string", default: "5" },
     "rate-window-ms": { type: "string", default: "60000" },
     "bad-row-rate": { type: "string", default: "0.001" },
@@ -52,10 +52,18 @@ const vendor = await startFakeVendor({
     lateRate: number("late-rate"),
     lateMaxMs: number("late-max-ms"),
   },
-  faults: faultShare === 0 ? NO_FAULTS : {
-    serverErrorRate: faultShare, spurious429Rate: faultShare, slowRate: faultShare, slowMs: 15_000,
-    dropRate: faultShare, truncateRate: faultShare, shiftRate: faultShare,
-  },
+  faults:
+    faultShare === 0
+      ? NO_FAULTS
+      : {
+          serverErrorRate: faultShare,
+          spurious429Rate: faultShare,
+          slowRate: faultShare,
+          slowMs: 15_000,
+          dropRate: faultShare,
+          truncateRate: faultShare,
+          shiftRate: faultShare,
+        },
   requestsPerWindow: number("requests-per-window"),
   rateWindowMs: number("rate-window-ms"),
   pageSizeMax: 1000,

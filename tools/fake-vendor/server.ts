@@ -25,7 +25,13 @@ export interface FakeFaults {
 }
 
 export const NO_FAULTS: FakeFaults = {
-  serverErrorRate: 0, spurious429Rate: 0, slowRate: 0, slowMs: 0, dropRate: 0, truncateRate: 0, shiftRate: 0,
+  serverErrorRate: 0,
+  spurious429Rate: 0,
+  slowRate: 0,
+  slowMs: 0,
+  dropRate: 0,
+  truncateRate: 0,
+  shiftRate: 0,
 };
 
 export interface FakeVendorOptions {
@@ -69,7 +75,9 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
   const arrivals: number[] = [];
   const accepted: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
-  const fault = (name: string) => { stats.faults[name] = (stats.faults[name] ?? 0) + 1; };
+  const fault = (name: string) => {
+    stats.faults[name] = (stats.faults[name] ?? 0) + 1;
+  };
 
   const send = (response: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) => {
     response.writeHead(status, { "content-type": "application/json", ...headers });
@@ -88,14 +96,27 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
       if (accepted.length >= options.requestsPerWindow) {
         stats.rateLimited += 1;
         const waitS = Math.ceil(((accepted[0] ?? nowMs) + options.rateWindowMs - nowMs) / 1000);
-        send(response, 429, `{"message":"rate limit exceeded"}`, stats.rateLimited % 2 === 0 ? {} : { "retry-after": String(waitS) });
+        send(
+          response,
+          429,
+          `{"message":"rate limit exceeded"}`,
+          stats.rateLimited % 2 === 0 ? {} : { "retry-after": String(waitS) },
+        );
         return;
       }
       accepted.push(nowMs);
     }
     const { faults } = options;
-    if (random() < faults.dropRate) { fault("drop"); request.socket.destroy(); return; }
-    if (random() < faults.serverErrorRate) { fault("5xx"); send(response, random() < 0.5 ? 500 : 503, `{"message":"oops"}`); return; }
+    if (random() < faults.dropRate) {
+      fault("drop");
+      request.socket.destroy();
+      return;
+    }
+    if (random() < faults.serverErrorRate) {
+      fault("5xx");
+      send(response, random() < 0.5 ? 500 : 503, `{"message":"oops"}`);
+      return;
+    }
     if (random() < faults.spurious429Rate) {
       fault("429");
       send(response, 429, `{"message":"slow down"}`, random() < 0.5 ? { "retry-after": "0" } : {});
@@ -105,22 +126,44 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
     const endMs = parseVendorDate(url.searchParams.get("endDate"));
     const page = Number(url.searchParams.get("page") ?? "1");
     const limit = Number(url.searchParams.get("limit") ?? "1000");
-    if (startMs === undefined || endMs === undefined || !Number.isSafeInteger(page) || page < 1 ||
-      !Number.isSafeInteger(limit) || limit < 1 || limit > options.pageSizeMax) {
+    if (
+      startMs === undefined ||
+      endMs === undefined ||
+      !Number.isSafeInteger(page) ||
+      page < 1 ||
+      !Number.isSafeInteger(limit) ||
+      limit < 1 ||
+      limit > options.pageSizeMax
+    ) {
       send(response, 400, `{"message":"bad query"}`);
       return;
     }
     const rows = data.query(startMs, endMs, nowMs);
     let offset = (page - 1) * limit;
-    if (page > 1 && random() < faults.shiftRate) { fault("shift"); offset -= 1; }
+    if (page > 1 && random() < faults.shiftRate) {
+      fault("shift");
+      offset -= 1;
+    }
     const items = rows.slice(offset, offset + limit).map((row) => row.json);
-    const meta = { totalItems: rows.length, itemCount: items.length, itemsPerPage: limit, totalPages: Math.ceil(rows.length / limit), currentPage: page };
+    const meta = {
+      totalItems: rows.length,
+      itemCount: items.length,
+      itemsPerPage: limit,
+      totalPages: Math.ceil(rows.length / limit),
+      currentPage: page,
+    };
     let body = `{"items":[${items.join(",")}],"meta":${JSON.stringify(meta)}}`;
-    if (random() < faults.truncateRate) { fault("truncate"); body = body.slice(0, Math.floor(body.length / 2)); }
+    if (random() < faults.truncateRate) {
+      fault("truncate");
+      body = body.slice(0, Math.floor(body.length / 2));
+    }
     stats.served += 1;
     if (random() < faults.slowRate) {
       fault("slow");
-      const timer = setTimeout(() => { timers.delete(timer); send(response, 200, body); }, faults.slowMs);
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        send(response, 200, body);
+      }, faults.slowMs);
       timers.add(timer);
       return;
     }
@@ -134,9 +177,18 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
     if (request.method === "GET" && url.pathname === "/_fake/totals") {
       const nowMs = Date.now();
       const totals = expectedTotals(data, options.data.endMs ?? nowMs, nowMs);
-      const users = Object.fromEntries([...totals.users].map(([user, t]) => [user, {
-        earned: `${t.earned}`, spent: `${t.spent}`, payout: `${t.payout}`, paidOut: `${t.paidOut}`, balance: `${t.balance}`,
-      }]));
+      const users = Object.fromEntries(
+        [...totals.users].map(([user, t]) => [
+          user,
+          {
+            earned: `${t.earned}`,
+            spent: `${t.spent}`,
+            payout: `${t.payout}`,
+            paidOut: `${t.paidOut}`,
+            balance: `${t.balance}`,
+          },
+        ]),
+      );
       return send(response, 200, JSON.stringify({ validCount: totals.validCount, badRows: totals.badRows, users }));
     }
     return send(response, 404, `{"message":"not found"}`);
@@ -147,10 +199,11 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
     url: `http://${options.host}:${address.port}`,
     data,
     stats: () => structuredClone(stats),
-    close: () => new Promise<void>((resolve, reject) => {
-      for (const timer of timers) clearTimeout(timer);
-      server.closeAllConnections();
-      server.close((error) => (error === undefined ? resolve() : reject(error)));
-    }),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        for (const timer of timers) clearTimeout(timer);
+        server.closeAllConnections();
+        server.close((error) => (error === undefined ? resolve() : reject(error)));
+      }),
   };
 }

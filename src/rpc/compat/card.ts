@@ -7,7 +7,15 @@
  */
 import { Decision, LedgerService } from "../../../gen/ledger/v1/ledger_pb.js";
 import { isJsonObject, JsonNumber, type JsonObject } from "../../ingest/exact-json.js";
-import { callRpc, invalidInput, readJsonObject, sendText, type CompatContext, type CompatDeps, type CompatFailure } from "./compat-call.js";
+import {
+  callRpc,
+  invalidInput,
+  readJsonObject,
+  sendText,
+  type CompatContext,
+  type CompatDeps,
+  type CompatFailure,
+} from "./compat-call.js";
 import { majorToMinor, minorToMajor } from "./major-units.js";
 import type { CompatRoute } from "./profiles.js";
 
@@ -18,7 +26,8 @@ interface CardTransaction {
   readonly amountMinor: bigint;
 }
 
-type Parsed = { readonly ok: true; readonly value: CardTransaction } | { readonly ok: false; readonly failure: CompatFailure };
+type Parsed =
+  { readonly ok: true; readonly value: CardTransaction } | { readonly ok: false; readonly failure: CompatFailure };
 
 /** The card profile's routes. */
 export const cardRoutes: readonly CompatRoute[] = [
@@ -41,12 +50,21 @@ async function serveTransaction(deps: CompatDeps, ctx: CompatContext, direction:
   const parsed = parseTransaction(body.body, direction, deps.defaultCurrency);
   if (!parsed.ok) return sendError(ctx, parsed.failure);
   const { userId, messageId, currency, amountMinor } = parsed.value;
-  const request = { userId, amount: amountMinor.toString(), currency, ...(messageId === undefined ? {} : { idempotencyKey: messageId }) };
+  const request = {
+    userId,
+    amount: amountMinor.toString(),
+    currency,
+    ...(messageId === undefined ? {} : { idempotencyKey: messageId }),
+  };
   const echo = { userId, ...(messageId === undefined ? {} : { messageId }) };
   if (direction === "CREDIT") {
     const result = await callRpc(deps, ctx, LedgerService.method.load, request);
     if (!result.ok) return sendError(ctx, result);
-    return sendText(ctx.response, 201, JSON.stringify({ ...echo, balance: cardAmount(result.value.balanceAfter, result.value.currency) }));
+    return sendText(
+      ctx.response,
+      201,
+      JSON.stringify({ ...echo, balance: cardAmount(result.value.balanceAfter, result.value.currency) }),
+    );
   }
   const result = await callRpc(deps, ctx, LedgerService.method.authorize, request);
   if (!result.ok) return sendError(ctx, result);
@@ -60,12 +78,19 @@ function parseTransaction(body: JsonObject, direction: "CREDIT" | "DEBIT", defau
   const userId = textField(body, "userId");
   if (userId === undefined) return refuse("userId is required and must be a string");
   const messageIdValue = body.fields.get("messageId");
-  const messageId = messageIdValue instanceof JsonNumber ? messageIdValue.text : typeof messageIdValue === "string" ? messageIdValue : undefined;
-  if (messageIdValue !== undefined && messageIdValue !== null && messageId === undefined) return refuse("messageId must be a string");
+  const messageId =
+    messageIdValue instanceof JsonNumber
+      ? messageIdValue.text
+      : typeof messageIdValue === "string"
+        ? messageIdValue
+        : undefined;
+  if (messageIdValue !== undefined && messageIdValue !== null && messageId === undefined)
+    return refuse("messageId must be a string");
   const amount = body.fields.get("transactionAmount");
   if (!isJsonObject(amount)) return refuse("transactionAmount is required: {amount, currency, debitOrCredit}");
   const currencyValue = amount.fields.get("currency");
-  if (currencyValue !== undefined && typeof currencyValue !== "string") return refuse("transactionAmount.currency must be a string");
+  if (currencyValue !== undefined && typeof currencyValue !== "string")
+    return refuse("transactionAmount.currency must be a string");
   const currency = currencyValue === undefined || currencyValue === "" ? defaultCurrency : currencyValue;
   const debitOrCredit = amount.fields.get("debitOrCredit");
   if (debitOrCredit !== undefined && debitOrCredit !== direction) {
@@ -73,7 +98,10 @@ function parseTransaction(body: JsonObject, direction: "CREDIT" | "DEBIT", defau
   }
   const minor = majorToMinor(amount.fields.get("amount"), currency, "transactionAmount.amount");
   if (!minor.ok) return refuse(minor.message);
-  return { ok: true, value: { userId, messageId: messageId === "" ? undefined : messageId, currency, amountMinor: minor.minor } };
+  return {
+    ok: true,
+    value: { userId, messageId: messageId === "" ? undefined : messageId, currency, amountMinor: minor.minor },
+  };
 }
 
 function textField(body: JsonObject, name: string): string | undefined {
@@ -84,7 +112,11 @@ function textField(body: JsonObject, name: string): string | undefined {
 /** The card API's Amount: a decimal string in major units; a negative balance reads as DEBIT. */
 function cardAmount(minor: bigint, currency: string) {
   const negative = minor < 0n;
-  return { amount: minorToMajor(negative ? -minor : minor, currency), currency, debitOrCredit: negative ? "DEBIT" : "CREDIT" };
+  return {
+    amount: minorToMajor(negative ? -minor : minor, currency),
+    currency,
+    debitOrCredit: negative ? "DEBIT" : "CREDIT",
+  };
 }
 
 /** The card API's Error: `{"message", "code"}` with the HTTP status of the gRPC code. */

@@ -7,7 +7,12 @@ import { fromJson, type DescMessage, type DescMethod, type JsonObject, type Mess
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeFromHttpStatus, codeToString, errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
 import { ErrorInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
-import { isJsonObject, JsonSyntaxError, parseExactJson, type JsonObject as ExactObject } from "../../ingest/exact-json.js";
+import {
+  isJsonObject,
+  JsonSyntaxError,
+  parseExactJson,
+  type JsonObject as ExactObject,
+} from "../../ingest/exact-json.js";
 import { readBodyText, type HttpRequest, type HttpResponse } from "../gateway/http-io.js";
 import type { RpcInvoker } from "../gateway/rpc-invoker.js";
 
@@ -63,13 +68,19 @@ export function invalidInput(message: string): CompatFailure {
   return { status: 400, code: codeToString(Code.InvalidArgument), message, reason: "INVALID_ARGUMENT" };
 }
 
-export type BodyResult = { readonly ok: true; readonly body: ExactObject } | { readonly ok: false; readonly failure: CompatFailure };
+export type BodyResult =
+  { readonly ok: true; readonly body: ExactObject } | { readonly ok: false; readonly failure: CompatFailure };
 
 /** The body as an object whose numbers keep their text, so amounts convert exactly. */
 export async function readJsonObject(deps: CompatDeps, request: HttpRequest): Promise<BodyResult> {
   const text = await readBodyText(request, deps.readMaxBytes);
   if (!text.ok) {
-    const failure = { status: 429, code: "resource_exhausted", message: `the request body exceeds ${deps.readMaxBytes} bytes`, reason: undefined };
+    const failure = {
+      status: 429,
+      code: "resource_exhausted",
+      message: `the request body exceeds ${deps.readMaxBytes} bytes`,
+      reason: undefined,
+    };
     return { ok: false, failure };
   }
   try {

@@ -8,7 +8,8 @@ import { isKnownCurrency, minorUnitDigits } from "../../domain/currency.js";
 import { decimalToMinor } from "../../ingest/decimal.js";
 import { JsonNumber, type JsonValue } from "../../ingest/exact-json.js";
 
-export type MinorAmount = { readonly ok: true; readonly minor: bigint } | { readonly ok: false; readonly message: string };
+export type MinorAmount =
+  { readonly ok: true; readonly minor: bigint } | { readonly ok: false; readonly message: string };
 
 /**
  * Reads a signed major-unit amount (`-2`, `"100.23"`) as minor units of `currency`. Zero is left

@@ -28,8 +28,13 @@ const PROFILE_ROUTES: Record<CompatProfile, readonly CompatRoute[]> = {
 };
 
 /** A handler for the profiles' routes that returns false for any other request. */
-export function compatRoutes(profiles: readonly CompatProfile[], deps: CompatDeps): (request: HttpRequest, response: HttpResponse) => boolean {
-  const routes = profiles.flatMap((profile) => PROFILE_ROUTES[profile]).map((route) => ({ route, parts: route.path.split("/") }));
+export function compatRoutes(
+  profiles: readonly CompatProfile[],
+  deps: CompatDeps,
+): (request: HttpRequest, response: HttpResponse) => boolean {
+  const routes = profiles
+    .flatMap((profile) => PROFILE_ROUTES[profile])
+    .map((route) => ({ route, parts: route.path.split("/") }));
   if (routes.length === 0) return () => false;
   return (request, response) => {
     const url = request.url ?? "/";
@@ -49,7 +54,11 @@ export function compatRoutes(profiles: readonly CompatProfile[], deps: CompatDep
       };
       route.serve(deps, ctx).catch((error: unknown) => {
         deps.onBug(error);
-        sendText(response, 500, JSON.stringify({ message: "internal error; the incident was logged", code: "internal" }));
+        sendText(
+          response,
+          500,
+          JSON.stringify({ message: "internal error; the incident was logged", code: "internal" }),
+        );
       });
       return true;
     }

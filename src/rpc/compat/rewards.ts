@@ -5,7 +5,14 @@
  * `?currency=`; with a single account it is implied.
  */
 import { LedgerService } from "../../../gen/ledger/v1/ledger_pb.js";
-import { callRpc, invalidInput, sendText, type CompatContext, type CompatDeps, type CompatFailure } from "./compat-call.js";
+import {
+  callRpc,
+  invalidInput,
+  sendText,
+  type CompatContext,
+  type CompatDeps,
+  type CompatFailure,
+} from "./compat-call.js";
 import { minorToJsonNumber } from "./major-units.js";
 import type { CompatRoute } from "./profiles.js";
 
@@ -25,7 +32,8 @@ async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {
   if (!result.ok) return sendError(ctx, result);
   const { balances } = result.value;
   const [account] = balances;
-  if (account === undefined) return sendError(ctx, { ...invalidInput("User not found"), status: 404, code: "not_found" });
+  if (account === undefined)
+    return sendError(ctx, { ...invalidInput("User not found"), status: 404, code: "not_found" });
   if (balances.length > 1) {
     const held = balances.map((item) => item.currency).join(", ");
     return sendError(ctx, invalidInput(`user ${userId} holds ${held}: name one with ?currency=`));
@@ -46,7 +54,11 @@ async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {
 async function servePayouts(deps: CompatDeps, ctx: CompatContext): Promise<void> {
   const userId = ctx.params.get("id") ?? "";
   const currency = ctx.query.get("currency") ?? "";
-  const result = await callRpc(deps, ctx, LedgerService.method.getPayouts, { userId, currency, pageSize: PAYOUTS_PAGE_SIZE });
+  const result = await callRpc(deps, ctx, LedgerService.method.getPayouts, {
+    userId,
+    currency,
+    pageSize: PAYOUTS_PAGE_SIZE,
+  });
   if (!result.ok) return sendError(ctx, result);
   const items = result.value.payouts.map((payout) => {
     const number = (minor: bigint) => minorToJsonNumber(minor, payout.currency);

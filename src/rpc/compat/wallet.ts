@@ -6,7 +6,15 @@
  * `{"success": false, "error"}`, "Insufficient funds" (400) when a debit would overdraw.
  */
 import { LedgerService } from "../../../gen/ledger/v1/ledger_pb.js";
-import { callRpc, invalidInput, readJsonObject, sendText, type CompatContext, type CompatDeps, type CompatFailure } from "./compat-call.js";
+import {
+  callRpc,
+  invalidInput,
+  readJsonObject,
+  sendText,
+  type CompatContext,
+  type CompatDeps,
+  type CompatFailure,
+} from "./compat-call.js";
 import { majorToMinor, minorToJsonNumber } from "./major-units.js";
 import type { CompatRoute } from "./profiles.js";
 
@@ -23,7 +31,8 @@ async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {
   const userId = ctx.params.get("userId") ?? "";
   const currency = deps.defaultCurrency;
   const result = await callRpc(deps, ctx, LedgerService.method.getBalance, { userId, currency });
-  if (!result.ok) return sendError(ctx, result.code === "not_found" ? { ...result, message: "User not found" } : result);
+  if (!result.ok)
+    return sendError(ctx, result.code === "not_found" ? { ...result, message: "User not found" } : result);
   const balance = result.value.balances[0]?.balance ?? 0n;
   return sendData(ctx, userId, balance, currency);
 }
@@ -35,16 +44,27 @@ async function serveAdjust(deps: CompatDeps, ctx: CompatContext): Promise<void> 
   if (!body.ok) return sendError(ctx, body.failure);
   const amount = majorToMinor(body.body.fields.get("amount"), currency, "amount");
   if (!amount.ok) return sendError(ctx, invalidInput(amount.message));
-  const result = await callRpc(deps, ctx, LedgerService.method.adjustBalance, { userId, amount: amount.minor.toString(), currency });
+  const result = await callRpc(deps, ctx, LedgerService.method.adjustBalance, {
+    userId,
+    amount: amount.minor.toString(),
+    currency,
+  });
   if (!result.ok) {
-    return sendError(ctx, result.reason === "INSUFFICIENT_FUNDS" ? { ...result, status: 400, message: INSUFFICIENT_FUNDS_TEXT } : result);
+    return sendError(
+      ctx,
+      result.reason === "INSUFFICIENT_FUNDS" ? { ...result, status: 400, message: INSUFFICIENT_FUNDS_TEXT } : result,
+    );
   }
   return sendData(ctx, userId, result.value.balanceAfter, currency);
 }
 
 function sendData(ctx: CompatContext, userId: string, balanceMinor: bigint, currency: string): void {
   // Written by hand so the balance is the exact decimal literal, not a double's rendering.
-  sendText(ctx.response, 200, `{"success":true,"data":{"id":${JSON.stringify(userId)},"balance":${minorToJsonNumber(balanceMinor, currency)}}}`);
+  sendText(
+    ctx.response,
+    200,
+    `{"success":true,"data":{"id":${JSON.stringify(userId)},"balance":${minorToJsonNumber(balanceMinor, currency)}}}`,
+  );
 }
 
 function sendError(ctx: CompatContext, failure: CompatFailure): void {

@@ -25,7 +25,13 @@ import {
   type MethodSerializationLookup,
   type UniversalHandlerOptions,
 } from "@connectrpc/connect/protocol";
-import { codeToHttpStatus, contentTypeUnaryJson, contentTypeUnaryProto, errorToJsonBytes, trailerMux } from "@connectrpc/connect/protocol-connect";
+import {
+  codeToHttpStatus,
+  contentTypeUnaryJson,
+  contentTypeUnaryProto,
+  errorToJsonBytes,
+  trailerMux,
+} from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { toConnectError } from "../errors.js";
 import { int64JsonViolations } from "../json-int64.js";
@@ -54,7 +60,10 @@ interface Route {
 
 export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHandler {
   // connect-node's adapter accepts gzip and brotli unless told otherwise; so does this path.
-  const settings = validateUniversalHandlerOptions({ acceptCompression: [compressionGzip, compressionBrotli], ...options });
+  const settings = validateUniversalHandlerOptions({
+    acceptCompression: [compressionGzip, compressionBrotli],
+    ...options,
+  });
   const routes = new Map<string, Route>();
   for (const { service, impl } of options.services) {
     for (const method of service.methods) {
@@ -69,12 +78,16 @@ export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHand
         service,
         method,
         serialization: createMethodSerializationLookup(method, settings.binaryOptions, settings.jsonOptions, settings),
-        invoke: settings.interceptors.reduceRight<UnaryFn>((next, interceptor) => interceptor(next as AnyFn) as UnaryFn, last),
+        invoke: settings.interceptors.reduceRight<UnaryFn>(
+          (next, interceptor) => interceptor(next as AnyFn) as UnaryFn,
+          last,
+        ),
       });
     }
   }
   return (request, response) => {
-    const route = request.httpVersionMajor === 1 && request.method === "POST" ? routes.get(request.url ?? "") : undefined;
+    const route =
+      request.httpVersionMajor === 1 && request.method === "POST" ? routes.get(request.url ?? "") : undefined;
     if (route === undefined || !isLeanCall(request, settings)) return false;
     const binary = request.headers["content-type"] === contentTypeUnaryProto;
     readBody(request, (body) => {
@@ -117,7 +130,12 @@ async function serve(
 ): Promise<void> {
   const context = new LeanCallContext(route.service, route.method, request, settings.shutdownSignal);
   response.once("close", () => context.end());
-  const compression = compressionNegotiate(settings.acceptCompression, null, request.headers["accept-encoding"] ?? null, "Accept-Encoding");
+  const compression = compressionNegotiate(
+    settings.acceptCompression,
+    null,
+    request.headers["accept-encoding"] ?? null,
+    "Accept-Encoding",
+  );
   let status = 200;
   let contentType = binary ? contentTypeUnaryProto : contentTypeUnaryJson;
   let answer: Uint8Array;
@@ -134,7 +152,10 @@ async function serve(
     answer = route.serialization.getO(binary).serialize(output.message);
   } catch (thrown) {
     context.end(thrown);
-    const error = thrown instanceof ConnectError ? thrown : new ConnectError("internal error", Code.Internal, undefined, undefined, thrown);
+    const error =
+      thrown instanceof ConnectError
+        ? thrown
+        : new ConnectError("internal error", Code.Internal, undefined, undefined, thrown);
     status = codeToHttpStatus(error.code);
     contentType = contentTypeUnaryJson;
     errorMetadata = error.metadata;

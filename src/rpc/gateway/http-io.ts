@@ -9,7 +9,8 @@ type FallbackArguments = Parameters<NonNullable<ConnectNodeAdapterOptions["fallb
 export type HttpRequest = FallbackArguments[0];
 export type HttpResponse = FallbackArguments[1];
 
-export type BodyText = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: "too_large" | "aborted" };
+export type BodyText =
+  { readonly ok: true; readonly text: string } | { readonly ok: false; readonly reason: "too_large" | "aborted" };
 
 /**
  * The request body as UTF-8 text, refused past `readMaxBytes` (the same bound as an RPC's

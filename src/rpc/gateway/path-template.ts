@@ -10,7 +10,8 @@
  * keeps "%2F" so the caller can still tell a slash in a value from a separator.
  */
 
-type SegmentMatcher = { readonly kind: "literal"; readonly text: string } | { readonly kind: "one" } | { readonly kind: "rest" };
+type SegmentMatcher =
+  { readonly kind: "literal"; readonly text: string } | { readonly kind: "one" } | { readonly kind: "rest" };
 
 interface Variable {
   /** The field path, dotted: `user_id`, `account.user_id`. */
@@ -81,7 +82,8 @@ export function matchPathTemplate(template: PathTemplate, path: string): Map<str
   const parts = rest.slice(1).split("/");
   const last = template.segments[template.segments.length - 1];
   const hasRest = last?.kind === "rest";
-  if (hasRest ? parts.length < template.segments.length - 1 : parts.length !== template.segments.length) return undefined;
+  if (hasRest ? parts.length < template.segments.length - 1 : parts.length !== template.segments.length)
+    return undefined;
   for (const [index, segment] of template.segments.entries()) {
     const part = parts[index];
     if (segment.kind === "rest") break;
@@ -92,7 +94,10 @@ export function matchPathTemplate(template: PathTemplate, path: string): Map<str
   for (const variable of template.variables) {
     const taken = parts.slice(variable.start, variable.end);
     const single = variable.end !== undefined && variable.end - variable.start === 1;
-    values.set(variable.fieldPath, single ? decode(taken[0] ?? "", true) : taken.map((part) => decode(part, false)).join("/"));
+    values.set(
+      variable.fieldPath,
+      single ? decode(taken[0] ?? "", true) : taken.map((part) => decode(part, false)).join("/"),
+    );
   }
   return values;
 }

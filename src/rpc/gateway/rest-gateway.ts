@@ -47,7 +47,10 @@ export class RestGateway {
     }
     if (matched === undefined && allowed.length === 0) return false;
     if (matched === undefined) {
-      const refusal = new ConnectError(`${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`, Code.Unimplemented);
+      const refusal = new ConnectError(
+        `${request.method} is not allowed on ${path}; use ${allowed.join(", ")}`,
+        Code.Unimplemented,
+      );
       const reply = this.invoker.errorReply(refusal);
       reply.header.set("allow", allowed.join(", "));
       sendReply(response, { ...reply, status: 405 });

@@ -50,23 +50,42 @@ export function buildRestRequest(
     const values = query.getAll(key);
     const target = resolveField(route.method.input, key);
     if (route.body === "*") {
-      violations.push({ field: key, reason: "NOT_ALLOWED", description: "query parameters are not accepted here: the body carries the request" });
+      violations.push({
+        field: key,
+        reason: "NOT_ALLOWED",
+        description: "query parameters are not accepted here: the body carries the request",
+      });
     } else if (target === undefined) {
-      violations.push({ field: key, reason: "UNKNOWN_FIELD", description: `no such field in ${route.method.input.typeName}` });
+      violations.push({
+        field: key,
+        reason: "UNKNOWN_FIELD",
+        description: `no such field in ${route.method.input.typeName}`,
+      });
     } else if (pathValues.has(target.protoPath) || target.protoPath.split(".")[0] === route.body) {
-      violations.push({ field: key, reason: "NOT_ALLOWED", description: "this field is set by the path or the body, not the query" });
+      violations.push({
+        field: key,
+        reason: "NOT_ALLOWED",
+        description: "this field is set by the path or the body, not the query",
+      });
     } else if (!target.repeated && values.length > 1) {
       violations.push({ field: key, reason: "REPEATED", description: "this field takes one value, got several" });
     } else if (isInt64Field(target.leaf) && !values.every(isInt64Text)) {
       violations.push(int64Violation(target.protoPath));
     } else {
-      setField(json, target, target.repeated ? values.map((value) => scalarJson(target.leaf, value)) : scalarJson(target.leaf, values[0] ?? ""));
+      setField(
+        json,
+        target,
+        target.repeated
+          ? values.map((value) => scalarJson(target.leaf, value))
+          : scalarJson(target.leaf, values[0] ?? ""),
+      );
     }
   }
   for (const [fieldPath, value] of pathValues) {
     const target = resolveField(route.method.input, fieldPath);
     // The route table was checked against the descriptors at start-up; a miss is a proto bug.
-    if (target === undefined || target.repeated) throw new Error(`${route.template.text}: {${fieldPath}} is not a scalar field`);
+    if (target === undefined || target.repeated)
+      throw new Error(`${route.template.text}: {${fieldPath}} is not a scalar field`);
     setField(json, target, scalarJson(target.leaf, value));
   }
   return violations.length > 0 ? { ok: false, violations } : { ok: true, json };
@@ -81,7 +100,11 @@ function parseBody(text: string, violations: FieldViolation[]): JsonValue | unde
       return item;
     }) as JsonValue;
     if (unsafe) {
-      violations.push({ field: "body", reason: "UNSAFE_NUMBER", description: "a number above 2^53 cannot be read exactly: send int64 values as JSON strings" });
+      violations.push({
+        field: "body",
+        reason: "UNSAFE_NUMBER",
+        description: "a number above 2^53 cannot be read exactly: send int64 values as JSON strings",
+      });
     }
     return value;
   } catch {
@@ -106,7 +129,9 @@ function resolveField(message: DescMessage, path: string): FieldTarget | undefin
   let current: DescMessage | undefined = message;
   const names = path.split(".");
   for (const [index, name] of names.entries()) {
-    const field: DescField | undefined = current?.fields.find((candidate) => candidate.name === name || candidate.jsonName === name);
+    const field: DescField | undefined = current?.fields.find(
+      (candidate) => candidate.name === name || candidate.jsonName === name,
+    );
     if (field === undefined) return undefined;
     jsonPath.push(field.jsonName);
     protoPath.push(field.name);
@@ -140,6 +165,7 @@ function setField(json: JsonObject, target: FieldTarget, value: JsonValue): void
 function scalarJson(field: DescField, text: string): JsonValue {
   const kind = field.fieldKind === "list" ? field.listKind : field.fieldKind;
   if (kind === "enum" && /^-?[0-9]+$/.test(text)) return Number(text);
-  if (kind === "scalar" && field.scalar === ScalarType.BOOL) return text === "true" ? true : text === "false" ? false : text;
+  if (kind === "scalar" && field.scalar === ScalarType.BOOL)
+    return text === "true" ? true : text === "false" ? false : text;
   return text;
 }

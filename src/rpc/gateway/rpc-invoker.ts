@@ -5,7 +5,12 @@
  * and error table as every other call, and its errors have the same status and JSON body.
  */
 import type { DescMethod, JsonObject } from "@bufbuild/protobuf";
-import { createConnectRouter, type ConnectError, type ConnectRouter, type ConnectRouterOptions } from "@connectrpc/connect";
+import {
+  createConnectRouter,
+  type ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+} from "@connectrpc/connect";
 import { codeToHttpStatus, errorToJsonBytes } from "@connectrpc/connect/protocol-connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 

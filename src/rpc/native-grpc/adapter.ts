@@ -24,7 +24,10 @@ export interface AdapterOptions {
 /** The methods of a connect service implementation, called by name. */
 type AnyImpl = Record<string, (request: unknown, context: NativeCallContext) => unknown>;
 type AnyFn = (request: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
-type AnyCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+type AnyCall =
+  | grpc.ServerUnaryCall<unknown, unknown>
+  | grpc.ServerReadableStream<unknown, unknown>
+  | grpc.ServerWritableStream<unknown, unknown>;
 
 const HANDLER_TYPES = {
   unary: "unary",
@@ -39,9 +42,10 @@ export function addService(server: grpc.Server, service: DescService, impl: obje
     const methodImpl = (impl as AnyImpl)[method.localName];
     if (methodImpl === undefined) continue; // grpc-js answers UNIMPLEMENTED for unregistered paths.
     const invoke = chain(options.interceptors, (request) => callImpl(methodImpl.bind(impl), request));
-    const handler = method.methodKind === "unary" || method.methodKind === "client_streaming"
-      ? respondOnce(service, method, invoke, options)
-      : respondWithStream(service, method, invoke, options);
+    const handler =
+      method.methodKind === "unary" || method.methodKind === "client_streaming"
+        ? respondOnce(service, method, invoke, options)
+        : respondWithStream(service, method, invoke, options);
     server.register(
       `/${service.typeName}/${method.name}`,
       handler as grpc.UntypedHandleCall,
@@ -73,9 +77,15 @@ async function callImpl(
 
 /** Unary and client-streaming methods: one answer through the callback. */
 function respondOnce(service: DescService, method: DescMethod, invoke: AnyFn, options: AdapterOptions) {
-  return (call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  return (
+    call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>,
+    callback: grpc.sendUnaryData<unknown>,
+  ) => {
     const context = startContext(service, method, call, options.shutdownSignal);
-    const message = method.methodKind === "unary" ? (call as grpc.ServerUnaryCall<unknown, unknown>).request : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
+    const message =
+      method.methodKind === "unary"
+        ? (call as grpc.ServerUnaryCall<unknown, unknown>).request
+        : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
     invoke(asConnectRequest(new LazyRequest(context, method.methodKind !== "unary", message))).then(
       (response) => {
         context.end();
@@ -96,9 +106,13 @@ function respondWithStream(service: DescService, method: DescMethod, invoke: Any
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
     const context = startContext(service, method, call, options.shutdownSignal);
     const message =
-      method.methodKind === "server_streaming" ? (call as grpc.ServerWritableStream<unknown, unknown>).request : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
+      method.methodKind === "server_streaming"
+        ? (call as grpc.ServerWritableStream<unknown, unknown>).request
+        : requestsOf(call as grpc.ServerDuplexStream<unknown, unknown>);
     const run = async () => {
-      const response = await invoke(asConnectRequest(new LazyRequest(context, method.methodKind !== "server_streaming", message)));
+      const response = await invoke(
+        asConnectRequest(new LazyRequest(context, method.methodKind !== "server_streaming", message)),
+      );
       const header = context.takeResponseHeader();
       if (header !== undefined) call.sendMetadata(header);
       for await (const answer of response.message as AsyncIterable<unknown>) {
@@ -119,7 +133,12 @@ function respondWithStream(service: DescService, method: DescMethod, invoke: Any
   };
 }
 
-function startContext(service: DescService, method: DescMethod, call: AnyCall, shutdownSignal: AbortSignal | undefined): NativeCallContext {
+function startContext(
+  service: DescService,
+  method: DescMethod,
+  call: AnyCall,
+  shutdownSignal: AbortSignal | undefined,
+): NativeCallContext {
   const deadline = call.getDeadline();
   const context = new NativeCallContext({
     service,
@@ -144,7 +163,6 @@ function requestsOf(call: grpc.ServerDuplexStream<unknown, unknown>): AsyncItera
 function asConnectRequest(request: LazyRequest<NativeCallContext>): UnaryRequest | StreamRequest {
   return request as unknown as UnaryRequest | StreamRequest;
 }
-
 
 async function* mapMessages(schema: DescMessage, answers: AsyncIterable<unknown>): AsyncIterable<unknown> {
   for await (const answer of answers) yield toMessage(schema, answer);

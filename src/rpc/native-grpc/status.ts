@@ -17,8 +17,7 @@ const STATUS_DETAILS_KEY = "grpc-status-details-bin";
  * its own text.
  */
 export function toGrpcStatus(error: unknown): StatusObject {
-  const connectError =
-    error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
+  const connectError = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
   const metadata = new Metadata();
   connectError.metadata.forEach((value, key) => {
     if (!key.endsWith("-bin")) metadata.add(key, value);

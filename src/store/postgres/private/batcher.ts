@@ -18,7 +18,8 @@ export interface BatcherOptions {
 /** Runs one batch; answers one settled outcome per item, in order. */
 export type RunBatch<Item, Result> = (items: readonly Item[]) => Promise<readonly Settled<Result>[]>;
 
-export type Settled<Result> = { readonly ok: true; readonly value: Result } | { readonly ok: false; readonly error: unknown };
+export type Settled<Result> =
+  { readonly ok: true; readonly value: Result } | { readonly ok: false; readonly error: unknown };
 
 interface Pending<Item, Result> {
   readonly item: Item;

@@ -36,11 +36,15 @@ export function describeFailure(error: unknown, phase: WritePhase | "read"): str
     return `the ledger's database is unreachable; ${what}`;
   }
   if (isRetryable(error)) return `the ledger's database stayed too contended; ${what}`;
-  return phase === "read" ? "the ledger could not read its database" : "the ledger could not commit; the write was not applied";
+  return phase === "read"
+    ? "the ledger could not read its database"
+    : "the ledger could not commit; the write was not applied";
 }
 
 export function unavailable(error: unknown, phase: WritePhase | "read"): StoreUnavailableError {
-  return error instanceof StoreUnavailableError ? error : new StoreUnavailableError(describeFailure(error, phase), { cause: error });
+  return error instanceof StoreUnavailableError
+    ? error
+    : new StoreUnavailableError(describeFailure(error, phase), { cause: error });
 }
 
 /** A SQLSTATE: the server answered. Node's socket errors (EPIPE, ECONNRESET) start with E. */

@@ -57,24 +57,30 @@ export class PostgresIngestStore implements IngestStore {
     return inTransaction(this.pool, async (client) => {
       await client.query(
         "INSERT INTO vendor_cursor (id, closed_until_ms, updated_at_ms) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-        [initialClosedUntilMs, Date.now()]);
+        [initialClosedUntilMs, Date.now()],
+      );
       return readCursor(client);
     });
   }
 
   acquireLease(holderId: string, nowMs: number, ttlMs: number): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
-      const result = await client.query(`
+      const result = await client.query(
+        `
         UPDATE vendor_lease SET holder_id = $1, expires_at_ms = $3, updated_at_ms = $2
-        WHERE id = 1 AND (holder_id = $1 OR holder_id = '' OR expires_at_ms <= $2)`, [holderId, nowMs, nowMs + ttlMs]);
+        WHERE id = 1 AND (holder_id = $1 OR holder_id = '' OR expires_at_ms <= $2)`,
+        [holderId, nowMs, nowMs + ttlMs],
+      );
       return (result.rowCount ?? 0) > 0;
     });
   }
 
   releaseLease(holderId: string): Promise<void> {
     return inTransaction(this.pool, async (client) => {
-      await client.query("UPDATE vendor_lease SET holder_id = '', expires_at_ms = 0, updated_at_ms = $2 WHERE id = 1 AND holder_id = $1",
-        [holderId, Date.now()]);
+      await client.query(
+        "UPDATE vendor_lease SET holder_id = '', expires_at_ms = 0, updated_at_ms = $2 WHERE id = 1 AND holder_id = $1",
+        [holderId, Date.now()],
+      );
     });
   }
 
@@ -84,7 +90,9 @@ export class PostgresIngestStore implements IngestStore {
       await client.query("SELECT holder_id FROM vendor_lease WHERE id = 1 FOR UPDATE");
       const since = nowMs - windowMs;
       const rows = await client.query<{ sent_at_ms: bigint }>(
-        "SELECT sent_at_ms FROM vendor_requests WHERE sent_at_ms > $1 ORDER BY sent_at_ms LIMIT $2", [since, requestsMax]);
+        "SELECT sent_at_ms FROM vendor_requests WHERE sent_at_ms > $1 ORDER BY sent_at_ms LIMIT $2",
+        [since, requestsMax],
+      );
       if (rows.rows.length >= requestsMax) {
         const oldest = rows.rows[0]?.sent_at_ms ?? BigInt(nowMs);
         return { granted: false, retryAtMs: Number(oldest) + windowMs + 1 };
@@ -100,11 +108,15 @@ export class PostgresIngestStore implements IngestStore {
   }
 
   startPass(cursor: VendorCursor, holderId: string): Promise<void> {
-    return inTransaction(this.pool, async (client) => {
-      await checkLease(client, holderId);
-      await client.query("DELETE FROM vendor_pass_seen");
-      await writeCursor(client, cursor, Date.now());
-    }, { passThrough: isLeaseLost });
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        await checkLease(client, holderId);
+        await client.query("DELETE FROM vendor_pass_seen");
+        await writeCursor(client, cursor, Date.now());
+      },
+      { passThrough: isLeaseLost },
+    );
   }
 
   commitPage(page: PageCommit): Promise<PageOutcome> {
@@ -118,8 +130,13 @@ export class PostgresIngestStore implements IngestStore {
   async listQuarantine(limit = 10_000): Promise<QuarantineRow[]> {
     try {
       const result = await this.pool.query<{
-        fingerprint: string; vendor_id: string | null; reason: string; detail: string; raw: string;
-        seen_count: bigint; first_seen_at_ms: bigint;
+        fingerprint: string;
+        vendor_id: string | null;
+        reason: string;
+        detail: string;
+        raw: string;
+        seen_count: bigint;
+        first_seen_at_ms: bigint;
       }>("SELECT * FROM vendor_quarantine ORDER BY first_seen_at_ms, fingerprint LIMIT $1", [limit]);
       return result.rows.map((row) => ({
         fingerprint: row.fingerprint,
@@ -150,7 +167,9 @@ export class PostgresIngestStore implements IngestStore {
 }
 
 async function checkLease(client: pg.PoolClient, holderId: string): Promise<void> {
-  const result = await client.query<{ holder_id: string }>("SELECT holder_id FROM vendor_lease WHERE id = 1 FOR UPDATE");
+  const result = await client.query<{ holder_id: string }>(
+    "SELECT holder_id FROM vendor_lease WHERE id = 1 FOR UPDATE",
+  );
   if (result.rows[0]?.holder_id !== holderId) throw new LeaseLostError(holderId);
 }
 
@@ -159,9 +178,15 @@ type Counts = { applied: number; duplicates: number; quarantined: number; confli
 async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: number): Promise<PageOutcome> {
   await checkLease(client, page.holderId);
   const facts = page.rows.filter((row): row is Extract<CheckedRow, { type: "fact" }> => row.type === "fact");
-  const users = await lockUsers(client, facts.map((row) => row.fact.userId));
+  const users = await lockUsers(
+    client,
+    facts.map((row) => row.fact.userId),
+  );
   const states = await readAccounts(client, users);
-  const existing = await readExistingFacts(client, facts.map((row) => row.fact.externalId));
+  const existing = await readExistingFacts(
+    client,
+    facts.map((row) => row.fact.externalId),
+  );
   const counts: Counts = { applied: 0, duplicates: 0, quarantined: 0, conflicts: 0, overflows: 0 };
   const pending: PendingEntry[] = [];
   const quarantine: QuarantineRecord[] = [];
@@ -174,16 +199,24 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
     const { fact } = row;
     const before = existing.get(fact.externalId);
     if (before !== undefined) {
-      const same = before.user_id === fact.userId && before.currency === page.currency && before.kind === fact.kind &&
-        before.amount === fact.amountMinor && Number(before.occurred_at_ms) === fact.occurredAtMs;
+      const same =
+        before.user_id === fact.userId &&
+        before.currency === page.currency &&
+        before.kind === fact.kind &&
+        before.amount === fact.amountMinor &&
+        Number(before.occurred_at_ms) === fact.occurredAtMs;
       if (same) {
         counts.duplicates += 1;
         continue;
       }
       counts.conflicts += 1;
       quarantine.push({
-        fingerprint: row.fingerprint, vendorId: fact.externalId, reason: "conflict", raw: row.raw,
-        detail: `vendor id ${fact.externalId} was already applied with different content ` +
+        fingerprint: row.fingerprint,
+        vendorId: fact.externalId,
+        reason: "conflict",
+        raw: row.raw,
+        detail:
+          `vendor id ${fact.externalId} was already applied with different content ` +
           `(user ${before.user_id}, ${before.kind}, ${before.amount} minor units, at ${Number(before.occurred_at_ms)} ms)`,
       });
       continue;
@@ -193,28 +226,46 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
     if (folded === undefined) {
       counts.overflows += 1;
       quarantine.push({
-        fingerprint: row.fingerprint, vendorId: fact.externalId, reason: "balance_overflow", raw: row.raw,
+        fingerprint: row.fingerprint,
+        vendorId: fact.externalId,
+        reason: "balance_overflow",
+        raw: row.raw,
         detail: `applying ${fact.amountMinor} minor units would take a total of user ${fact.userId} outside int64`,
       });
       continue;
     }
-    pending.push({ key, draft: folded.draft, next: folded.next, meta: { idempotencyKey: null, externalId: fact.externalId, occurredAtMs: fact.occurredAtMs, createdAtMs: nowMs } });
+    pending.push({
+      key,
+      draft: folded.draft,
+      next: folded.next,
+      meta: { idempotencyKey: null, externalId: fact.externalId, occurredAtMs: fact.occurredAtMs, createdAtMs: nowMs },
+    });
     states.set(accountKeyOf(key.userId, key.currency), folded.next);
     // A second copy of the same vendor id later in this page is a duplicate or a conflict.
-    existing.set(fact.externalId, { user_id: fact.userId, currency: page.currency, kind: fact.kind, amount: fact.amountMinor, occurred_at_ms: BigInt(fact.occurredAtMs) });
+    existing.set(fact.externalId, {
+      user_id: fact.userId,
+      currency: page.currency,
+      kind: fact.kind,
+      amount: fact.amountMinor,
+      occurred_at_ms: BigInt(fact.occurredAtMs),
+    });
     counts.applied += 1;
     newest = Math.max(newest ?? fact.occurredAtMs, fact.occurredAtMs);
   }
   await appendEntries(client, pending);
   for (const record of quarantine) counts.quarantined += await recordQuarantine(client, record, nowMs);
   if (newest !== null) {
-    await client.query(`UPDATE vendor_cursor SET newest_created_at_ms = GREATEST(COALESCE(newest_created_at_ms, $1), $1),
-      updated_at_ms = $2 WHERE id = 1`, [newest, nowMs]);
+    await client.query(
+      `UPDATE vendor_cursor SET newest_created_at_ms = GREATEST(COALESCE(newest_created_at_ms, $1), $1),
+      updated_at_ms = $2 WHERE id = 1`,
+      [newest, nowMs],
+    );
   }
   let cursor: VendorCursor | undefined;
   if (page.closing !== undefined) {
-    await client.query("INSERT INTO vendor_pass_seen (identity) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING",
-      [page.rows.map((row) => row.identity)]);
+    await client.query("INSERT INTO vendor_pass_seen (identity) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING", [
+      page.rows.map((row) => row.identity),
+    ]);
     const distinct = await client.query<{ count: bigint }>("SELECT COUNT(*) AS count FROM vendor_pass_seen");
     cursor = page.closing(Number(distinct.rows[0]?.count ?? 0n));
     // A finished pass, or one started over without a count to hold on to, has seen nothing.
@@ -225,24 +276,33 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
   return { ...counts, cursor };
 }
 
-async function readExistingFacts(client: pg.PoolClient, externalIds: readonly string[]): Promise<Map<string, ExistingFact>> {
+async function readExistingFacts(
+  client: pg.PoolClient,
+  externalIds: readonly string[],
+): Promise<Map<string, ExistingFact>> {
   const found = new Map<string, ExistingFact>();
   if (externalIds.length === 0) return found;
   const result = await client.query<ExistingFact & { external_id: string }>(
-    "SELECT external_id, user_id, currency, kind, amount, occurred_at_ms FROM entries WHERE external_id = ANY($1::text[])", [externalIds]);
+    "SELECT external_id, user_id, currency, kind, amount, occurred_at_ms FROM entries WHERE external_id = ANY($1::text[])",
+    [externalIds],
+  );
   for (const row of result.rows) found.set(row.external_id, row);
   return found;
 }
 
 /** Records a bad row; answers 1 when it is new and 0 when it was already there. */
 async function recordQuarantine(client: pg.PoolClient, record: QuarantineRecord, nowMs: number): Promise<number> {
-  const inserted = await client.query(`
+  const inserted = await client.query(
+    `
     INSERT INTO vendor_quarantine (fingerprint, vendor_id, reason, detail, raw, seen_count, first_seen_at_ms, last_seen_at_ms)
     VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (fingerprint) DO NOTHING`,
-  [record.fingerprint, record.vendorId, record.reason, record.detail, record.raw, nowMs]);
+    [record.fingerprint, record.vendorId, record.reason, record.detail, record.raw, nowMs],
+  );
   if ((inserted.rowCount ?? 0) > 0) return 1;
-  await client.query("UPDATE vendor_quarantine SET seen_count = seen_count + 1, last_seen_at_ms = $1 WHERE fingerprint = $2",
-    [nowMs, record.fingerprint]);
+  await client.query(
+    "UPDATE vendor_quarantine SET seen_count = seen_count + 1, last_seen_at_ms = $1 WHERE fingerprint = $2",
+    [nowMs, record.fingerprint],
+  );
   return 0;
 }
 
@@ -250,23 +310,36 @@ async function readCursor(client: pg.PoolClient): Promise<VendorCursor> {
   const result = await client.query<CursorRow>("SELECT * FROM vendor_cursor WHERE id = 1");
   const row = result.rows[0];
   if (row === undefined) throw new Error("vendor_cursor has no row: loadCursor creates it first");
-  const pass: ClosingPass | null = row.pass_start_ms === null || row.pass_end_ms === null ? null : {
-    startMs: Number(row.pass_start_ms),
-    endMs: Number(row.pass_end_ms),
-    nextPage: Number(row.pass_next_page ?? 1n),
-    totalItems: toNumber(row.pass_total_items),
-    dirty: row.pass_dirty !== 0n,
-    attempts: Number(row.pass_attempts),
-  };
+  const pass: ClosingPass | null =
+    row.pass_start_ms === null || row.pass_end_ms === null
+      ? null
+      : {
+          startMs: Number(row.pass_start_ms),
+          endMs: Number(row.pass_end_ms),
+          nextPage: Number(row.pass_next_page ?? 1n),
+          totalItems: toNumber(row.pass_total_items),
+          dirty: row.pass_dirty !== 0n,
+          attempts: Number(row.pass_attempts),
+        };
   return { closedUntilMs: Number(row.closed_until_ms), pass, newestCreatedAtMs: toNumber(row.newest_created_at_ms) };
 }
 
 async function writeCursor(client: pg.PoolClient, cursor: VendorCursor, nowMs: number): Promise<void> {
   const { pass } = cursor;
-  await client.query(`
+  await client.query(
+    `
     UPDATE vendor_cursor SET closed_until_ms = $1, pass_start_ms = $2, pass_end_ms = $3, pass_next_page = $4,
       pass_total_items = $5, pass_dirty = $6, pass_attempts = $7, updated_at_ms = $8
     WHERE id = 1`,
-  [cursor.closedUntilMs, pass?.startMs ?? null, pass?.endMs ?? null, pass?.nextPage ?? null, pass?.totalItems ?? null,
-    pass?.dirty === true ? 1 : 0, pass?.attempts ?? 0, nowMs]);
+    [
+      cursor.closedUntilMs,
+      pass?.startMs ?? null,
+      pass?.endMs ?? null,
+      pass?.nextPage ?? null,
+      pass?.totalItems ?? null,
+      pass?.dirty === true ? 1 : 0,
+      pass?.attempts ?? 0,
+      nowMs,
+    ],
+  );
 }

@@ -61,7 +61,10 @@ export class PostgresStore implements LedgerStore {
         throw unavailable(error, "read");
       });
       connection.release();
-      await migrateToLatest({ dialect: "postgres", connection: { connectionString: options.url, ssl: pool.options.ssl ?? false } });
+      await migrateToLatest({
+        dialect: "postgres",
+        connection: { connectionString: options.url, ssl: pool.options.ssl ?? false },
+      });
       return new PostgresStore(pool, options);
     } catch (error) {
       await pool.end();
@@ -79,21 +82,36 @@ export class PostgresStore implements LedgerStore {
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
     return this.read(async () => {
-      const result = currency === undefined
-        ? await this.pool.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 ORDER BY currency`, [userId])
-        : await this.pool.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 AND currency = $2`, [userId, currency]);
+      const result =
+        currency === undefined
+          ? await this.pool.query<AccountRow>(
+              `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 ORDER BY currency`,
+              [userId],
+            )
+          : await this.pool.query<AccountRow>(
+              `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = $1 AND currency = $2`,
+              [userId, currency],
+            );
       return result.rows.map(toAccount);
     });
   }
 
   listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]> {
     return this.read(async () => {
-      const result = await this.pool.query<AccountRow>(`
+      const result = await this.pool.query<AccountRow>(
+        `
         SELECT ${ACCOUNT_COLUMNS} FROM accounts
         WHERE payout_requested > paid_out AND (user_id, currency) > ($1, $2)
           AND ($3::text IS NULL OR currency = $3) AND ($4::text IS NULL OR user_id = $4)
         ORDER BY user_id, currency LIMIT $5`,
-      [query.after?.userId ?? "", query.after?.currency ?? "", query.currency ?? null, query.userId ?? null, query.limit]);
+        [
+          query.after?.userId ?? "",
+          query.after?.currency ?? "",
+          query.currency ?? null,
+          query.userId ?? null,
+          query.limit,
+        ],
+      );
       return result.rows.map(toPayout);
     });
   }
@@ -101,11 +119,19 @@ export class PostgresStore implements LedgerStore {
   withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T> {
     // One REPEATABLE READ transaction: entries and accounts as of one instant. The rows are held
     // in memory for the audit; a ledger past a few million entries would want a cursor here.
-    return this.read(() => inTransaction(this.pool, async (client) => {
-      const entries = await client.query<EntryRow>("SELECT * FROM entries ORDER BY id");
-      const accounts = await client.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id, currency`);
-      return read(entries.rows.map(toEntry), accounts.rows.map(toAccount));
-    }, { isolation: "repeatable read", readOnly: true }));
+    return this.read(() =>
+      inTransaction(
+        this.pool,
+        async (client) => {
+          const entries = await client.query<EntryRow>("SELECT * FROM entries ORDER BY id");
+          const accounts = await client.query<AccountRow>(
+            `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id, currency`,
+          );
+          return read(entries.rows.map(toEntry), accounts.rows.map(toAccount));
+        },
+        { isolation: "repeatable read", readOnly: true },
+      ),
+    );
   }
 
   ping(): Promise<void> {
@@ -131,28 +157,43 @@ export class PostgresStore implements LedgerStore {
   }
 
   private runBatch(batch: readonly AnyMutation[]): Promise<readonly Settled<AnyResult>[]> {
-    return inTransaction(this.pool, async (client) => {
-      const nowMs = Date.now();
-      const users = await lockUsers(client, batch.map((mutation) => mutation.account.userId));
-      const states = await readAccounts(client, users);
-      const keyed = await this.readKeyedEntries(client, batch);
-      const pending: PendingEntry[] = [];
-      const decided = batch.map((mutation) => decideOne(mutation, nowMs, states, keyed, pending));
-      await appendEntries(client, pending);
-      return decided.map((outcome) => settle(outcome));
-    }, {
-      onCommitted: (transactionMs, commitMs) => this.options.writeObserver?.batchCommitted(batch.length, transactionMs, commitMs),
-    });
+    return inTransaction(
+      this.pool,
+      async (client) => {
+        const nowMs = Date.now();
+        const users = await lockUsers(
+          client,
+          batch.map((mutation) => mutation.account.userId),
+        );
+        const states = await readAccounts(client, users);
+        const keyed = await this.readKeyedEntries(client, batch);
+        const pending: PendingEntry[] = [];
+        const decided = batch.map((mutation) => decideOne(mutation, nowMs, states, keyed, pending));
+        await appendEntries(client, pending);
+        return decided.map((outcome) => settle(outcome));
+      },
+      {
+        onCommitted: (transactionMs, commitMs) =>
+          this.options.writeObserver?.batchCommitted(batch.length, transactionMs, commitMs),
+      },
+    );
   }
 
   /** The entries already recorded under the idempotency keys this batch names. */
-  private async readKeyedEntries(client: pg.PoolClient, batch: readonly AnyMutation[]): Promise<Map<string, Entry | PendingEntry>> {
+  private async readKeyedEntries(
+    client: pg.PoolClient,
+    batch: readonly AnyMutation[],
+  ): Promise<Map<string, Entry | PendingEntry>> {
     const keyed = new Map<string, Entry | PendingEntry>();
     const named = batch.filter((mutation) => mutation.idempotencyKey !== null);
     if (named.length === 0) return keyed;
     const result = await client.query<EntryRow>(
       "SELECT * FROM entries WHERE user_id = ANY($1::text[]) AND idempotency_key = ANY($2::text[])",
-      [[...new Set(named.map((mutation) => mutation.account.userId))], [...new Set(named.map((mutation) => mutation.idempotencyKey))]]);
+      [
+        [...new Set(named.map((mutation) => mutation.account.userId))],
+        [...new Set(named.map((mutation) => mutation.idempotencyKey))],
+      ],
+    );
     for (const row of result.rows) keyed.set(accountKeyOf(row.user_id, row.idempotency_key ?? ""), toEntry(row));
     return keyed;
   }
@@ -208,7 +249,15 @@ function entryOf(value: Entry | PendingEntry): Entry {
 function settle(outcome: Decided): Settled<AnyResult> {
   switch (outcome.type) {
     case "applied":
-      return { ok: true, value: { type: "applied", entry: entryOf(outcome.pending), before: outcome.before, after: outcome.pending.next } };
+      return {
+        ok: true,
+        value: {
+          type: "applied",
+          entry: entryOf(outcome.pending),
+          before: outcome.before,
+          after: outcome.pending.next,
+        },
+      };
     case "existing":
       return { ok: true, value: { type: "existing", entry: entryOf(outcome.entry) } };
     case "rejected":

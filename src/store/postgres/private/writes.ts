@@ -19,18 +19,29 @@ export const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payou
 export async function lockUsers(client: pg.PoolClient, userIds: Iterable<string>): Promise<string[]> {
   const users = [...new Set(userIds)].sort();
   if (users.length === 0) return users;
-  await client.query("INSERT INTO ledger_users (user_id) SELECT u FROM unnest($1::text[]) AS u ORDER BY u ON CONFLICT DO NOTHING", [users]);
-  await client.query("SELECT user_id FROM ledger_users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE", [users]);
+  await client.query(
+    "INSERT INTO ledger_users (user_id) SELECT u FROM unnest($1::text[]) AS u ORDER BY u ON CONFLICT DO NOTHING",
+    [users],
+  );
+  await client.query("SELECT user_id FROM ledger_users WHERE user_id = ANY($1::text[]) ORDER BY user_id FOR UPDATE", [
+    users,
+  ]);
   return users;
 }
 
 export const accountKeyOf = (userId: string, currency: string): string => `${userId}\u0000${currency}`;
 
 /** The accounts of the locked users, by `accountKeyOf`. */
-export async function readAccounts(client: pg.PoolClient, users: readonly string[]): Promise<Map<string, AccountState | undefined>> {
+export async function readAccounts(
+  client: pg.PoolClient,
+  users: readonly string[],
+): Promise<Map<string, AccountState | undefined>> {
   const states = new Map<string, AccountState | undefined>();
   if (users.length === 0) return states;
-  const result = await client.query<AccountRow>(`SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ANY($1::text[])`, [users]);
+  const result = await client.query<AccountRow>(
+    `SELECT ${ACCOUNT_COLUMNS} FROM accounts WHERE user_id = ANY($1::text[])`,
+    [users],
+  );
   for (const row of result.rows) states.set(accountKeyOf(row.user_id, row.currency), toAccount(row));
   return states;
 }
@@ -52,22 +63,39 @@ export interface PendingEntry {
 export async function appendEntries(client: pg.PoolClient, pending: readonly PendingEntry[]): Promise<void> {
   if (pending.length === 0) return;
   const idRows = await client.query<{ id: bigint }>(
-    "SELECT nextval('entries_id_seq') AS id FROM generate_series(1, $1::int)", [pending.length]);
+    "SELECT nextval('entries_id_seq') AS id FROM generate_series(1, $1::int)",
+    [pending.length],
+  );
   const ids = idRows.rows.map((row) => row.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const columns: unknown[][] = Array.from({ length: 12 }, () => []);
   pending.forEach((item, index) => {
     const id = ids[index];
     if (id === undefined) throw new Error("the sequence answered fewer ids than asked");
     item.entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
-    const values = [id, item.key.userId, item.key.currency, item.draft.kind, item.draft.status, item.draft.amount,
-      item.draft.delta, item.next.balance, item.meta.idempotencyKey, item.meta.externalId, item.meta.occurredAtMs, item.meta.createdAtMs];
+    const values = [
+      id,
+      item.key.userId,
+      item.key.currency,
+      item.draft.kind,
+      item.draft.status,
+      item.draft.amount,
+      item.draft.delta,
+      item.next.balance,
+      item.meta.idempotencyKey,
+      item.meta.externalId,
+      item.meta.occurredAtMs,
+      item.meta.createdAtMs,
+    ];
     values.forEach((value, column) => columns[column]?.push(value));
   });
-  await client.query(`
+  await client.query(
+    `
     INSERT INTO entries (id, user_id, currency, kind, status, amount, delta, balance_after,
       idempotency_key, external_id, occurred_at_ms, created_at_ms)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])`, columns);
+      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])`,
+    columns,
+  );
   await upsertAccounts(client, pending);
 }
 
@@ -77,11 +105,25 @@ async function upsertAccounts(client: pg.PoolClient, pending: readonly PendingEn
   for (const item of pending) finals.set(accountKeyOf(item.key.userId, item.key.currency), item);
   const columns: unknown[][] = Array.from({ length: 13 }, () => []);
   for (const { key, next } of finals.values()) {
-    const values = [key.userId, key.currency, next.balance, next.earned, next.spent, next.payoutRequested, next.paidOut,
-      next.loaded, next.authorized, next.declinedCount, next.entryCount, next.createdAtMs, next.updatedAtMs];
+    const values = [
+      key.userId,
+      key.currency,
+      next.balance,
+      next.earned,
+      next.spent,
+      next.payoutRequested,
+      next.paidOut,
+      next.loaded,
+      next.authorized,
+      next.declinedCount,
+      next.entryCount,
+      next.createdAtMs,
+      next.updatedAtMs,
+    ];
     values.forEach((value, column) => columns[column]?.push(value));
   }
-  await client.query(`
+  await client.query(
+    `
     INSERT INTO accounts (${ACCOUNT_COLUMNS})
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
       $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
@@ -90,5 +132,7 @@ async function upsertAccounts(client: pg.PoolClient, pending: readonly PendingEn
       payout_requested = excluded.payout_requested, paid_out = excluded.paid_out,
       loaded = excluded.loaded, authorized = excluded.authorized,
       declined_count = excluded.declined_count, entry_count = excluded.entry_count,
-      updated_at_ms = excluded.updated_at_ms`, columns);
+      updated_at_ms = excluded.updated_at_ms`,
+    columns,
+  );
 }

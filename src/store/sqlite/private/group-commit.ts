@@ -40,8 +40,17 @@ type Settled = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 // Errors after which the transaction cannot be trusted to continue: the whole batch is rolled
 // back and failed as unavailable, and the next batch starts afresh.
-const FATAL_CODES = ["SQLITE_FULL", "SQLITE_IOERR", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_NOMEM",
-  "SQLITE_READONLY", "SQLITE_CORRUPT", "SQLITE_CANTOPEN", "SQLITE_NOTADB"];
+const FATAL_CODES = [
+  "SQLITE_FULL",
+  "SQLITE_IOERR",
+  "SQLITE_BUSY",
+  "SQLITE_LOCKED",
+  "SQLITE_NOMEM",
+  "SQLITE_READONLY",
+  "SQLITE_CORRUPT",
+  "SQLITE_CANTOPEN",
+  "SQLITE_NOTADB",
+];
 
 // Failures of COMMIT itself that prove nothing was written: no space for the WAL frames, or a
 // lock. Any other failure at COMMIT (an I/O error at write or fsync above all) may have left a

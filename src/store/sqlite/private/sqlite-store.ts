@@ -62,7 +62,9 @@ export class SqliteStore implements LedgerStore {
   ) {
     this.statements = prepare(db);
     this.writer = new GroupCommitter(db, options);
-    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) => this.append(key, draft, next, meta));
+    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) =>
+      this.append(key, draft, next, meta),
+    );
   }
 
   /** Migrates the database to the newest schema, then opens it for serving. */
@@ -154,15 +156,10 @@ export class SqliteStore implements LedgerStore {
     }
   }
 
-  private applyMutation<Reason extends string>(
-    mutation: Mutation<Reason>,
-    nowMs: number,
-  ): MutationResult<Reason> {
+  private applyMutation<Reason extends string>(mutation: Mutation<Reason>, nowMs: number): MutationResult<Reason> {
     const { userId } = mutation.account;
     if (mutation.idempotencyKey !== null) {
-      const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as
-        | EntryRow
-        | undefined;
+      const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as EntryRow | undefined;
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
     const before = this.readAccountState(mutation.account);

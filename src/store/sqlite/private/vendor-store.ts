@@ -34,7 +34,6 @@ export type AppendEntry = (
   meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
 ) => Entry;
 
-
 interface CursorRow {
   closed_until_ms: bigint;
   pass_start_ms: bigint | null;
@@ -159,8 +158,13 @@ export class SqliteIngestStore implements IngestStore {
 
   private readQuarantine(limit: number): QuarantineRow[] {
     const rows = this.statements.selectQuarantine.all(limit) as {
-      fingerprint: string; vendor_id: string | null; reason: string; detail: string; raw: string;
-      seen_count: bigint; first_seen_at_ms: bigint;
+      fingerprint: string;
+      vendor_id: string | null;
+      reason: string;
+      detail: string;
+      raw: string;
+      seen_count: bigint;
+      first_seen_at_ms: bigint;
     }[];
     return rows.map((row) => ({
       fingerprint: row.fingerprint,
@@ -180,28 +184,43 @@ export class SqliteIngestStore implements IngestStore {
   ): { result: "applied" | "duplicates" | "conflicts" | "overflows"; quarantinedNew: number } {
     const { fact } = row;
     const existing = this.statements.selectEntryByExternal.get(fact.externalId) as
-      | { user_id: string; currency: string; kind: string; amount: bigint; occurred_at_ms: bigint }
-      | undefined;
+      { user_id: string; currency: string; kind: string; amount: bigint; occurred_at_ms: bigint } | undefined;
     if (existing !== undefined) {
-      const same = existing.user_id === fact.userId && existing.currency === page.currency &&
-        existing.kind === fact.kind && existing.amount === fact.amountMinor &&
+      const same =
+        existing.user_id === fact.userId &&
+        existing.currency === page.currency &&
+        existing.kind === fact.kind &&
+        existing.amount === fact.amountMinor &&
         Number(existing.occurred_at_ms) === fact.occurredAtMs;
       if (same) return { result: "duplicates", quarantinedNew: 0 };
-      const quarantinedNew = this.quarantine({
-        fingerprint: row.fingerprint, vendorId: fact.externalId, reason: "conflict", raw: row.raw,
-        detail: `vendor id ${fact.externalId} was already applied with different content ` +
-          `(user ${existing.user_id}, ${existing.kind}, ${existing.amount} minor units, at ${Number(existing.occurred_at_ms)} ms)`,
-      }, nowMs);
+      const quarantinedNew = this.quarantine(
+        {
+          fingerprint: row.fingerprint,
+          vendorId: fact.externalId,
+          reason: "conflict",
+          raw: row.raw,
+          detail:
+            `vendor id ${fact.externalId} was already applied with different content ` +
+            `(user ${existing.user_id}, ${existing.kind}, ${existing.amount} minor units, at ${Number(existing.occurred_at_ms)} ms)`,
+        },
+        nowMs,
+      );
       return { result: "conflicts", quarantinedNew };
     }
     const key = { userId: fact.userId, currency: page.currency };
     const accountRow = this.statements.selectAccount.get(key.userId, key.currency) as AccountRow | undefined;
     const folded = page.fold(accountRow === undefined ? undefined : toAccount(accountRow), fact, nowMs);
     if (folded === undefined) {
-      const quarantinedNew = this.quarantine({
-        fingerprint: row.fingerprint, vendorId: fact.externalId, reason: "balance_overflow", raw: row.raw,
-        detail: `applying ${fact.amountMinor} minor units would take a total of user ${fact.userId} outside int64`,
-      }, nowMs);
+      const quarantinedNew = this.quarantine(
+        {
+          fingerprint: row.fingerprint,
+          vendorId: fact.externalId,
+          reason: "balance_overflow",
+          raw: row.raw,
+          detail: `applying ${fact.amountMinor} minor units would take a total of user ${fact.userId} outside int64`,
+        },
+        nowMs,
+      );
       return { result: "overflows", quarantinedNew };
     }
     this.append(key, folded.draft, folded.next, {
@@ -223,14 +242,17 @@ export class SqliteIngestStore implements IngestStore {
 
   private readCursor(): VendorCursor {
     const row = this.statements.selectCursor.get() as CursorRow;
-    const pass: ClosingPass | null = row.pass_start_ms === null || row.pass_end_ms === null ? null : {
-      startMs: Number(row.pass_start_ms),
-      endMs: Number(row.pass_end_ms),
-      nextPage: Number(row.pass_next_page ?? 1n),
-      totalItems: toNumber(row.pass_total_items),
-      dirty: row.pass_dirty !== 0n,
-      attempts: Number(row.pass_attempts),
-    };
+    const pass: ClosingPass | null =
+      row.pass_start_ms === null || row.pass_end_ms === null
+        ? null
+        : {
+            startMs: Number(row.pass_start_ms),
+            endMs: Number(row.pass_end_ms),
+            nextPage: Number(row.pass_next_page ?? 1n),
+            totalItems: toNumber(row.pass_total_items),
+            dirty: row.pass_dirty !== 0n,
+            attempts: Number(row.pass_attempts),
+          };
     return { closedUntilMs: Number(row.closed_until_ms), pass, newestCreatedAtMs: toNumber(row.newest_created_at_ms) };
   }
 
@@ -260,7 +282,9 @@ function prepare(db: Connection) {
       UPDATE vendor_lease SET holder_id = '', expires_at_ms = 0, updated_at_ms = @nowMs
       WHERE id = 1 AND holder_id = @holderId`),
     selectLease: statement(`SELECT holder_id FROM vendor_lease WHERE id = 1`),
-    insertCursor: statement(`INSERT OR IGNORE INTO vendor_cursor (id, closed_until_ms, updated_at_ms) VALUES (1, ?, ?)`),
+    insertCursor: statement(
+      `INSERT OR IGNORE INTO vendor_cursor (id, closed_until_ms, updated_at_ms) VALUES (1, ?, ?)`,
+    ),
     selectCursor: statement(`SELECT * FROM vendor_cursor WHERE id = 1`),
     updateCursor: statement(`
       UPDATE vendor_cursor SET closed_until_ms = @closedUntilMs, pass_start_ms = @passStartMs,
