@@ -39,6 +39,8 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     authorize: () => ({}),
     getBalance: () => create(GetBalanceResponseSchema, {}),
     getPayouts: () => ({}),
+    listEntries: () => ({}),
+    getEntry: () => ({}),
   };
 }
 

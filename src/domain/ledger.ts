@@ -3,7 +3,17 @@
  * port; no transport and no SQL here.
  */
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
-import type { Account, AccountState, Entry, EntryKind, LedgerStore, PayoutRow, Verdict } from "../store/store.js";
+import type {
+  Account,
+  AccountState,
+  Entry,
+  EntryKind,
+  EntryQuery,
+  LedgerStore,
+  PayoutRow,
+  Verdict,
+} from "../store/store.js";
+import { encodeEntryPageToken } from "./history.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
 import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
@@ -20,6 +30,11 @@ export interface Receipt {
 
 export interface PayoutPage {
   readonly payouts: PayoutRow[];
+  readonly nextPageToken: string;
+}
+
+export interface EntryPage {
+  readonly entries: Entry[];
   readonly nextPageToken: string;
 }
 
@@ -67,6 +82,23 @@ export class Ledger {
     const last = payouts.at(-1);
     const nextPageToken = rows.length > query.limit && last !== undefined ? encodePageToken(last) : "";
     return success({ payouts, nextPageToken });
+  }
+
+  async listEntries(query: EntryQuery): Promise<Outcome<EntryPage>> {
+    // One row more than the page tells whether another page exists without a count query.
+    const read = await attempt(() => this.store.listEntries({ ...query, limit: query.limit + 1 }));
+    if (!read.ok) return read;
+    const entries = read.value.slice(0, query.limit);
+    const last = entries.at(-1);
+    const nextPageToken =
+      read.value.length > query.limit && last !== undefined ? encodeEntryPageToken(last.id, query.order) : "";
+    return success({ entries, nextPageToken });
+  }
+
+  async getEntry(id: bigint): Promise<Outcome<Entry>> {
+    const read = await attempt(() => this.store.getEntry(id));
+    if (!read.ok) return read;
+    return read.value === undefined ? failure({ kind: "entry_not_found", entryId: id }) : success(read.value);
   }
 
   private async mutate(

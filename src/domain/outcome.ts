@@ -13,6 +13,7 @@ export type LedgerFailure =
   | { readonly kind: "balance_overflow" }
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
+  | { readonly kind: "entry_not_found"; readonly entryId: bigint }
   | { readonly kind: "unavailable"; readonly message: string }
   | { readonly kind: "outcome_unknown"; readonly message: string }
   | { readonly kind: "overloaded"; readonly message: string };

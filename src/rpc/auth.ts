@@ -21,6 +21,8 @@ const PUBLIC_SERVICES = new Set([
 const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/GetBalance", "read"],
   ["ledger.v1.LedgerService/GetPayouts", "read"],
+  ["ledger.v1.LedgerService/ListEntries", "read"],
+  ["ledger.v1.LedgerService/GetEntry", "read"],
   ["ledger.v1.LedgerService/Load", "write"],
   ["ledger.v1.LedgerService/Authorize", "write"],
   ["ledger.v1.LedgerService/AdjustBalance", "write"],

@@ -5,7 +5,7 @@
  * `application/grpc+json`, `application/connect+json`). It is connect-node's own
  * `connectNodeAdapter` (a router, a path lookup, a universal request) with the body wrapped; a
  * violation is thrown from the body, so each protocol answers INVALID_ARGUMENT in its own way.
- * Connect GET carries no int64 here: only GetBalance and GetPayouts allow it, and neither has one.
+ * Connect GET carries no int64 here: only GetBalance, GetPayouts and ListEntries allow it, and none has one.
  */
 import { brotliDecompressSync, gunzipSync } from "node:zlib";
 import type { DescMessage } from "@bufbuild/protobuf";

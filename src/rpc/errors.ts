@@ -83,6 +83,10 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
           }),
         ],
       );
+    case "entry_not_found":
+      return new ConnectError(`no entry with id ${failure.entryId}`, Code.NotFound, undefined, [
+        errorInfo("ENTRY_NOT_FOUND", { entry_id: String(failure.entryId) }),
+      ]);
     case "unavailable":
       return new ConnectError(failure.message, Code.Unavailable, undefined, [
         errorInfo("STORE_UNAVAILABLE"),

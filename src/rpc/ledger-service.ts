@@ -6,25 +6,33 @@ import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Ledger } from "../domain/ledger.js";
 import type { Outcome } from "../domain/outcome.js";
+import { parseEntryId, parseEntryListing } from "../domain/history.js";
 import { parseBalanceQuery, parsePayoutQuery } from "../domain/queries.js";
 import { parseMutation, type MutationKind, type MutationInput, type Parsed } from "../domain/validate.js";
 import {
   GetBalanceResponseSchema,
+  GetEntryResponseSchema,
   GetPayoutsResponseSchema,
+  ListEntriesResponseSchema,
   type AdjustBalanceRequest,
   type AdjustBalanceResponse,
   type AuthorizeRequest,
   type AuthorizeResponse,
   type GetBalanceRequest,
   type GetBalanceResponse,
+  type GetEntryRequest,
+  type GetEntryResponse,
   type GetPayoutsRequest,
   type GetPayoutsResponse,
   type LedgerService,
+  type ListEntriesRequest,
+  type ListEntriesResponse,
   type LoadRequest,
   type LoadResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
 import { toAccountBalance, toAdjustBalanceResponse, toAuthorizeResponse, toLoadResponse, toPayout } from "./convert.js";
 import { toConnectError } from "./errors.js";
+import { toLedgerEntry, toRawEntryListing } from "./history-convert.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
 
@@ -69,6 +77,19 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
       payouts: page.payouts.map(toPayout),
       nextPageToken: page.nextPageToken,
     });
+  }
+
+  async listEntries(request: ListEntriesRequest): Promise<ListEntriesResponse> {
+    const page = unwrap(await this.ledger.listEntries(valid(parseEntryListing(toRawEntryListing(request)))));
+    return create(ListEntriesResponseSchema, {
+      entries: page.entries.map(toLedgerEntry),
+      nextPageToken: page.nextPageToken,
+    });
+  }
+
+  async getEntry(request: GetEntryRequest): Promise<GetEntryResponse> {
+    const entry = unwrap(await this.ledger.getEntry(valid(parseEntryId(request.entryId))));
+    return create(GetEntryResponseSchema, { entry: toLedgerEntry(entry) });
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {

@@ -117,6 +117,30 @@ export interface PayoutQuery {
   readonly limit: number;
 }
 
+/** Which way a history page runs, by entry id. */
+export type EntryOrder = "newest_first" | "oldest_first";
+
+/**
+ * One page of a user's history. Keyset pagination on the entry id: a user's entries get
+ * increasing ids in the order they commit (both stores append a user's entries under that
+ * user's write lock), so a page that starts after an id neither skips nor repeats an entry
+ * while others are written.
+ */
+export interface EntryQuery {
+  readonly userId: string;
+  readonly currency?: string;
+  /** Entries recorded at or after this instant (created_at_ms). */
+  readonly fromMs?: number;
+  /** Entries recorded before this instant. */
+  readonly toMs?: number;
+  /** Only these kinds; undefined means every kind. */
+  readonly kinds?: readonly EntryKind[];
+  readonly order: EntryOrder;
+  /** Entries strictly beyond this id in `order`. */
+  readonly afterId?: bigint;
+  readonly limit: number;
+}
+
 export interface LedgerStore {
   /**
    * Runs one mutation in a write transaction and resolves only once that transaction is
@@ -128,6 +152,10 @@ export interface LedgerStore {
   getAccounts(userId: string, currency?: string): Promise<Account[]>;
   /** Accounts whose requested payouts exceed what was paid out, in (userId, currency) order. */
   listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]>;
+  /** A page of one user's entries, in `query.order` by id. */
+  listEntries(query: EntryQuery): Promise<Entry[]>;
+  /** The entry with this id, or undefined. */
+  getEntry(id: bigint): Promise<Entry | undefined>;
   /**
    * Runs `read` over every entry (in id order) and every account (in key order) taken at one
    * instant, for `verify`. The iterables are valid only during the call.

@@ -30,7 +30,7 @@ for (const store of STORE_KINDS)
     });
 
     it("has curl and grpcurl examples for every RPC", () => {
-      for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"]) {
+      for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts", "ListEntries", "GetEntry"]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
           `curl ${rpc}`,

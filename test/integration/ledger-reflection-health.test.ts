@@ -87,6 +87,8 @@ for (const store of STORE_KINDS)
             "AdjustBalance",
             "GetBalance",
             "GetPayouts",
+            "ListEntries",
+            "GetEntry",
           ]);
         });
 

@@ -186,6 +186,8 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
       "/v1/users/{user_id}/balances",
       "/v1/payouts",
       "/v1/users/{user_id}/payouts",
+      "/v1/users/{user_id}/entries",
+      "/v1/entries/{entry_id}",
     ]);
   });
 });

@@ -24,6 +24,8 @@ describe("checkCall (auth rule shared by every transport)", () => {
   it("maps every LedgerService method to its scope and keeps health and reflection public", () => {
     expect(requiredScope("/ledger.v1.LedgerService/GetBalance")).to.equal("read");
     expect(requiredScope("ledger.v1.LedgerService/GetPayouts")).to.equal("read");
+    expect(requiredScope("ledger.v1.LedgerService/ListEntries")).to.equal("read");
+    expect(requiredScope("ledger.v1.LedgerService/GetEntry")).to.equal("read");
     expect(requiredScope("ledger.v1.LedgerService/Load")).to.equal("write");
     expect(requiredScope("ledger.v1.LedgerService/Authorize")).to.equal("write");
     expect(requiredScope("ledger.v1.LedgerService/AdjustBalance")).to.equal("write");

@@ -343,6 +343,150 @@ export const openapiDocument: unknown = {
           }
         }
       }
+    },
+    "/v1/users/{user_id}/entries": {
+      "get": {
+        "operationId": "LedgerService_ListEntries",
+        "summary": "ListEntries",
+        "description": "ListEntries lists one user's entries (optionally one currency), filtered by recording time and kind, newest or oldest first. Pages are keyed on the entry id, so a page token stays correct while entries are written: no entry is skipped or repeated across pages.",
+        "parameters": [
+          {
+            "name": "user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          },
+          {
+            "name": "currency",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Optional: only this currency."
+          },
+          {
+            "name": "kinds",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "array",
+              "items": {
+                "type": "string",
+                "enum": [
+                  "ENTRY_KIND_UNSPECIFIED",
+                  "ENTRY_KIND_LOAD",
+                  "ENTRY_KIND_AUTHORIZE",
+                  "ENTRY_KIND_ADJUST",
+                  "ENTRY_KIND_VENDOR_EARNED",
+                  "ENTRY_KIND_VENDOR_SPENT",
+                  "ENTRY_KIND_VENDOR_PAYOUT",
+                  "ENTRY_KIND_VENDOR_PAID_OUT"
+                ]
+              }
+            },
+            "description": "Optional: only these kinds; empty means every kind."
+          },
+          {
+            "name": "order",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "ENTRY_ORDER_UNSPECIFIED",
+                "ENTRY_ORDER_NEWEST_FIRST",
+                "ENTRY_ORDER_OLDEST_FIRST"
+              ]
+            },
+            "description": ""
+          },
+          {
+            "name": "page_size",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "format": "int32"
+            },
+            "description": "At most this many entries; 0 means 100; capped at 1000."
+          },
+          {
+            "name": "page_token",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "The next_page_token of the previous page, with the same filters; empty for the first page."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.ListEntriesResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/entries/{entry_id}": {
+      "get": {
+        "operationId": "LedgerService_GetEntry",
+        "summary": "GetEntry",
+        "description": "GetEntry returns one entry by id; NOT_FOUND with reason ENTRY_NOT_FOUND when there is none.",
+        "parameters": [
+          {
+            "name": "entry_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.GetEntryResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -604,6 +748,15 @@ export const openapiDocument: unknown = {
           }
         }
       },
+      "ledger.v1.GetEntryResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "entry": {
+            "$ref": "#/components/schemas/ledger.v1.LedgerEntry"
+          }
+        }
+      },
       "ledger.v1.GetPayoutsResponse": {
         "type": "object",
         "description": "",
@@ -614,6 +767,95 @@ export const openapiDocument: unknown = {
               "$ref": "#/components/schemas/ledger.v1.Payout"
             },
             "description": "Ordered by user_id, then currency."
+          },
+          "nextPageToken": {
+            "type": "string",
+            "description": "Empty on the last page."
+          }
+        }
+      },
+      "ledger.v1.LedgerEntry": {
+        "type": "object",
+        "description": "LedgerEntry is one entry of the append-only ledger.",
+        "properties": {
+          "id": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Unique and increasing in the order entries were recorded for one account."
+          },
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "ENTRY_KIND_UNSPECIFIED",
+              "ENTRY_KIND_LOAD",
+              "ENTRY_KIND_AUTHORIZE",
+              "ENTRY_KIND_ADJUST",
+              "ENTRY_KIND_VENDOR_EARNED",
+              "ENTRY_KIND_VENDOR_SPENT",
+              "ENTRY_KIND_VENDOR_PAYOUT",
+              "ENTRY_KIND_VENDOR_PAID_OUT"
+            ]
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ENTRY_STATUS_UNSPECIFIED",
+              "ENTRY_STATUS_APPLIED",
+              "ENTRY_STATUS_DECLINED"
+            ]
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The amount asked for: positive, except for adjustments, which are signed."
+          },
+          "delta": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "What the entry changed the balance by: 0 when declined and for requested payouts."
+          },
+          "balanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The account's balance right after this entry."
+          },
+          "idempotencyKey": {
+            "type": "string",
+            "description": "The caller's idempotency key; empty when none was given."
+          },
+          "vendorId": {
+            "type": "string",
+            "description": "The vendor's transaction id, for vendor entries; empty otherwise."
+          },
+          "occurredAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp",
+            "description": "When the fact happened: the vendor's time for vendor entries, else the recording time."
+          },
+          "createdAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp",
+            "description": "When the ledger recorded the entry."
+          }
+        }
+      },
+      "ledger.v1.ListEntriesResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "entries": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ledger.v1.LedgerEntry"
+            }
           },
           "nextPageToken": {
             "type": "string",

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiUgoSR2V0QmFsYW5jZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSKwoIYmFsYW5jZXMYAiADKAsyGS5sZWRnZXIudjEuQWNjb3VudEJhbGFuY2Ui0gIKDkFjY291bnRCYWxhbmNlEhAKCGN1cnJlbmN5GAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDgoGZWFybmVkGAMgASgDEg0KBXNwZW50GAQgASgDEg4KBnBheW91dBgFIAEoAxIQCghwYWlkX291dBgGIAEoAxIYChBwYXlvdXRfcmVxdWVzdGVkGAcgASgDEg4KBmxvYWRlZBgIIAEoAxISCgphdXRob3JpemVkGAkgASgDEhYKDmRlY2xpbmVkX2NvdW50GAogASgDEhMKC2VudHJ5X2NvdW50GAsgASgDEhEKCW92ZXJkcmF3bhgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqUgoIRGVjaXNpb24SGAoUREVDSVNJT05fVU5TUEVDSUZJRUQQABIVChFERUNJU0lPTl9BUFBST1ZFRBABEhUKEURFQ0lTSU9OX0RFQ0xJTkVEEAIy2QQKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiUgoSR2V0QmFsYW5jZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSKwoIYmFsYW5jZXMYAiADKAsyGS5sZWRnZXIudjEuQWNjb3VudEJhbGFuY2Ui0gIKDkFjY291bnRCYWxhbmNlEhAKCGN1cnJlbmN5GAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDgoGZWFybmVkGAMgASgDEg0KBXNwZW50GAQgASgDEg4KBnBheW91dBgFIAEoAxIQCghwYWlkX291dBgGIAEoAxIYChBwYXlvdXRfcmVxdWVzdGVkGAcgASgDEg4KBmxvYWRlZBgIIAEoAxISCgphdXRob3JpemVkGAkgASgDEhYKDmRlY2xpbmVkX2NvdW50GAogASgDEhMKC2VudHJ5X2NvdW50GAsgASgDEhEKCW92ZXJkcmF3bhgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywIKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEg8KB3VzZXJfaWQYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSIgoEa2luZBgEIAEoDjIULmxlZGdlci52MS5FbnRyeUtpbmQSJgoGc3RhdHVzGAUgASgOMhYubGVkZ2VyLnYxLkVudHJ5U3RhdHVzEg4KBmFtb3VudBgGIAEoAxINCgVkZWx0YRgHIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAggASgDEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIRCgl2ZW5kb3JfaWQYCiABKAkSLwoLb2NjdXJyZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCChJMaXN0RW50cmllc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFa2luZHMYBSADKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiQKBW9yZGVyGAYgASgOMhUubGVkZ2VyLnYxLkVudHJ5T3JkZXISEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiVwoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjCg9HZXRFbnRyeVJlcXVlc3QSEAoIZW50cnlfaWQYASABKAMiOQoQR2V0RW50cnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeSpSCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESFQoRREVDSVNJT05fREVDTElORUQQAirmAQoJRW50cnlLaW5kEhoKFkVOVFJZX0tJTkRfVU5TUEVDSUZJRUQQABITCg9FTlRSWV9LSU5EX0xPQUQQARIYChRFTlRSWV9LSU5EX0FVVEhPUklaRRACEhUKEUVOVFJZX0tJTkRfQURKVVNUEAMSHAoYRU5UUllfS0lORF9WRU5ET1JfRUFSTkVEEAQSGwoXRU5UUllfS0lORF9WRU5ET1JfU1BFTlQQBRIcChhFTlRSWV9LSU5EX1ZFTkRPUl9QQVlPVVQQBhIeChpFTlRSWV9LSU5EX1ZFTkRPUl9QQUlEX09VVBAHKmAKC0VudHJ5U3RhdHVzEhwKGEVOVFJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVOVFJZX1NUQVRVU19BUFBMSUVEEAESGQoVRU5UUllfU1RBVFVTX0RFQ0xJTkVEEAIqZQoKRW50cnlPcmRlchIbChdFTlRSWV9PUkRFUl9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX09SREVSX05FV0VTVF9GSVJTVBABEhwKGEVOVFJZX09SREVSX09MREVTVF9GSVJTVBACMrQGCg1MZWRnZXJTZXJ2aWNlElwKBExvYWQSFi5sZWRnZXIudjEuTG9hZFJlcXVlc3QaFy5sZWRnZXIudjEuTG9hZFJlc3BvbnNlIiOC0+STAh06ASoiGC92MS91c2Vycy97dXNlcl9pZH06bG9hZBJwCglBdXRob3JpemUSGy5sZWRnZXIudjEuQXV0aG9yaXplUmVxdWVzdBocLmxlZGdlci52MS5BdXRob3JpemVSZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvdXNlcnMve3VzZXJfaWR9OmF1dGhvcml6ZRKAAQoNQWRqdXN0QmFsYW5jZRIfLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVxdWVzdBogLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVzcG9uc2UiLILT5JMCJjoBKiIhL3YxL3VzZXJzL3t1c2VyX2lkfTphZGp1c3RCYWxhbmNlEnIKCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIieQAgGC0+STAh4SHC92MS91c2Vycy97dXNlcl9pZH0vYmFsYW5jZXMSgAEKCkdldFBheW91dHMSHC5sZWRnZXIudjEuR2V0UGF5b3V0c1JlcXVlc3QaHS5sZWRnZXIudjEuR2V0UGF5b3V0c1Jlc3BvbnNlIjWQAgGC0+STAixaHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXlvdXRzEgsvdjEvcGF5b3V0cxJ0CgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSImkAIBgtPkkwIdEhsvdjEvdXNlcnMve3VzZXJfaWR9L2VudHJpZXMSYwoIR2V0RW50cnkSGi5sZWRnZXIudjEuR2V0RW50cnlSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldEVudHJ5UmVzcG9uc2UiHoLT5JMCGBIWL3YxL2VudHJpZXMve2VudHJ5X2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -555,6 +555,218 @@ export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
   messageDesc(file_ledger_v1_ledger, 11);
 
 /**
+ * LedgerEntry is one entry of the append-only ledger.
+ *
+ * @generated from message ledger.v1.LedgerEntry
+ */
+export type LedgerEntry = Message<"ledger.v1.LedgerEntry"> & {
+  /**
+   * Unique and increasing in the order entries were recorded for one account.
+   *
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: ledger.v1.EntryKind kind = 4;
+   */
+  kind: EntryKind;
+
+  /**
+   * @generated from field: ledger.v1.EntryStatus status = 5;
+   */
+  status: EntryStatus;
+
+  /**
+   * The amount asked for: positive, except for adjustments, which are signed.
+   *
+   * @generated from field: int64 amount = 6;
+   */
+  amount: bigint;
+
+  /**
+   * What the entry changed the balance by: 0 when declined and for requested payouts.
+   *
+   * @generated from field: int64 delta = 7;
+   */
+  delta: bigint;
+
+  /**
+   * The account's balance right after this entry.
+   *
+   * @generated from field: int64 balance_after = 8;
+   */
+  balanceAfter: bigint;
+
+  /**
+   * The caller's idempotency key; empty when none was given.
+   *
+   * @generated from field: string idempotency_key = 9;
+   */
+  idempotencyKey: string;
+
+  /**
+   * The vendor's transaction id, for vendor entries; empty otherwise.
+   *
+   * @generated from field: string vendor_id = 10;
+   */
+  vendorId: string;
+
+  /**
+   * When the fact happened: the vendor's time for vendor entries, else the recording time.
+   *
+   * @generated from field: google.protobuf.Timestamp occurred_at = 11;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * When the ledger recorded the entry.
+   *
+   * @generated from field: google.protobuf.Timestamp created_at = 12;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.LedgerEntry.
+ * Use `create(LedgerEntrySchema)` to create a new message.
+ */
+export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 12);
+
+/**
+ * @generated from message ledger.v1.ListEntriesRequest
+ */
+export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Optional: only this currency.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Optional: only entries recorded at or after this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Optional: only entries recorded before this instant.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * Optional: only these kinds; empty means every kind.
+   *
+   * @generated from field: repeated ledger.v1.EntryKind kinds = 5;
+   */
+  kinds: EntryKind[];
+
+  /**
+   * @generated from field: ledger.v1.EntryOrder order = 6;
+   */
+  order: EntryOrder;
+
+  /**
+   * At most this many entries; 0 means 100; capped at 1000.
+   *
+   * @generated from field: int32 page_size = 7;
+   */
+  pageSize: number;
+
+  /**
+   * The next_page_token of the previous page, with the same filters; empty for the first page.
+   *
+   * @generated from field: string page_token = 8;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message ledger.v1.ListEntriesRequest.
+ * Use `create(ListEntriesRequestSchema)` to create a new message.
+ */
+export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 13);
+
+/**
+ * @generated from message ledger.v1.ListEntriesResponse
+ */
+export type ListEntriesResponse = Message<"ledger.v1.ListEntriesResponse"> & {
+  /**
+   * @generated from field: repeated ledger.v1.LedgerEntry entries = 1;
+   */
+  entries: LedgerEntry[];
+
+  /**
+   * Empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message ledger.v1.ListEntriesResponse.
+ * Use `create(ListEntriesResponseSchema)` to create a new message.
+ */
+export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 14);
+
+/**
+ * @generated from message ledger.v1.GetEntryRequest
+ */
+export type GetEntryRequest = Message<"ledger.v1.GetEntryRequest"> & {
+  /**
+   * @generated from field: int64 entry_id = 1;
+   */
+  entryId: bigint;
+};
+
+/**
+ * Describes the message ledger.v1.GetEntryRequest.
+ * Use `create(GetEntryRequestSchema)` to create a new message.
+ */
+export const GetEntryRequestSchema: GenMessage<GetEntryRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 15);
+
+/**
+ * @generated from message ledger.v1.GetEntryResponse
+ */
+export type GetEntryResponse = Message<"ledger.v1.GetEntryResponse"> & {
+  /**
+   * @generated from field: ledger.v1.LedgerEntry entry = 1;
+   */
+  entry?: LedgerEntry | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.GetEntryResponse.
+ * Use `create(GetEntryResponseSchema)` to create a new message.
+ */
+export const GetEntryResponseSchema: GenMessage<GetEntryResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 16);
+
+/**
  * Decision is the outcome of an authorization.
  *
  * @generated from enum ledger.v1.Decision
@@ -585,6 +797,119 @@ export enum Decision {
  */
 export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * EntryKind is what an entry records.
+ *
+ * @generated from enum ledger.v1.EntryKind
+ */
+export enum EntryKind {
+  /**
+   * @generated from enum value: ENTRY_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_LOAD = 1;
+   */
+  LOAD = 1,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_AUTHORIZE = 2;
+   */
+  AUTHORIZE = 2,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_ADJUST = 3;
+   */
+  ADJUST = 3,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_VENDOR_EARNED = 4;
+   */
+  VENDOR_EARNED = 4,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_VENDOR_SPENT = 5;
+   */
+  VENDOR_SPENT = 5,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_VENDOR_PAYOUT = 6;
+   */
+  VENDOR_PAYOUT = 6,
+
+  /**
+   * @generated from enum value: ENTRY_KIND_VENDOR_PAID_OUT = 7;
+   */
+  VENDOR_PAID_OUT = 7,
+}
+
+/**
+ * Describes the enum ledger.v1.EntryKind.
+ */
+export const EntryKindSchema: GenEnum<EntryKind> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 1);
+
+/**
+ * EntryStatus tells whether an entry moved money.
+ *
+ * @generated from enum ledger.v1.EntryStatus
+ */
+export enum EntryStatus {
+  /**
+   * @generated from enum value: ENTRY_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ENTRY_STATUS_APPLIED = 1;
+   */
+  APPLIED = 1,
+
+  /**
+   * A declined authorization: recorded, but it moved no money.
+   *
+   * @generated from enum value: ENTRY_STATUS_DECLINED = 2;
+   */
+  DECLINED = 2,
+}
+
+/**
+ * Describes the enum ledger.v1.EntryStatus.
+ */
+export const EntryStatusSchema: GenEnum<EntryStatus> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 2);
+
+/**
+ * EntryOrder is the order of a history page.
+ *
+ * @generated from enum ledger.v1.EntryOrder
+ */
+export enum EntryOrder {
+  /**
+   * Newest first.
+   *
+   * @generated from enum value: ENTRY_ORDER_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ENTRY_ORDER_NEWEST_FIRST = 1;
+   */
+  NEWEST_FIRST = 1,
+
+  /**
+   * @generated from enum value: ENTRY_ORDER_OLDEST_FIRST = 2;
+   */
+  OLDEST_FIRST = 2,
+}
+
+/**
+ * Describes the enum ledger.v1.EntryOrder.
+ */
+export const EntryOrderSchema: GenEnum<EntryOrder> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 3);
 
 /**
  * LedgerService keeps user balances exactly and durably.
@@ -654,6 +979,28 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetPayoutsRequestSchema;
     output: typeof GetPayoutsResponseSchema;
+  },
+  /**
+   * ListEntries lists one user's entries (optionally one currency), filtered by recording time
+   * and kind, newest or oldest first. Pages are keyed on the entry id, so a page token stays
+   * correct while entries are written: no entry is skipped or repeated across pages.
+   *
+   * @generated from rpc ledger.v1.LedgerService.ListEntries
+   */
+  listEntries: {
+    methodKind: "unary";
+    input: typeof ListEntriesRequestSchema;
+    output: typeof ListEntriesResponseSchema;
+  },
+  /**
+   * GetEntry returns one entry by id; NOT_FOUND with reason ENTRY_NOT_FOUND when there is none.
+   *
+   * @generated from rpc ledger.v1.LedgerService.GetEntry
+   */
+  getEntry: {
+    methodKind: "unary";
+    input: typeof GetEntryRequestSchema;
+    output: typeof GetEntryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);

@@ -16,6 +16,7 @@ import type {
   Account,
   AccountState,
   Entry,
+  EntryQuery,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -31,6 +32,8 @@ import { ACCOUNT_COLUMNS, accountKeyOf, appendEntries, lockUsers, readAccounts, 
 
 type AnyMutation = Mutation<string>;
 type AnyResult = MutationResult<string>;
+
+const INT64_MAX = 2n ** 63n - 1n;
 
 /** Most batch transactions one process keeps in flight; each holds one pooled connection. */
 const BATCHES_IN_FLIGHT_MAX = 4;
@@ -113,6 +116,39 @@ export class PostgresStore implements LedgerStore {
         ],
       );
       return result.rows.map(toPayout);
+    });
+  }
+
+  listEntries(query: EntryQuery): Promise<Entry[]> {
+    const oldestFirst = query.order === "oldest_first";
+    return this.read(async () => {
+      const result = await this.pool.query<EntryRow>(
+        `
+        SELECT * FROM entries
+        WHERE user_id = $1 AND id ${oldestFirst ? ">" : "<"} $2
+          AND ($3::text IS NULL OR currency = $3)
+          AND created_at_ms >= $4 AND created_at_ms < $5
+          AND ($6::text[] IS NULL OR kind = ANY($6::text[]))
+        ORDER BY id ${oldestFirst ? "ASC" : "DESC"} LIMIT $7`,
+        [
+          query.userId,
+          String(query.afterId ?? (oldestFirst ? 0n : INT64_MAX)),
+          query.currency ?? null,
+          query.fromMs ?? Number.MIN_SAFE_INTEGER,
+          query.toMs ?? Number.MAX_SAFE_INTEGER,
+          query.kinds === undefined ? null : [...query.kinds],
+          query.limit,
+        ],
+      );
+      return result.rows.map(toEntry);
+    });
+  }
+
+  getEntry(id: bigint): Promise<Entry | undefined> {
+    return this.read(async () => {
+      const result = await this.pool.query<EntryRow>("SELECT * FROM entries WHERE id = $1", [String(id)]);
+      const row = result.rows[0];
+      return row === undefined ? undefined : toEntry(row);
     });
   }
 

@@ -15,6 +15,7 @@ import type {
   AccountState,
   Entry,
   EntryDraft,
+  EntryQuery,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -116,6 +117,30 @@ export class SqliteStore implements LedgerStore {
           ? this.statements.selectPayouts.all(parameters)
           : this.statements.selectUserPayouts.all({ ...parameters, userId: query.userId });
       return (rows as AccountRow[]).map(toPayout);
+    });
+  }
+
+  listEntries(query: EntryQuery): Promise<Entry[]> {
+    return this.read(() => {
+      const statement =
+        query.order === "oldest_first" ? this.statements.selectEntriesOldest : this.statements.selectEntriesNewest;
+      const rows = statement.all({
+        userId: query.userId,
+        currency: query.currency ?? null,
+        afterId: query.afterId ?? (query.order === "oldest_first" ? 0n : INT64_MAX),
+        fromMs: query.fromMs ?? Number.MIN_SAFE_INTEGER,
+        toMs: query.toMs ?? Number.MAX_SAFE_INTEGER,
+        kinds: query.kinds === undefined ? null : JSON.stringify(query.kinds),
+        limit: query.limit,
+      }) as EntryRow[];
+      return rows.map(toEntry);
+    });
+  }
+
+  getEntry(id: bigint): Promise<Entry | undefined> {
+    return this.read(() => {
+      const row = this.statements.selectEntryById.get(id) as EntryRow | undefined;
+      return row === undefined ? undefined : toEntry(row);
     });
   }
 
@@ -230,6 +255,17 @@ export class SqliteStore implements LedgerStore {
   }
 }
 
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** One history page; `%OP%` and `%DIR%` make the oldest-first and newest-first variants. */
+const SELECT_ENTRIES_PAGE = `
+  SELECT * FROM entries
+  WHERE user_id = @userId AND id %OP% @afterId
+    AND (@currency IS NULL OR currency = @currency)
+    AND created_at_ms >= @fromMs AND created_at_ms < @toMs
+    AND (@kinds IS NULL OR kind IN (SELECT value FROM json_each(@kinds)))
+  ORDER BY id %DIR% LIMIT @limit`;
+
 const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
   authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
 
@@ -242,6 +278,9 @@ function prepare(db: Connection) {
     selectAllAccounts: statement(`SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id, currency`),
     selectEntryByKey: statement("SELECT * FROM entries WHERE user_id = ? AND idempotency_key = ?"),
     selectAllEntries: statement("SELECT * FROM entries ORDER BY id"),
+    selectEntryById: statement("SELECT * FROM entries WHERE id = ?"),
+    selectEntriesOldest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", ">").replace("%DIR%", "ASC")),
+    selectEntriesNewest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", "<").replace("%DIR%", "DESC")),
     // Row values seek straight to the page start in the partial index.
     selectPayouts: statement(`
       SELECT ${ACCOUNT_COLUMNS} FROM accounts
