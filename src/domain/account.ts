@@ -2,7 +2,7 @@
  * How an entry changes an account: the single fold that both the write path and `verify` use,
  * so the cached balances and their recomputation from entries cannot drift apart by code.
  */
-import type { AccountState, EntryDraft, EntryKind } from "../store/store.js";
+import type { AccountState, EntryDraft, EntryKind, EntryTotal } from "../store/store.js";
 import { assert } from "../assert.js";
 import { addInt64, INT64_MAX, saturatingAddInt64 } from "./money.js";
 
@@ -119,6 +119,32 @@ export function applyNewEntry(
     );
   }
   return next;
+}
+
+/**
+ * The account folded from grouped sums of its entries (`EntryTotal`) rather than one entry at a
+ * time: every increment is linear in an entry's amount and delta, so a group of entries of one
+ * kind, status and amount sign adds what its members would add one by one (the lifetime totals
+ * saturate as in `applyEntry`). The balance is left for the caller, which knows it exactly.
+ */
+export function foldTotals(totals: readonly EntryTotal[], createdAtMs: number, updatedAtMs: number): AccountState {
+  const next: Record<string, bigint | number> = { ...emptyAccount(createdAtMs), updatedAtMs };
+  for (const total of totals) {
+    const changes: Increments =
+      total.status === "declined"
+        ? { declinedCount: total.count }
+        : increments({ kind: total.kind, status: total.status, amount: total.amount, delta: total.delta });
+    for (const [field, increment] of Object.entries({ ...changes, entryCount: total.count }) as [
+      keyof Counters,
+      bigint,
+    ][]) {
+      next[field] =
+        field === "balance"
+          ? (next.balance as bigint) + increment
+          : saturatingAddInt64(next[field] as bigint, increment);
+    }
+  }
+  return next as unknown as AccountState;
 }
 
 /** Field-by-field equality, for `verify`. Returns the names of the fields that differ. */

@@ -13,6 +13,8 @@ import type {
   PayoutRow,
   Verdict,
 } from "../store/store.js";
+import { assert } from "../assert.js";
+import { foldTotals } from "./account.js";
 import { encodeEntryPageToken } from "./history.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
@@ -64,7 +66,11 @@ export class Ledger {
   }
 
   async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
-    const read = await attempt(() => this.store.getAccounts(query.userId, query.currency));
+    const asOfMs = query.asOfMs;
+    const read = await attempt(async () => {
+      const current = await this.store.getAccounts(query.userId, query.currency);
+      return asOfMs === undefined ? current : this.accountsAsOf(current, asOfMs);
+    });
     if (!read.ok) return read;
     const accounts = read.value;
     if (accounts.length === 0) {
@@ -99,6 +105,24 @@ export class Ledger {
     const read = await attempt(() => this.store.getEntry(id));
     if (!read.ok) return read;
     return read.value === undefined ? failure({ kind: "entry_not_found", entryId: id }) : success(read.value);
+  }
+
+  /**
+   * The accounts as they were at `asOfMs`: each account's last entry by then gives the balance
+   * (one seek), and the grouped sums of its entries up to that one give the lifetime totals.
+   * Accounts without an entry by then did not exist yet and are left out.
+   */
+  private async accountsAsOf(current: readonly Account[], asOfMs: number): Promise<Account[]> {
+    const accounts: Account[] = [];
+    for (const account of current) {
+      const last = await this.store.lastEntryAsOf(account, asOfMs);
+      if (last === undefined) continue;
+      const totals = await this.store.entryTotals(account, last.id);
+      const state = foldTotals(totals, account.createdAtMs, last.createdAtMs);
+      assert(state.balance === last.balanceAfter, "an entry's balance_after is the sum of its account's deltas");
+      accounts.push({ userId: account.userId, currency: account.currency, ...state });
+    }
+    return accounts;
   }
 
   private async mutate(

@@ -16,6 +16,8 @@ export const PAYOUT_PAGE_SIZE_MAX = 1000;
 export interface BalanceQuery {
   readonly userId: string;
   readonly currency?: string;
+  /** The balances as they were at this instant, from the entries recorded by then. */
+  readonly asOfMs?: number;
 }
 
 /** A page of outstanding payouts, optionally for one user or one currency. */
@@ -28,11 +30,19 @@ export interface PayoutPageQuery {
   readonly after?: AccountKey;
 }
 
-export function parseBalanceQuery(raw: { readonly userId: string; readonly currency: string }): Parsed<BalanceQuery> {
+export function parseBalanceQuery(raw: {
+  readonly userId: string;
+  readonly currency: string;
+  readonly asOfMs?: number;
+}): Parsed<BalanceQuery> {
   const violations = new Violations();
   checkUserId(violations, raw.userId);
   const currency = raw.currency === "" ? undefined : checkCurrency(violations, raw.currency, "");
-  return violations.result({ userId: raw.userId, ...(currency === undefined ? {} : { currency }) });
+  return violations.result({
+    userId: raw.userId,
+    ...(currency === undefined ? {} : { currency }),
+    ...(raw.asOfMs === undefined ? {} : { asOfMs: raw.asOfMs }),
+  });
 }
 
 export function parsePayoutQuery(raw: {

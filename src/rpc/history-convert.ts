@@ -33,10 +33,13 @@ const KINDS_FROM_WIRE: ReadonlyMap<EntryKind, DomainEntryKind> = new Map(
 /** Timestamps beyond this many milliseconds from 1970 cannot be an entry's time: clamp them. */
 const TIME_MS_LIMIT = 8.64e15;
 
+/** A wire instant in milliseconds, clamped to the range an entry's time can have. */
+export function timeMs(timestamp: Timestamp): number {
+  return Math.max(-TIME_MS_LIMIT, Math.min(TIME_MS_LIMIT, Math.floor(timestampMs(timestamp))));
+}
+
 function toMs(timestamp: Timestamp | undefined): number | undefined {
-  if (timestamp === undefined) return undefined;
-  const ms = timestampMs(timestamp);
-  return Math.max(-TIME_MS_LIMIT, Math.min(TIME_MS_LIMIT, ms));
+  return timestamp === undefined ? undefined : timeMs(timestamp);
 }
 
 export function toRawEntryListing(request: ListEntriesRequest): RawEntryListing {

@@ -32,7 +32,7 @@ import {
 } from "../../gen/ledger/v1/ledger_pb.js";
 import { toAccountBalance, toAdjustBalanceResponse, toAuthorizeResponse, toLoadResponse, toPayout } from "./convert.js";
 import { toConnectError } from "./errors.js";
-import { toLedgerEntry, toRawEntryListing } from "./history-convert.js";
+import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
 
@@ -64,7 +64,13 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {
-    const accounts = unwrap(await this.ledger.getBalance(valid(parseBalanceQuery(request))));
+    const asOfMs = request.asOf === undefined ? undefined : timeMs(request.asOf);
+    const query = parseBalanceQuery({
+      userId: request.userId,
+      currency: request.currency,
+      ...(asOfMs === undefined ? {} : { asOfMs }),
+    });
+    const accounts = unwrap(await this.ledger.getBalance(valid(query)));
     return create(GetBalanceResponseSchema, {
       userId: request.userId,
       balances: accounts.map(toAccountBalance),

@@ -2,7 +2,7 @@
  * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
-import type { Account, Entry, EntryKind, EntryStatus, PayoutRow } from "./store.js";
+import type { Account, Entry, EntryKind, EntryStatus, EntryTotal, PayoutRow } from "./store.js";
 
 export interface AccountRow {
   user_id: string;
@@ -77,5 +77,26 @@ export function toPayout(row: AccountRow): PayoutRow {
     requested: row.payout_requested,
     paidOut: row.paid_out,
     updatedAtMs: Number(row.updated_at_ms),
+  };
+}
+
+/** A group of `entryTotals`. PostgreSQL sums bigint into numeric, which arrives as a string. */
+export interface TotalRow {
+  kind: EntryKind;
+  status: EntryStatus;
+  positive: bigint | boolean;
+  amount: bigint | string;
+  delta: bigint | string;
+  count: bigint | string;
+}
+
+export function toTotal(row: TotalRow): EntryTotal {
+  return {
+    kind: row.kind,
+    status: row.status,
+    positive: row.positive === true || row.positive === 1n,
+    amount: BigInt(row.amount),
+    delta: BigInt(row.delta),
+    count: BigInt(row.count),
   };
 }

@@ -141,6 +141,20 @@ export interface EntryQuery {
   readonly limit: number;
 }
 
+/**
+ * The sums of one account's entries of one kind, status and amount sign: everything the domain
+ * needs to fold the account's aggregates without reading each entry (the fold is linear).
+ */
+export interface EntryTotal {
+  readonly kind: EntryKind;
+  readonly status: EntryStatus;
+  /** Whether these entries' amounts are positive (adjustments come in both signs). */
+  readonly positive: boolean;
+  readonly amount: bigint;
+  readonly delta: bigint;
+  readonly count: bigint;
+}
+
 export interface LedgerStore {
   /**
    * Runs one mutation in a write transaction and resolves only once that transaction is
@@ -156,6 +170,14 @@ export interface LedgerStore {
   listEntries(query: EntryQuery): Promise<Entry[]>;
   /** The entry with this id, or undefined. */
   getEntry(id: bigint): Promise<Entry | undefined>;
+  /**
+   * The account's last entry recorded at or before `asOfMs`, in (created_at_ms, id) order: one
+   * index seek. Recording times follow id order within an account, since a user's entries are
+   * appended under that user's lock with the time read after taking it.
+   */
+  lastEntryAsOf(key: AccountKey, asOfMs: number): Promise<Entry | undefined>;
+  /** The account's entries with id at most `throughId`, summed by kind, status and amount sign. */
+  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]>;
   /**
    * Runs `read` over every entry (in id order) and every account (in key order) taken at one
    * instant, for `verify`. The iterables are valid only during the call.

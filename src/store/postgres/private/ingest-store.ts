@@ -182,6 +182,9 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
     client,
     facts.map((row) => row.fact.userId),
   );
+  // Entries take the time read under the users' locks, so that within an account recording
+  // times follow entry ids, as for the service's own writes.
+  const recordedAtMs = Date.now();
   const states = await readAccounts(client, users);
   const existing = await readExistingFacts(
     client,
@@ -222,7 +225,7 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
       continue;
     }
     const key = { userId: fact.userId, currency: page.currency };
-    const folded = page.fold(states.get(accountKeyOf(key.userId, key.currency)), fact, nowMs);
+    const folded = page.fold(states.get(accountKeyOf(key.userId, key.currency)), fact, recordedAtMs);
     if (folded === undefined) {
       counts.overflows += 1;
       quarantine.push({
@@ -238,7 +241,12 @@ async function commitPageIn(client: pg.PoolClient, page: PageCommit, nowMs: numb
       key,
       draft: folded.draft,
       next: folded.next,
-      meta: { idempotencyKey: null, externalId: fact.externalId, occurredAtMs: fact.occurredAtMs, createdAtMs: nowMs },
+      meta: {
+        idempotencyKey: null,
+        externalId: fact.externalId,
+        occurredAtMs: fact.occurredAtMs,
+        createdAtMs: recordedAtMs,
+      },
     });
     states.set(accountKeyOf(key.userId, key.currency), folded.next);
     // A second copy of the same vendor id later in this page is a duplicate or a conflict.

@@ -11,12 +11,14 @@ import type pg from "pg";
 import { StoreUnavailableError } from "../../errors.js";
 import type { IngestStore } from "../../ingest-port.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
+import { toAccount, toEntry, toPayout, toTotal, type AccountRow, type EntryRow, type TotalRow } from "../../rows.js";
 import type {
   Account,
   AccountState,
   Entry,
   EntryQuery,
+  EntryTotal,
+  AccountKey,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -144,6 +146,32 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
+  lastEntryAsOf(key: AccountKey, asOfMs: number): Promise<Entry | undefined> {
+    return this.read(async () => {
+      const result = await this.pool.query<EntryRow>(
+        `
+        SELECT * FROM entries WHERE user_id = $1 AND currency = $2 AND created_at_ms <= $3
+        ORDER BY created_at_ms DESC, id DESC LIMIT 1`,
+        [key.userId, key.currency, asOfMs],
+      );
+      const row = result.rows[0];
+      return row === undefined ? undefined : toEntry(row);
+    });
+  }
+
+  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]> {
+    return this.read(async () => {
+      const result = await this.pool.query<TotalRow>(
+        `
+        SELECT kind, status, amount > 0 AS positive, SUM(amount) AS amount, SUM(delta) AS delta, COUNT(*) AS count
+        FROM entries WHERE user_id = $1 AND currency = $2 AND id <= $3
+        GROUP BY kind, status, amount > 0`,
+        [key.userId, key.currency, String(throughId)],
+      );
+      return result.rows.map(toTotal);
+    });
+  }
+
   getEntry(id: bigint): Promise<Entry | undefined> {
     return this.read(async () => {
       const result = await this.pool.query<EntryRow>("SELECT * FROM entries WHERE id = $1", [String(id)]);
@@ -196,11 +224,13 @@ export class PostgresStore implements LedgerStore {
     return inTransaction(
       this.pool,
       async (client) => {
-        const nowMs = Date.now();
         const users = await lockUsers(
           client,
           batch.map((mutation) => mutation.account.userId),
         );
+        // The time is read under the users' locks, so that within an account recording times
+        // follow entry ids (a balance as of an instant is then one index seek).
+        const nowMs = Date.now();
         const states = await readAccounts(client, users);
         const keyed = await this.readKeyedEntries(client, batch);
         const pending: PendingEntry[] = [];

@@ -16,6 +16,7 @@ import type {
   Entry,
   EntryDraft,
   EntryQuery,
+  EntryTotal,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -25,7 +26,7 @@ import type {
 } from "../../store.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
+import { toAccount, toEntry, toPayout, toTotal, type AccountRow, type EntryRow, type TotalRow } from "../../rows.js";
 import { SqliteIngestStore } from "./vendor-store.js";
 
 /**
@@ -135,6 +136,19 @@ export class SqliteStore implements LedgerStore {
       }) as EntryRow[];
       return rows.map(toEntry);
     });
+  }
+
+  lastEntryAsOf(key: AccountKey, asOfMs: number): Promise<Entry | undefined> {
+    return this.read(() => {
+      const row = this.statements.selectLastEntryAsOf.get(key.userId, key.currency, asOfMs) as EntryRow | undefined;
+      return row === undefined ? undefined : toEntry(row);
+    });
+  }
+
+  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]> {
+    return this.read(() =>
+      (this.statements.selectEntryTotals.all(key.userId, key.currency, throughId) as TotalRow[]).map(toTotal),
+    );
   }
 
   getEntry(id: bigint): Promise<Entry | undefined> {
@@ -279,6 +293,13 @@ function prepare(db: Connection) {
     selectEntryByKey: statement("SELECT * FROM entries WHERE user_id = ? AND idempotency_key = ?"),
     selectAllEntries: statement("SELECT * FROM entries ORDER BY id"),
     selectEntryById: statement("SELECT * FROM entries WHERE id = ?"),
+    selectLastEntryAsOf: statement(`
+      SELECT * FROM entries WHERE user_id = ? AND currency = ? AND created_at_ms <= ?
+      ORDER BY created_at_ms DESC, id DESC LIMIT 1`),
+    selectEntryTotals: statement(`
+      SELECT kind, status, amount > 0 AS positive, SUM(amount) AS amount, SUM(delta) AS delta, COUNT(*) AS count
+      FROM entries WHERE user_id = ? AND currency = ? AND id <= ?
+      GROUP BY kind, status, amount > 0`),
     selectEntriesOldest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", ">").replace("%DIR%", "ASC")),
     selectEntriesNewest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", "<").replace("%DIR%", "DESC")),
     // Row values seek straight to the page start in the partial index.
