@@ -155,6 +155,18 @@ export interface EntryTotal {
   readonly count: bigint;
 }
 
+/** A slice of the whole ledger, for export: every user's entries (or one's), in id order. */
+export interface EntryScan {
+  readonly userId?: string;
+  /** Entries recorded at or after this instant (created_at_ms). */
+  readonly fromMs?: number;
+  /** Entries recorded before this instant. */
+  readonly toMs?: number;
+  /** Entries with a greater id. */
+  readonly afterId: bigint;
+  readonly limit: number;
+}
+
 export interface LedgerStore {
   /**
    * Runs one mutation in a write transaction and resolves only once that transaction is
@@ -168,6 +180,8 @@ export interface LedgerStore {
   listOutstandingPayouts(query: PayoutQuery): Promise<PayoutRow[]>;
   /** A page of one user's entries, in `query.order` by id. */
   listEntries(query: EntryQuery): Promise<Entry[]>;
+  /** Up to `scan.limit` entries after `scan.afterId`, in id order: export reads the ledger in such pages. */
+  scanEntries(scan: EntryScan): Promise<Entry[]>;
   /** The entry with this id, or undefined. */
   getEntry(id: bigint): Promise<Entry | undefined>;
   /**

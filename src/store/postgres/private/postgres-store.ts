@@ -17,6 +17,7 @@ import type {
   AccountState,
   Entry,
   EntryQuery,
+  EntryScan,
   EntryTotal,
   AccountKey,
   LedgerStore,
@@ -169,6 +170,26 @@ export class PostgresStore implements LedgerStore {
         [key.userId, key.currency, String(throughId)],
       );
       return result.rows.map(toTotal);
+    });
+  }
+
+  scanEntries(scan: EntryScan): Promise<Entry[]> {
+    return this.read(async () => {
+      const result = await this.pool.query<EntryRow>(
+        `
+        SELECT * FROM entries
+        WHERE id > $1 AND ($2::text IS NULL OR user_id = $2)
+          AND created_at_ms >= $3 AND created_at_ms < $4
+        ORDER BY id LIMIT $5`,
+        [
+          String(scan.afterId),
+          scan.userId ?? null,
+          scan.fromMs ?? Number.MIN_SAFE_INTEGER,
+          scan.toMs ?? Number.MAX_SAFE_INTEGER,
+          scan.limit,
+        ],
+      );
+      return result.rows.map(toEntry);
     });
   }
 

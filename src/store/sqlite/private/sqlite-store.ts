@@ -16,6 +16,7 @@ import type {
   Entry,
   EntryDraft,
   EntryQuery,
+  EntryScan,
   EntryTotal,
   LedgerStore,
   Mutation,
@@ -149,6 +150,19 @@ export class SqliteStore implements LedgerStore {
     return this.read(() =>
       (this.statements.selectEntryTotals.all(key.userId, key.currency, throughId) as TotalRow[]).map(toTotal),
     );
+  }
+
+  scanEntries(scan: EntryScan): Promise<Entry[]> {
+    return this.read(() => {
+      const rows = this.statements.scanEntries.all({
+        userId: scan.userId ?? null,
+        afterId: scan.afterId,
+        fromMs: scan.fromMs ?? Number.MIN_SAFE_INTEGER,
+        toMs: scan.toMs ?? Number.MAX_SAFE_INTEGER,
+        limit: scan.limit,
+      }) as EntryRow[];
+      return rows.map(toEntry);
+    });
   }
 
   getEntry(id: bigint): Promise<Entry | undefined> {
@@ -293,6 +307,11 @@ function prepare(db: Connection) {
     selectEntryByKey: statement("SELECT * FROM entries WHERE user_id = ? AND idempotency_key = ?"),
     selectAllEntries: statement("SELECT * FROM entries ORDER BY id"),
     selectEntryById: statement("SELECT * FROM entries WHERE id = ?"),
+    scanEntries: statement(`
+      SELECT * FROM entries
+      WHERE id > @afterId AND (@userId IS NULL OR user_id = @userId)
+        AND created_at_ms >= @fromMs AND created_at_ms < @toMs
+      ORDER BY id LIMIT @limit`),
     selectLastEntryAsOf: statement(`
       SELECT * FROM entries WHERE user_id = ? AND currency = ? AND created_at_ms <= ?
       ORDER BY created_at_ms DESC, id DESC LIMIT 1`),
