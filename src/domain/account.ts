@@ -147,6 +147,43 @@ export function foldTotals(totals: readonly EntryTotal[], createdAtMs: number, u
   return next as unknown as AccountState;
 }
 
+const TOTAL_FIELDS = [
+  "earned",
+  "spent",
+  "payoutRequested",
+  "paidOut",
+  "loaded",
+  "authorized",
+  "declinedCount",
+  "entryCount",
+] as const;
+
+/** Whether `asOfMs` lies in the later half of the account's life, by recording time. */
+export function nearerThePresent(account: AccountState, asOfMs: number): boolean {
+  return asOfMs - account.createdAtMs > account.updatedAtMs - asOfMs;
+}
+
+/**
+ * The account before the entries summed in `after`, from its current state: the inverse of
+ * `foldTotals`. `undefined` when a current total has saturated at 2^63 - 1, which cannot be
+ * undone exactly: the caller folds forward instead.
+ */
+export function unfoldTotals(
+  current: AccountState,
+  after: readonly EntryTotal[],
+  updatedAtMs: number,
+): AccountState | undefined {
+  if (TOTAL_FIELDS.some((field) => current[field] === INT64_MAX)) return undefined;
+  const removed = foldTotals(after, current.createdAtMs, updatedAtMs);
+  const state: Record<string, bigint | number> = {
+    ...current,
+    updatedAtMs,
+    balance: current.balance - removed.balance,
+  };
+  for (const field of TOTAL_FIELDS) state[field] = current[field] - removed[field];
+  return state as unknown as AccountState;
+}
+
 /** Field-by-field equality, for `verify`. Returns the names of the fields that differ. */
 export function diffAccounts(expected: AccountState, actual: AccountState): (keyof AccountState)[] {
   const fields: (keyof Counters)[] = [

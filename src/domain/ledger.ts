@@ -14,7 +14,8 @@ import type {
   Verdict,
 } from "../store/store.js";
 import { assert } from "../assert.js";
-import { foldTotals } from "./account.js";
+import { foldTotals, nearerThePresent, unfoldTotals } from "./account.js";
+import { INT64_MAX } from "./money.js";
 import { encodeEntryPageToken } from "./history.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
@@ -109,7 +110,9 @@ export class Ledger {
 
   /**
    * The accounts as they were at `asOfMs`: each account's last entry by then gives the balance
-   * (one seek), and the grouped sums of its entries up to that one give the lifetime totals.
+   * (one seek), and grouped sums of entries give the lifetime totals: of the entries up to that
+   * one, or, when the instant is nearer the account's present, the current totals minus the
+   * sums of the entries after it (fewer rows to read; exact unless a total has saturated).
    * Accounts without an entry by then did not exist yet and are left out.
    */
   private async accountsAsOf(current: readonly Account[], asOfMs: number): Promise<Account[]> {
@@ -117,10 +120,13 @@ export class Ledger {
     for (const account of current) {
       const last = await this.store.lastEntryAsOf(account, asOfMs);
       if (last === undefined) continue;
-      const totals = await this.store.entryTotals(account, last.id);
-      const state = foldTotals(totals, account.createdAtMs, last.createdAtMs);
-      assert(state.balance === last.balanceAfter, "an entry's balance_after is the sum of its account's deltas");
-      accounts.push({ userId: account.userId, currency: account.currency, ...state });
+      const state = nearerThePresent(account, asOfMs)
+        ? unfoldTotals(account, await this.store.entryTotals(account, last.id, INT64_MAX), last.createdAtMs)
+        : undefined;
+      const folded =
+        state ?? foldTotals(await this.store.entryTotals(account, 0n, last.id), account.createdAtMs, last.createdAtMs);
+      assert(folded.balance === last.balanceAfter, "an entry's balance_after is the sum of its account's deltas");
+      accounts.push({ userId: account.userId, currency: account.currency, ...folded });
     }
     return accounts;
   }

@@ -190,8 +190,11 @@ export interface LedgerStore {
    * appended under that user's lock with the time read after taking it.
    */
   lastEntryAsOf(key: AccountKey, asOfMs: number): Promise<Entry | undefined>;
-  /** The account's entries with id at most `throughId`, summed by kind, status and amount sign. */
-  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]>;
+  /**
+   * The account's entries with id above `afterId` and at most `throughId`, summed by kind,
+   * status and amount sign.
+   */
+  entryTotals(key: AccountKey, afterId: bigint, throughId: bigint): Promise<EntryTotal[]>;
   /**
    * Runs `read` over every entry (in id order) and every account (in key order) taken at one
    * instant, for `verify`. The iterables are valid only during the call.

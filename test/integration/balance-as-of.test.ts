@@ -115,6 +115,32 @@ for (const store of STORE_KINDS)
       );
     });
 
+    it("folds forward when a lifetime total has saturated at 2^63 - 1", async () => {
+      const INT64_MAX = 2n ** 63n - 1n;
+      const lifted = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
+      const liftedClient = new GrpcTestClient(lifted.address);
+      try {
+        await liftedClient.unary(load, { userId: "s", amount: INT64_MAX });
+        await liftedClient.unary(adjustBalance, { userId: "s", amount: -INT64_MAX });
+        const middle = await liftedClient.unary(load, { userId: "s", amount: 5n });
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await liftedClient.unary(load, { userId: "s", amount: 7n });
+        const atMs = timestampMs(middle.createdAt ?? timestampFromMs(0));
+        // Past the account's midpoint in time, where the totals are otherwise unfolded from now.
+        const answer = await liftedClient.unary(getBalance, { userId: "s", asOf: timestampFromMs(atMs) });
+        const balance = answer.balances[0];
+        expect([balance?.balance, balance?.earned, balance?.spent, balance?.entryCount]).to.deep.equal([
+          5n,
+          INT64_MAX,
+          INT64_MAX,
+          3n,
+        ]);
+      } finally {
+        liftedClient.close();
+        await lifted.stop();
+      }
+    });
+
     it("filters by currency, and answers NOT_FOUND for a user or instant without entries", async () => {
       await client.unary(load, { userId: "v", amount: 10n, currency: "EUR" });
       const answer = await client.unary(load, { userId: "v", amount: 5n, currency: "USD" });

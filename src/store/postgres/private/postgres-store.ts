@@ -160,14 +160,14 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
-  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]> {
+  entryTotals(key: AccountKey, afterId: bigint, throughId: bigint): Promise<EntryTotal[]> {
     return this.read(async () => {
       const result = await this.pool.query<TotalRow>(
         `
         SELECT kind, status, amount > 0 AS positive, SUM(amount) AS amount, SUM(delta) AS delta, COUNT(*) AS count
-        FROM entries WHERE user_id = $1 AND currency = $2 AND id <= $3
+        FROM entries WHERE user_id = $1 AND currency = $2 AND id > $3 AND id <= $4
         GROUP BY kind, status, amount > 0`,
-        [key.userId, key.currency, String(throughId)],
+        [key.userId, key.currency, String(afterId), String(throughId)],
       );
       return result.rows.map(toTotal);
     });

@@ -146,9 +146,16 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
-  entryTotals(key: AccountKey, throughId: bigint): Promise<EntryTotal[]> {
+  entryTotals(key: AccountKey, afterId: bigint, throughId: bigint): Promise<EntryTotal[]> {
     return this.read(() =>
-      (this.statements.selectEntryTotals.all(key.userId, key.currency, throughId) as TotalRow[]).map(toTotal),
+      (this.statements.selectEntryTotals.all(key.userId, key.currency, afterId, throughId) as SplitTotalRow[]).map(
+        (row) =>
+          toTotal({
+            ...row,
+            amount: row.amount_high * 4294967296n + row.amount_low,
+            delta: row.delta_high * 4294967296n + row.delta_low,
+          }),
+      ),
     );
   }
 
@@ -285,6 +292,13 @@ export class SqliteStore implements LedgerStore {
 
 const INT64_MAX = 2n ** 63n - 1n;
 
+interface SplitTotalRow extends Omit<TotalRow, "amount" | "delta"> {
+  amount_high: bigint;
+  amount_low: bigint;
+  delta_high: bigint;
+  delta_low: bigint;
+}
+
 /** One history page; `%OP%` and `%DIR%` make the oldest-first and newest-first variants. */
 const SELECT_ENTRIES_PAGE = `
   SELECT * FROM entries
@@ -315,9 +329,14 @@ function prepare(db: Connection) {
     selectLastEntryAsOf: statement(`
       SELECT * FROM entries WHERE user_id = ? AND currency = ? AND created_at_ms <= ?
       ORDER BY created_at_ms DESC, id DESC LIMIT 1`),
+    // SQLite's SUM fails past int64, which lifetime totals may reach (they saturate): each
+    // amount is summed as its quotient and remainder by 2^32, which cannot overflow for fewer
+    // than 2^31 entries, and recombined exactly as bigint.
     selectEntryTotals: statement(`
-      SELECT kind, status, amount > 0 AS positive, SUM(amount) AS amount, SUM(delta) AS delta, COUNT(*) AS count
-      FROM entries WHERE user_id = ? AND currency = ? AND id <= ?
+      SELECT kind, status, amount > 0 AS positive,
+        SUM(amount / 4294967296) AS amount_high, SUM(amount % 4294967296) AS amount_low,
+        SUM(delta / 4294967296) AS delta_high, SUM(delta % 4294967296) AS delta_low, COUNT(*) AS count
+      FROM entries WHERE user_id = ? AND currency = ? AND id > ? AND id <= ?
       GROUP BY kind, status, amount > 0`),
     selectEntriesOldest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", ">").replace("%DIR%", "ASC")),
     selectEntriesNewest: statement(SELECT_ENTRIES_PAGE.replace("%OP%", "<").replace("%DIR%", "DESC")),
