@@ -12,6 +12,7 @@ import knexFactory, { type Knex } from "knex";
 import * as initial from "../../migrations/20261122000000_initial.js";
 import * as vendorIngest from "../../migrations/20261122000100_vendor_ingest.js";
 import * as pollerLease from "../../migrations/20261123000000_poller_lease.js";
+import * as entryGroups from "../../migrations/20261123100000_entry_groups.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -24,6 +25,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261122000000_initial", initial],
   ["20261122000100_vendor_ingest", vendorIngest],
   ["20261123000000_poller_lease", pollerLease],
+  ["20261123100000_entry_groups", entryGroups],
 ]);
 
 const source: Knex.MigrationSource<string> = {

@@ -31,6 +31,8 @@ export interface EntryRow {
   balance_after: bigint;
   idempotency_key: string | null;
   external_id: string | null;
+  /** Set on the legs of a group mutation (absent before the entry-groups migration's reads). */
+  group_id?: bigint | null;
   occurred_at_ms: bigint;
   created_at_ms: bigint;
 }

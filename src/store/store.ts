@@ -102,6 +102,48 @@ export type MutationResult<Reason extends string> =
   | { readonly type: "existing"; readonly entry: Entry }
   | { readonly type: "rejected"; readonly reason: Reason; readonly current: AccountState | undefined };
 
+/** One leg of a group: the entry the domain decided for one account and that account's next state. */
+export interface GroupLeg {
+  readonly account: AccountKey;
+  readonly entry: EntryDraft;
+  readonly next: AccountState;
+}
+
+/** The domain's verdict on a group mutation: every leg is appended, or none. */
+export type GroupVerdict<Reason extends string> =
+  { readonly type: "post"; readonly legs: readonly GroupLeg[] } | { readonly type: "reject"; readonly reason: Reason };
+
+/**
+ * A mutation over several accounts that the store applies atomically: one transaction, all the
+ * legs or none. PostgreSQL locks every user it names in the same sorted order as any other
+ * write; SQLite runs it in one savepoint of its group commit. Each leg's account must appear in
+ * `accounts` once, and the first leg carries the idempotency key, so it must belong to
+ * `idempotency.userId`.
+ */
+export interface GroupMutation<Reason extends string> {
+  /** Every account the decision reads or writes; no account twice. */
+  readonly accounts: readonly AccountKey[];
+  /** Scoped to `userId`; `null` makes every call a new mutation. */
+  readonly idempotency: { readonly userId: string; readonly key: string } | null;
+  /** Pure: the states of `accounts`, in the same order, and the commit time. */
+  decide(current: readonly (AccountState | undefined)[], nowMs: number): GroupVerdict<Reason>;
+}
+
+/**
+ * The outcome of a group mutation. The entries are the group's legs in order; `groupId` is the
+ * id of its first entry, stored on every leg. `existing` returns the group first recorded under
+ * the idempotency key (or the lone entry, with `groupId` null, when the key named one).
+ */
+export type GroupResult<Reason extends string> =
+  | {
+      readonly type: "applied";
+      readonly groupId: bigint;
+      readonly entries: readonly Entry[];
+      readonly before: readonly (AccountState | undefined)[];
+    }
+  | { readonly type: "existing"; readonly groupId: bigint | null; readonly entries: readonly Entry[] }
+  | { readonly type: "rejected"; readonly reason: Reason; readonly current: readonly (AccountState | undefined)[] };
+
 /** One user's outstanding requested payout in one currency. */
 export interface PayoutRow extends AccountKey {
   readonly requested: bigint;
@@ -124,6 +166,8 @@ export interface LedgerStore {
    * store cannot commit and `StoreOverloadedError` when its write queue is full.
    */
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>>;
+  /** Runs a multi-account mutation atomically, with the same durability and errors as `mutate`. */
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>>;
   /** Every account of the user, ordered by currency; one when `currency` is given. */
   getAccounts(userId: string, currency?: string): Promise<Account[]>;
   /** Accounts whose requested payouts exceed what was paid out, in (userId, currency) order. */

@@ -16,6 +16,8 @@ import type {
   Account,
   AccountState,
   Entry,
+  GroupMutation,
+  GroupResult,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -24,6 +26,7 @@ import type {
 } from "../../store.js";
 import { Batcher, type Settled } from "./batcher.js";
 import { unavailable } from "./errors.js";
+import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided } from "./group-decide.js";
 import { PostgresIngestStore } from "./ingest-store.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
 import { inTransaction } from "./transaction.js";
@@ -31,13 +34,26 @@ import { ACCOUNT_COLUMNS, accountKeyOf, appendEntries, lockUsers, readAccounts, 
 
 type AnyMutation = Mutation<string>;
 type AnyResult = MutationResult<string>;
+/** One item of a batch: a single-account mutation or a group; the batch locks all their users. */
+type AnyItem = AnyMutation | AnyGroup;
+type AnyItemResult = AnyResult | GroupResult<string>;
+
+const isGroup = (item: AnyItem): item is AnyGroup => "accounts" in item;
+const usersOf = (item: AnyItem): string[] =>
+  isGroup(item) ? item.accounts.map((account) => account.userId) : [item.account.userId];
+const keyOf = (item: AnyItem): { userId: string; key: string } | null =>
+  isGroup(item)
+    ? item.idempotency
+    : item.idempotencyKey === null
+      ? null
+      : { userId: item.account.userId, key: item.idempotencyKey };
 
 /** Most batch transactions one process keeps in flight; each holds one pooled connection. */
 const BATCHES_IN_FLIGHT_MAX = 4;
 
 export class PostgresStore implements LedgerStore {
   readonly ingest: IngestStore;
-  private readonly writer: Batcher<AnyMutation, AnyResult>;
+  private readonly writer: Batcher<AnyItem, AnyItemResult>;
   private closed = false;
 
   private constructor(
@@ -78,6 +94,10 @@ export class PostgresStore implements LedgerStore {
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
     return this.writer.submit(mutation) as Promise<MutationResult<Reason>>;
+  }
+
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
+    return this.writer.submit(mutation) as Promise<GroupResult<Reason>>;
   }
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
@@ -156,21 +176,24 @@ export class PostgresStore implements LedgerStore {
     }
   }
 
-  private runBatch(batch: readonly AnyMutation[]): Promise<readonly Settled<AnyResult>[]> {
+  private runBatch(batch: readonly AnyItem[]): Promise<readonly Settled<AnyItemResult>[]> {
     return inTransaction(
       this.pool,
       async (client) => {
         const nowMs = Date.now();
-        const users = await lockUsers(
-          client,
-          batch.map((mutation) => mutation.account.userId),
-        );
+        const users = await lockUsers(client, batch.flatMap(usersOf));
         const states = await readAccounts(client, users);
-        const keyed = await this.readKeyedEntries(client, batch);
+        const groupIds = new Map<Entry, bigint>();
+        const keyed = await this.readKeyedEntries(client, batch, groupIds);
+        const groups = await readGroups(client, keyed.values(), groupIds);
         const pending: PendingEntry[] = [];
-        const decided = batch.map((mutation) => decideOne(mutation, nowMs, states, keyed, pending));
+        const decided = batch.map((item) =>
+          isGroup(item)
+            ? decideGroupSafely(item, nowMs, states, keyed, pending)
+            : decideOne(item, nowMs, states, keyed, pending),
+        );
         await appendEntries(client, pending);
-        return decided.map((outcome) => settle(outcome));
+        return decided.map((outcome) => settleItem(outcome, groupIds, groups));
       },
       {
         onCommitted: (transactionMs, commitMs) =>
@@ -179,23 +202,61 @@ export class PostgresStore implements LedgerStore {
     );
   }
 
-  /** The entries already recorded under the idempotency keys this batch names. */
+  /**
+   * The entries already recorded under the idempotency keys this batch names; `groupIds` learns
+   * the group of each one that is a group's first leg.
+   */
   private async readKeyedEntries(
     client: pg.PoolClient,
-    batch: readonly AnyMutation[],
+    batch: readonly AnyItem[],
+    groupIds: Map<Entry, bigint>,
   ): Promise<Map<string, Entry | PendingEntry>> {
     const keyed = new Map<string, Entry | PendingEntry>();
-    const named = batch.filter((mutation) => mutation.idempotencyKey !== null);
+    const named = batch.flatMap((item) => {
+      const key = keyOf(item);
+      return key === null ? [] : [key];
+    });
     if (named.length === 0) return keyed;
     const result = await client.query<EntryRow>(
       "SELECT * FROM entries WHERE user_id = ANY($1::text[]) AND idempotency_key = ANY($2::text[])",
-      [
-        [...new Set(named.map((mutation) => mutation.account.userId))],
-        [...new Set(named.map((mutation) => mutation.idempotencyKey))],
-      ],
+      [[...new Set(named.map((key) => key.userId))], [...new Set(named.map((key) => key.key))]],
     );
-    for (const row of result.rows) keyed.set(accountKeyOf(row.user_id, row.idempotency_key ?? ""), toEntry(row));
+    for (const row of result.rows) {
+      const entry = toEntry(row);
+      keyed.set(accountKeyOf(row.user_id, row.idempotency_key ?? ""), entry);
+      if (row.group_id !== null && row.group_id !== undefined) groupIds.set(entry, row.group_id);
+    }
     return keyed;
+  }
+}
+
+/** A group's rule that throws is a bug in that one group: its batch-mates still commit. */
+function decideGroupSafely(
+  group: AnyGroup,
+  nowMs: number,
+  states: Map<string, AccountState | undefined>,
+  keyed: Map<string, Entry | PendingEntry>,
+  pending: PendingEntry[],
+): GroupDecided | Decided {
+  try {
+    return decideGroup(group, nowMs, states, keyed, pending);
+  } catch (error) {
+    return { type: "failed", error };
+  }
+}
+
+function settleItem(
+  outcome: GroupDecided | Decided,
+  groupIds: ReadonlyMap<Entry, bigint>,
+  groups: ReadonlyMap<bigint, Entry[]>,
+): Settled<AnyItemResult> {
+  switch (outcome.type) {
+    case "group_applied":
+    case "group_existing":
+    case "group_rejected":
+      return { ok: true, value: settleGroup(outcome, groupIds, groups) };
+    default:
+      return settle(outcome);
   }
 }
 

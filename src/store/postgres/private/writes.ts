@@ -52,6 +52,10 @@ export interface PendingEntry {
   readonly draft: EntryDraft;
   readonly next: AccountState;
   readonly meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">;
+  /** For the legs of a group mutation: its first leg, whose id every leg stores as group_id. */
+  readonly groupFirst?: PendingEntry;
+  /** On a group's first leg: every leg of the group, in order. */
+  groupLegs?: readonly PendingEntry[];
   entry?: Entry;
 }
 
@@ -67,11 +71,14 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
     [pending.length],
   );
   const ids = idRows.rows.map((row) => row.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const columns: unknown[][] = Array.from({ length: 12 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
   pending.forEach((item, index) => {
     const id = ids[index];
     if (id === undefined) throw new Error("the sequence answered fewer ids than asked");
     item.entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
+    // A group's first leg precedes its other legs in `pending`, so its id is known by now.
+    const groupId = item.groupFirst === undefined ? null : item.groupFirst.entry?.id;
+    if (groupId === undefined) throw new Error("a group leg was appended before its first leg");
     const values = [
       id,
       item.key.userId,
@@ -85,15 +92,16 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
       item.meta.externalId,
       item.meta.occurredAtMs,
       item.meta.createdAtMs,
+      groupId,
     ];
     values.forEach((value, column) => columns[column]?.push(value));
   });
   await client.query(
     `
     INSERT INTO entries (id, user_id, currency, kind, status, amount, delta, balance_after,
-      idempotency_key, external_id, occurred_at_ms, created_at_ms)
+      idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])`,
+      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[])`,
     columns,
   );
   await upsertAccounts(client, pending);

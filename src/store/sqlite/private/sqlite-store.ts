@@ -15,6 +15,8 @@ import type {
   AccountState,
   Entry,
   EntryDraft,
+  GroupMutation,
+  GroupResult,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -22,6 +24,7 @@ import type {
   PayoutRow,
   WriteBatchObserver,
 } from "../../store.js";
+import { assertGroupLegs } from "../../group-legs.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
 import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
@@ -91,6 +94,10 @@ export class SqliteStore implements LedgerStore {
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
     return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs));
+  }
+
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
+    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs));
   }
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
@@ -174,6 +181,48 @@ export class SqliteStore implements LedgerStore {
     return { type: "applied", entry, before, after: verdict.next };
   }
 
+  /**
+   * Runs inside the group commit's savepoint for this one call: the decision is made before the
+   * first append, and an append that throws rolls every leg back with the savepoint.
+   */
+  private applyGroup<Reason extends string>(mutation: GroupMutation<Reason>, nowMs: number): GroupResult<Reason> {
+    if (mutation.idempotency !== null) {
+      const { userId, key } = mutation.idempotency;
+      const existing = this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+      if (existing !== undefined) return this.existingGroup(existing);
+    }
+    const before = mutation.accounts.map((account) => this.readAccountState(account));
+    const verdict = mutation.decide(before, nowMs);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    assertGroupLegs(mutation, verdict.legs);
+    // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
+    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
+    const groupId = (sequence?.seq ?? 0n) + 1n;
+    const entries = verdict.legs.map((leg, index) =>
+      this.append(
+        leg.account,
+        leg.entry,
+        leg.next,
+        {
+          idempotencyKey: index === 0 ? (mutation.idempotency?.key ?? null) : null,
+          externalId: null,
+          occurredAtMs: nowMs,
+          createdAtMs: nowMs,
+        },
+        groupId,
+      ),
+    );
+    assert(entries[0]?.id === groupId, "the group's first entry took the id the sequence promised");
+    return { type: "applied", groupId, entries, before };
+  }
+
+  private existingGroup<Reason extends string>(first: EntryRow): GroupResult<Reason> {
+    const groupId = first.group_id ?? null;
+    if (groupId === null) return { type: "existing", groupId, entries: [toEntry(first)] };
+    const rows = this.statements.selectGroup.all(groupId) as EntryRow[];
+    return { type: "existing", groupId, entries: rows.map(toEntry) };
+  }
+
   private readAccountState(key: AccountKey): AccountState | undefined {
     const row = this.statements.selectAccount.get(key.userId, key.currency) as AccountRow | undefined;
     return row === undefined ? undefined : toAccount(row);
@@ -188,6 +237,7 @@ export class SqliteStore implements LedgerStore {
     draft: EntryDraft,
     next: AccountState,
     meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
+    groupId: bigint | null = null,
   ): Entry {
     const info = this.statements.insertEntry.run({
       userId: key.userId,
@@ -201,6 +251,7 @@ export class SqliteStore implements LedgerStore {
       externalId: meta.externalId,
       occurredAtMs: meta.occurredAtMs,
       createdAtMs: meta.createdAtMs,
+      groupId,
     });
     assert(info.changes === 1, "an append inserts exactly one entry");
     const upserted = this.statements.upsertAccount.run({
@@ -256,9 +307,11 @@ function prepare(db: Connection) {
       ORDER BY currency LIMIT @limit`),
     insertEntry: statement(`
       INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
-        idempotency_key, external_id, occurred_at_ms, created_at_ms)
+        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
       VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
-        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs)`),
+        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId)`),
+    selectEntrySequence: statement("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"),
+    selectGroup: statement("SELECT * FROM entries WHERE group_id = ? ORDER BY id"),
     upsertAccount: statement(`
       INSERT INTO accounts (${ACCOUNT_COLUMNS})
       VALUES (@userId, @currency, @balance, @earned, @spent, @payoutRequested, @paidOut, @loaded,
