@@ -37,6 +37,7 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     load: () => loaded,
     adjustBalance: () => adjusted,
     authorize: () => ({}),
+    transfer: () => ({}),
     getBalance: () => create(GetBalanceResponseSchema, {}),
     getPayouts: () => ({}),
   };

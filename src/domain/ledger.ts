@@ -8,6 +8,13 @@ import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.j
 import { encodePageToken } from "./page-token.js";
 import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
 import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
+import {
+  decideTransfer,
+  transferAccounts,
+  transferOutcome,
+  type TransferInput,
+  type TransferReceipt,
+} from "./transfer.js";
 import type { MutationInput } from "./validate.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
@@ -46,6 +53,17 @@ export class Ledger {
 
   adjust(input: MutationInput): Promise<Outcome<Receipt>> {
     return this.mutate("adjust", input, decideAdjust(input.amount));
+  }
+
+  async transfer(input: TransferInput): Promise<Outcome<TransferReceipt>> {
+    const attempted = await attempt(() =>
+      this.store.mutateGroup({
+        accounts: transferAccounts(input),
+        idempotency: input.idempotencyKey === null ? null : { userId: input.payerUserId, key: input.idempotencyKey },
+        decide: decideTransfer(input),
+      }),
+    );
+    return attempted.ok ? transferOutcome(input, attempted.value) : attempted;
   }
 
   async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
@@ -125,7 +143,8 @@ async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
  * used twice.
  */
 function differingField(entry: Entry, kind: EntryKind, input: MutationInput): ReusedKeyField | undefined {
-  if (entry.kind !== kind) return "method";
+  // A transfer's payer leg is an adjustment too, but an AdjustBalance retry is not its replay.
+  if (entry.kind !== kind || entry.groupId !== undefined) return "method";
   if (entry.currency !== input.currency) return "currency";
   if (entry.amount !== input.amount) return "amount";
   return undefined;

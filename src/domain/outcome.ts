@@ -5,7 +5,7 @@
 import type { FieldViolation } from "./validate.js";
 
 /** The field of a request that differs from the first one sent with its idempotency key. */
-export type ReusedKeyField = "method" | "currency" | "amount";
+export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id";
 
 export type LedgerFailure =
   | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }

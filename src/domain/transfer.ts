@@ -5,9 +5,18 @@
  * positive), so the account fold and `verify` need no new kind; the group id that the store
  * writes on both legs is the transfer id. The sum of all balances is unchanged by construction.
  */
-import type { AccountKey, AccountState, GroupVerdict } from "../store/store.js";
+import type { AccountKey, AccountState, Entry, GroupResult, GroupVerdict } from "../store/store.js";
 import { applyNewEntry, balanceDelta } from "./account.js";
+import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import type { RejectReason } from "./rules.js";
+import {
+  AMOUNT_MINOR_MAX_DEFAULT,
+  checkCurrency,
+  checkIdempotencyKey,
+  checkUserId,
+  Violations,
+  type Parsed,
+} from "./validate.js";
 
 export interface TransferInput {
   readonly payerUserId: string;
@@ -56,4 +65,90 @@ export function decideTransfer(input: TransferInput) {
       ],
     };
   };
+}
+
+/** A transfer's result: its two entries (or the first ones recorded, when replayed). */
+export interface TransferReceipt {
+  readonly transferId: bigint;
+  readonly payerEntry: Entry;
+  readonly payeeEntry: Entry;
+  readonly replayed: boolean;
+}
+
+/** Maps the store's result to the caller's outcome: a replay must repeat the request exactly. */
+export function transferOutcome(input: TransferInput, result: GroupResult<RejectReason>): Outcome<TransferReceipt> {
+  switch (result.type) {
+    case "applied":
+    case "existing": {
+      const [payerEntry, payeeEntry] = result.entries;
+      const replayed = result.type === "existing";
+      const field = replayed ? differingField(input, result.groupId, payerEntry, payeeEntry) : undefined;
+      if (field !== undefined || payerEntry === undefined || payeeEntry === undefined || result.groupId === null) {
+        return failure({
+          kind: "idempotency_key_reused",
+          idempotencyKey: input.idempotencyKey ?? "",
+          field: field ?? "method",
+        });
+      }
+      return success({ transferId: result.groupId, payerEntry, payeeEntry, replayed });
+    }
+    case "rejected":
+      return result.reason === "insufficient_funds"
+        ? failure({ kind: "insufficient_funds", balance: result.current[0]?.balance ?? 0n, amount: -input.amount })
+        : failure({ kind: "balance_overflow" });
+  }
+}
+
+function differingField(
+  input: TransferInput,
+  groupId: bigint | null,
+  payerEntry: Entry | undefined,
+  payeeEntry: Entry | undefined,
+): ReusedKeyField | undefined {
+  if (groupId === null || payerEntry === undefined || payeeEntry === undefined) return "method";
+  if (payerEntry.kind !== "adjust" || payeeEntry.kind !== "adjust") return "method";
+  if (payerEntry.currency !== input.currency) return "currency";
+  if (payerEntry.amount !== -input.amount) return "amount";
+  if (payeeEntry.userId !== input.payeeUserId) return "payee_user_id";
+  return undefined;
+}
+
+export interface RawTransferInput {
+  readonly payerUserId: string;
+  readonly payeeUserId: string;
+  readonly amount: bigint;
+  readonly currency: string;
+  readonly idempotencyKey: string;
+}
+
+/** Validates a transfer request; every problem is reported at once. */
+export function parseTransfer(
+  raw: RawTransferInput,
+  defaultCurrency: string,
+  amountMinorMax: bigint = AMOUNT_MINOR_MAX_DEFAULT,
+): Parsed<TransferInput> {
+  const violations = new Violations();
+  checkUserId(violations, raw.payerUserId, "payer_user_id");
+  checkUserId(violations, raw.payeeUserId, "payee_user_id");
+  if (raw.payerUserId !== "" && raw.payerUserId === raw.payeeUserId) {
+    violations.add("payee_user_id", "SAME_AS_PAYER", "payee_user_id must differ from payer_user_id");
+  }
+  if (raw.amount <= 0n) {
+    violations.add("amount", "OUT_OF_RANGE", "amount must be greater than zero");
+  } else if (raw.amount > amountMinorMax) {
+    violations.add(
+      "amount",
+      "OUT_OF_RANGE",
+      `amount must be at most ${amountMinorMax} minor units (LEDGER_AMOUNT_MINOR_MAX)`,
+    );
+  }
+  const currency = checkCurrency(violations, raw.currency, defaultCurrency);
+  const idempotencyKey = checkIdempotencyKey(violations, raw.idempotencyKey);
+  return violations.result({
+    payerUserId: raw.payerUserId,
+    payeeUserId: raw.payeeUserId,
+    amount: raw.amount,
+    currency,
+    idempotencyKey,
+  });
 }

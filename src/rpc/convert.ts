@@ -6,6 +6,7 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Receipt } from "../domain/ledger.js";
+import type { TransferReceipt } from "../domain/transfer.js";
 import type { Account, PayoutRow } from "../store/store.js";
 import {
   AccountBalanceSchema,
@@ -14,11 +15,13 @@ import {
   Decision,
   LoadResponseSchema,
   PayoutSchema,
+  TransferResponseSchema,
   type AccountBalance,
   type AdjustBalanceResponse,
   type AuthorizeResponse,
   type LoadResponse,
   type Payout,
+  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
 
 export function toLoadResponse({ entry, replayed }: Receipt): LoadResponse {
@@ -56,6 +59,23 @@ export function toAdjustBalanceResponse({ entry, balanceBefore, replayed }: Rece
     balanceAfter: entry.balanceAfter,
     replayed,
     createdAt: timestampFromMs(entry.createdAtMs),
+  });
+}
+
+export function toTransferResponse(amount: bigint, receipt: TransferReceipt): TransferResponse {
+  const { payerEntry, payeeEntry } = receipt;
+  return create(TransferResponseSchema, {
+    transferId: receipt.transferId,
+    payerEntryId: payerEntry.id,
+    payeeEntryId: payeeEntry.id,
+    payerUserId: payerEntry.userId,
+    payeeUserId: payeeEntry.userId,
+    currency: payerEntry.currency,
+    amount,
+    payerBalanceAfter: payerEntry.balanceAfter,
+    payeeBalanceAfter: payeeEntry.balanceAfter,
+    replayed: receipt.replayed,
+    createdAt: timestampFromMs(payerEntry.createdAtMs),
   });
 }
 

@@ -22,8 +22,18 @@ import {
   type LedgerService,
   type LoadRequest,
   type LoadResponse,
+  type TransferRequest,
+  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
-import { toAccountBalance, toAdjustBalanceResponse, toAuthorizeResponse, toLoadResponse, toPayout } from "./convert.js";
+import { parseTransfer } from "../domain/transfer.js";
+import {
+  toAccountBalance,
+  toAdjustBalanceResponse,
+  toAuthorizeResponse,
+  toLoadResponse,
+  toPayout,
+  toTransferResponse,
+} from "./convert.js";
 import { toConnectError } from "./errors.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
@@ -53,6 +63,12 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
 
   async adjustBalance(request: AdjustBalanceRequest): Promise<AdjustBalanceResponse> {
     return toAdjustBalanceResponse(unwrap(await this.ledger.adjust(this.parse("adjust", request))));
+  }
+
+  async transfer(request: TransferRequest): Promise<TransferResponse> {
+    const { defaultCurrency, amountMinorMax } = this.ledger.options;
+    const input = valid(parseTransfer(request, defaultCurrency, amountMinorMax));
+    return toTransferResponse(input.amount, unwrap(await this.ledger.transfer(input)));
   }
 
   async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {

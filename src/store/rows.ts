@@ -69,6 +69,7 @@ export function toEntry(row: EntryRow): Entry {
     externalId: row.external_id,
     occurredAtMs: Number(row.occurred_at_ms),
     createdAtMs: Number(row.created_at_ms),
+    ...(row.group_id === null || row.group_id === undefined ? {} : { groupId: row.group_id }),
   };
 }
 

@@ -72,6 +72,8 @@ export interface Entry extends AccountKey, EntryDraft {
   /** When the fact happened: the vendor's createdAt, or the time of recording. */
   readonly occurredAtMs: number;
   readonly createdAtMs: number;
+  /** For a leg of a group mutation: the id of the group's first entry. Absent otherwise. */
+  readonly groupId?: bigint;
 }
 
 /** The domain's verdict on one mutation, given the account as it stands. */

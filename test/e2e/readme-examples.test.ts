@@ -30,7 +30,7 @@ for (const store of STORE_KINDS)
     });
 
     it("has curl and grpcurl examples for every RPC", () => {
-      for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts"]) {
+      for (const rpc of ["Load", "Authorize", "AdjustBalance", "Transfer", "GetBalance", "GetPayouts"]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
           `curl ${rpc}`,
@@ -69,6 +69,7 @@ for (const store of STORE_KINDS)
         ":load",
         ":authorize",
         ":adjustBalance",
+        ":transfer",
         "/balances",
         "/v1/payouts",
         "/payouts",

@@ -85,6 +85,7 @@ for (const store of STORE_KINDS)
             "Load",
             "Authorize",
             "AdjustBalance",
+            "Transfer",
             "GetBalance",
             "GetPayouts",
           ]);

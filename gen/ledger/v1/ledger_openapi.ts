@@ -159,6 +159,56 @@ export const openapiDocument: unknown = {
         }
       }
     },
+    "/v1/users/{payer_user_id}:transfer": {
+      "post": {
+        "operationId": "LedgerService_Transfer",
+        "summary": "Transfer",
+        "description": "Transfer moves an amount from one user's account to another's in one currency, atomically: two entries (the payer's debit and the payee's credit, both recorded as adjustments) that carry one transfer_id, or nothing. The payer's balance must cover the amount; otherwise it fails with FAILED_PRECONDITION and reason INSUFFICIENT_FUNDS and records nothing. The idempotency_key is scoped to the payer.",
+        "parameters": [
+          {
+            "name": "payer_user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "The user debited; same format as user_id."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.TransferResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.TransferRequest"
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/users/{user_id}/balances": {
       "get": {
         "operationId": "LedgerService_GetBalance",
@@ -709,6 +759,88 @@ export const openapiDocument: unknown = {
             "pattern": "^-?[0-9]+$"
           },
           "updatedAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
+      "ledger.v1.TransferRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "payerUserId": {
+            "type": "string",
+            "description": "The user debited; same format as user_id."
+          },
+          "payeeUserId": {
+            "type": "string",
+            "description": "The user credited; must differ from payer_user_id."
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units to move: greater than zero."
+          },
+          "currency": {
+            "type": "string",
+            "description": "ISO 4217 alphabetic code of both accounts; empty means the server's default currency."
+          },
+          "idempotencyKey": {
+            "type": "string",
+            "description": "Optional, scoped to the payer."
+          }
+        }
+      },
+      "ledger.v1.TransferResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "transferId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The id of the transfer's first entry (the payer's), stored on both entries."
+          },
+          "payerEntryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payeeEntryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payerUserId": {
+            "type": "string"
+          },
+          "payeeUserId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payerBalanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The payer's balance right after the transfer."
+          },
+          "payeeBalanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The payee's balance right after the transfer."
+          },
+          "replayed": {
+            "type": "boolean"
+          },
+          "createdAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp"
           }
         }

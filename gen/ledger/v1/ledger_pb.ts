@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiUgoSR2V0QmFsYW5jZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSKwoIYmFsYW5jZXMYAiADKAsyGS5sZWRnZXIudjEuQWNjb3VudEJhbGFuY2Ui0gIKDkFjY291bnRCYWxhbmNlEhAKCGN1cnJlbmN5GAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDgoGZWFybmVkGAMgASgDEg0KBXNwZW50GAQgASgDEg4KBnBheW91dBgFIAEoAxIQCghwYWlkX291dBgGIAEoAxIYChBwYXlvdXRfcmVxdWVzdGVkGAcgASgDEg4KBmxvYWRlZBgIIAEoAxISCgphdXRob3JpemVkGAkgASgDEhYKDmRlY2xpbmVkX2NvdW50GAogASgDEhMKC2VudHJ5X2NvdW50GAsgASgDEhEKCW92ZXJkcmF3bhgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAqUgoIRGVjaXNpb24SGAoUREVDSVNJT05fVU5TUEVDSUZJRUQQABIVChFERUNJU0lPTl9BUFBST1ZFRBABEhUKEURFQ0lTSU9OX0RFQ0xJTkVEEAIy2QQKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2ChFHZXRCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlItICCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACMs0FCg1MZWRnZXJTZXJ2aWNlElwKBExvYWQSFi5sZWRnZXIudjEuTG9hZFJlcXVlc3QaFy5sZWRnZXIudjEuTG9hZFJlc3BvbnNlIiOC0+STAh06ASoiGC92MS91c2Vycy97dXNlcl9pZH06bG9hZBJwCglBdXRob3JpemUSGy5sZWRnZXIudjEuQXV0aG9yaXplUmVxdWVzdBocLmxlZGdlci52MS5BdXRob3JpemVSZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvdXNlcnMve3VzZXJfaWR9OmF1dGhvcml6ZRKAAQoNQWRqdXN0QmFsYW5jZRIfLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVxdWVzdBogLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVzcG9uc2UiLILT5JMCJjoBKiIhL3YxL3VzZXJzL3t1c2VyX2lkfTphZGp1c3RCYWxhbmNlEnIKCFRyYW5zZmVyEhoubGVkZ2VyLnYxLlRyYW5zZmVyUmVxdWVzdBobLmxlZGdlci52MS5UcmFuc2ZlclJlc3BvbnNlIi2C0+STAic6ASoiIi92MS91c2Vycy97cGF5ZXJfdXNlcl9pZH06dHJhbnNmZXIScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -288,6 +288,126 @@ export const AdjustBalanceResponseSchema: GenMessage<AdjustBalanceResponse> = /*
   messageDesc(file_ledger_v1_ledger, 5);
 
 /**
+ * @generated from message ledger.v1.TransferRequest
+ */
+export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
+  /**
+   * The user debited; same format as user_id.
+   *
+   * @generated from field: string payer_user_id = 1;
+   */
+  payerUserId: string;
+
+  /**
+   * The user credited; must differ from payer_user_id.
+   *
+   * @generated from field: string payee_user_id = 2;
+   */
+  payeeUserId: string;
+
+  /**
+   * Minor units to move: greater than zero.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * ISO 4217 alphabetic code of both accounts; empty means the server's default currency.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Optional, scoped to the payer.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.TransferRequest.
+ * Use `create(TransferRequestSchema)` to create a new message.
+ */
+export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 6);
+
+/**
+ * @generated from message ledger.v1.TransferResponse
+ */
+export type TransferResponse = Message<"ledger.v1.TransferResponse"> & {
+  /**
+   * The id of the transfer's first entry (the payer's), stored on both entries.
+   *
+   * @generated from field: int64 transfer_id = 1;
+   */
+  transferId: bigint;
+
+  /**
+   * @generated from field: int64 payer_entry_id = 2;
+   */
+  payerEntryId: bigint;
+
+  /**
+   * @generated from field: int64 payee_entry_id = 3;
+   */
+  payeeEntryId: bigint;
+
+  /**
+   * @generated from field: string payer_user_id = 4;
+   */
+  payerUserId: string;
+
+  /**
+   * @generated from field: string payee_user_id = 5;
+   */
+  payeeUserId: string;
+
+  /**
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount = 7;
+   */
+  amount: bigint;
+
+  /**
+   * The payer's balance right after the transfer.
+   *
+   * @generated from field: int64 payer_balance_after = 8;
+   */
+  payerBalanceAfter: bigint;
+
+  /**
+   * The payee's balance right after the transfer.
+   *
+   * @generated from field: int64 payee_balance_after = 9;
+   */
+  payeeBalanceAfter: bigint;
+
+  /**
+   * @generated from field: bool replayed = 10;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 11;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.TransferResponse.
+ * Use `create(TransferResponseSchema)` to create a new message.
+ */
+export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 7);
+
+/**
  * @generated from message ledger.v1.GetBalanceRequest
  */
 export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
@@ -309,7 +429,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 8);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -333,7 +453,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 9);
 
 /**
  * AccountBalance is one user's position in one currency. Invariant:
@@ -440,7 +560,7 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
  * Use `create(AccountBalanceSchema)` to create a new message.
  */
 export const AccountBalanceSchema: GenMessage<AccountBalance> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.GetPayoutsRequest
@@ -480,7 +600,7 @@ export type GetPayoutsRequest = Message<"ledger.v1.GetPayoutsRequest"> & {
  * Use `create(GetPayoutsRequestSchema)` to create a new message.
  */
 export const GetPayoutsRequestSchema: GenMessage<GetPayoutsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * @generated from message ledger.v1.GetPayoutsResponse
@@ -506,7 +626,7 @@ export type GetPayoutsResponse = Message<"ledger.v1.GetPayoutsResponse"> & {
  * Use `create(GetPayoutsResponseSchema)` to create a new message.
  */
 export const GetPayoutsResponseSchema: GenMessage<GetPayoutsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * Payout is one user's outstanding requested payout in one currency.
@@ -552,7 +672,7 @@ export type Payout = Message<"ledger.v1.Payout"> & {
  * Use `create(PayoutSchema)` to create a new message.
  */
 export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * Decision is the outcome of an authorization.
@@ -633,6 +753,20 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof AdjustBalanceRequestSchema;
     output: typeof AdjustBalanceResponseSchema;
+  },
+  /**
+   * Transfer moves an amount from one user's account to another's in one currency, atomically:
+   * two entries (the payer's debit and the payee's credit, both recorded as adjustments) that
+   * carry one transfer_id, or nothing. The payer's balance must cover the amount; otherwise it
+   * fails with FAILED_PRECONDITION and reason INSUFFICIENT_FUNDS and records nothing. The
+   * idempotency_key is scoped to the payer.
+   *
+   * @generated from rpc ledger.v1.LedgerService.Transfer
+   */
+  transfer: {
+    methodKind: "unary";
+    input: typeof TransferRequestSchema;
+    output: typeof TransferResponseSchema;
   },
   /**
    * GetBalance returns a user's balance and aggregates, one per currency held.

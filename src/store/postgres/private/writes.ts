@@ -75,10 +75,11 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
   pending.forEach((item, index) => {
     const id = ids[index];
     if (id === undefined) throw new Error("the sequence answered fewer ids than asked");
-    item.entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
     // A group's first leg precedes its other legs in `pending`, so its id is known by now.
-    const groupId = item.groupFirst === undefined ? null : item.groupFirst.entry?.id;
+    const groupId = item.groupFirst === undefined ? null : item.groupFirst === item ? id : item.groupFirst.entry?.id;
     if (groupId === undefined) throw new Error("a group leg was appended before its first leg");
+    const entry: Entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
+    item.entry = groupId === null ? entry : { ...entry, groupId };
     const values = [
       id,
       item.key.userId,

@@ -277,6 +277,7 @@ export class SqliteStore implements LedgerStore {
       ...draft,
       balanceAfter: next.balance,
       ...meta,
+      ...(groupId === null ? {} : { groupId }),
     };
   }
 }
