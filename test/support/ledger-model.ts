@@ -5,7 +5,7 @@
  */
 const INT64_MAX = 2n ** 63n - 1n;
 
-export type Operation = "load" | "authorize" | "adjust";
+export type Operation = "load" | "authorize" | "adjust" | "transfer";
 
 export interface ModelCall {
   readonly operation: Operation;
@@ -14,6 +14,8 @@ export interface ModelCall {
   readonly currency: string;
   readonly amount: bigint;
   readonly key: string | null;
+  /** For a transfer: the payee (`userId` is the payer, who scopes the key). */
+  readonly payeeUserId?: string;
 }
 
 export interface ModelAccount {
@@ -61,7 +63,8 @@ export class LedgerModel {
         const same =
           previous.call.operation === call.operation &&
           previous.call.currency === call.currency &&
-          previous.call.amount === call.amount;
+          previous.call.amount === call.amount &&
+          previous.call.payeeUserId === call.payeeUserId;
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
           expected: {
@@ -74,15 +77,8 @@ export class LedgerModel {
         };
       }
     }
-    const current = this.account(call.userId, call.currency) ?? {
-      balance: 0n,
-      earned: 0n,
-      spent: 0n,
-      loaded: 0n,
-      authorized: 0n,
-      declinedCount: 0n,
-      entryCount: 0n,
-    };
+    if (call.operation === "transfer") return this.transfer(call);
+    const current = this.current(call.userId, call.currency);
     const next = { ...current, entryCount: current.entryCount + 1n };
     let approved: boolean | undefined;
     switch (call.operation) {
@@ -111,9 +107,7 @@ export class LedgerModel {
     }
     // Only the balance is refused past int64; lifetime totals saturate at 2^63 - 1.
     if (next.balance > INT64_MAX || next.balance < -INT64_MAX - 1n) return { expected: { code: "OUT_OF_RANGE" } };
-    for (const field of ["earned", "spent", "loaded", "authorized", "declinedCount", "entryCount"] as const) {
-      if (next[field] > INT64_MAX) next[field] = INT64_MAX;
-    }
+    saturate(next);
     this.accounts.set(`${call.userId} ${call.currency}`, next);
     const recorded: Recorded = { call, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) };
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
@@ -126,5 +120,56 @@ export class LedgerModel {
       },
       recorded,
     };
+  }
+
+  private current(userId: string, currency: string): ModelAccount {
+    return (
+      this.account(userId, currency) ?? {
+        balance: 0n,
+        earned: 0n,
+        spent: 0n,
+        loaded: 0n,
+        authorized: 0n,
+        declinedCount: 0n,
+        entryCount: 0n,
+      }
+    );
+  }
+
+  /**
+   * A transfer: refused unless the payer's balance covers it, then a debit of the payer (spent)
+   * and a credit of the payee (earned), one entry each. Its answer's balance is the payer's.
+   */
+  private transfer(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    const payeeUserId = call.payeeUserId ?? "";
+    const payer = this.current(call.userId, call.currency);
+    const payee = this.current(payeeUserId, call.currency);
+    if (payer.balance < call.amount) return { expected: { code: "FAILED_PRECONDITION" } };
+    if (payee.balance + call.amount > INT64_MAX) return { expected: { code: "OUT_OF_RANGE" } };
+    const payerNext = {
+      ...payer,
+      balance: payer.balance - call.amount,
+      spent: payer.spent + call.amount,
+      entryCount: payer.entryCount + 1n,
+    };
+    const payeeNext = {
+      ...payee,
+      balance: payee.balance + call.amount,
+      earned: payee.earned + call.amount,
+      entryCount: payee.entryCount + 1n,
+    };
+    saturate(payerNext);
+    saturate(payeeNext);
+    this.accounts.set(`${call.userId} ${call.currency}`, payerNext);
+    this.accounts.set(`${payeeUserId} ${call.currency}`, payeeNext);
+    const recorded: Recorded = { call, balanceAfter: payerNext.balance };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter: payerNext.balance }, recorded };
+  }
+}
+
+function saturate(account: ModelAccount): void {
+  for (const field of ["earned", "spent", "loaded", "authorized", "declinedCount", "entryCount"] as const) {
+    if (account[field] > INT64_MAX) account[field] = INT64_MAX;
   }
 }
