@@ -10,6 +10,7 @@ import { expect } from "chai";
 import { readConfig, storeOptions } from "../../src/config.js";
 import { decideLoad } from "../../src/domain/rules.js";
 import { decideTransfer, transferAccounts, type TransferInput } from "../../src/domain/transfer.js";
+import { verifyLedger } from "../../src/domain/verify.js";
 import { openStore } from "../../src/store/open.js";
 import type { LedgerStore } from "../../src/store/store.js";
 import { databaseFor, STORE_KINDS } from "../support/stores.js";
@@ -122,5 +123,9 @@ for (const kind of STORE_KINDS)
         return { legs, adjustSum: [...total.values()].reduce((sum, value) => sum + value, 0n) };
       });
       expect(sums).to.deep.equal({ legs: applied * 2, adjustSum: 0n });
+      // verify: every group contiguous, in one currency, summing to zero; every account its fold.
+      const report = await store.withSnapshot((entries, accounts) => verifyLedger(entries, accounts));
+      expect(report.mismatches).to.deep.equal([]);
+      expect(report.entriesChecked).to.equal(4 + applied * 2);
     });
   });
