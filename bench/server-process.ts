@@ -38,6 +38,7 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     adjustBalance: () => adjusted,
     authorize: () => ({}),
     transfer: () => ({}),
+    setAccountPolicy: () => ({}),
     getBalance: () => create(GetBalanceResponseSchema, {}),
     getPayouts: () => ({}),
   };

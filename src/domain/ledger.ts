@@ -3,7 +3,18 @@
  * port; no transport and no SQL here.
  */
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
-import type { Account, AccountState, Entry, EntryKind, LedgerStore, PayoutRow, Verdict } from "../store/store.js";
+import type {
+  Account,
+  AccountPolicy,
+  AccountState,
+  Entry,
+  EntryKind,
+  LedgerStore,
+  PayoutRow,
+  Verdict,
+} from "../store/store.js";
+import { DEFAULT_POLICY, type AccountPolicyRow } from "../store/store.js";
+import { refusalFailure, type PolicyInput } from "./policy.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
 import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
@@ -23,6 +34,11 @@ export interface Receipt {
   readonly balanceBefore: bigint;
   /** True when the idempotency key had already been used for this same request. */
   readonly replayed: boolean;
+}
+
+/** An account as GetBalance shows it: its position and its policy. */
+export interface AccountView extends Account {
+  readonly policy: AccountPolicy;
 }
 
 export interface PayoutPage {
@@ -66,14 +82,35 @@ export class Ledger {
     return attempted.ok ? transferOutcome(input, attempted.value) : attempted;
   }
 
-  async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
-    const read = await attempt(() => this.store.getAccounts(query.userId, query.currency));
+  /** Sets an account's policy; every later mutation of the account is decided under it. */
+  setPolicy(input: PolicyInput): Promise<Outcome<AccountPolicyRow>> {
+    const { userId, currency, overdraftLimit, state } = input;
+    return attempt(() => this.store.setPolicy({ userId, currency }, { overdraftLimit, state }));
+  }
+
+  async getBalance(query: BalanceQuery): Promise<Outcome<AccountView[]>> {
+    const read = await attempt(() =>
+      Promise.all([
+        this.store.getAccounts(query.userId, query.currency),
+        this.store.getPolicies(query.userId, query.currency),
+      ]),
+    );
     if (!read.ok) return read;
-    const accounts = read.value;
+    const [accounts, policies] = read.value;
     if (accounts.length === 0) {
       return failure({ kind: "account_not_found", userId: query.userId, currency: query.currency ?? null });
     }
-    return success(accounts);
+    const byCurrency = new Map(policies.map((policy) => [policy.currency, policy]));
+    return success(
+      accounts.map((account) => {
+        const policy = byCurrency.get(account.currency);
+        return {
+          ...account,
+          policy:
+            policy === undefined ? DEFAULT_POLICY : { overdraftLimit: policy.overdraftLimit, state: policy.state },
+        };
+      }),
+    );
   }
 
   async getPayouts(query: PayoutPageQuery): Promise<Outcome<PayoutPage>> {
@@ -90,7 +127,7 @@ export class Ledger {
   private async mutate(
     kind: EntryKind,
     input: MutationInput,
-    decide: (current: AccountState | undefined, nowMs: number) => Verdict<RejectReason>,
+    decide: (current: AccountState | undefined, nowMs: number, policy: AccountPolicy) => Verdict<RejectReason>,
   ): Promise<Outcome<Receipt>> {
     const attempted = await attempt(() =>
       this.store.mutate({
@@ -114,10 +151,11 @@ export class Ledger {
             })
           : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
       }
-      case "rejected":
-        return result.reason === "insufficient_funds"
-          ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
-          : failure({ kind: "balance_overflow" });
+      case "rejected": {
+        // Authorize and Load amounts are debits and credits of that size; an adjustment is signed.
+        const signed = kind === "authorize" ? -input.amount : input.amount;
+        return failure(refusalFailure(result.reason, result.current?.balance ?? 0n, result.policy, signed));
+      }
     }
   }
 }

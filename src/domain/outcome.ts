@@ -11,6 +11,15 @@ export type LedgerFailure =
   | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }
   | { readonly kind: "insufficient_funds"; readonly balance: bigint; readonly amount: bigint }
   | { readonly kind: "balance_overflow" }
+  | {
+      readonly kind: "account_policy";
+      readonly reason: "account_frozen" | "account_closed" | "overdraft_limit_exceeded";
+      /** The balance available to debits (no holds exist yet, so the balance). */
+      readonly available: bigint;
+      readonly overdraftLimit: bigint;
+      /** Negative for a debit. */
+      readonly amount: bigint;
+    }
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "unavailable"; readonly message: string }

@@ -5,7 +5,9 @@
  * positive), so the account fold and `verify` need no new kind; the group id that the store
  * writes on both legs is the transfer id. The sum of all balances is unchanged by construction.
  */
-import type { AccountKey, AccountState, Entry, GroupResult, GroupVerdict } from "../store/store.js";
+import { DEFAULT_POLICY } from "../store/store.js";
+import type { AccountKey, AccountPolicy, AccountState, Entry, GroupResult, GroupVerdict } from "../store/store.js";
+import { creditRefusal, debitRefusal, refusalFailure } from "./policy.js";
 import { applyNewEntry, balanceDelta } from "./account.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import type { RejectReason } from "./rules.js";
@@ -36,17 +38,24 @@ export function transferAccounts(input: TransferInput): [AccountKey, AccountKey]
 }
 
 /**
- * Refused with `insufficient_funds` when the payer's balance does not cover the amount (a
- * transfer never takes a payer below zero) and with `balance_overflow` when the payee's balance
- * would leave int64. Nothing is recorded for a refusal.
+ * Refused when the payer's policy refuses the debit (frozen, closed, below minus its overdraft
+ * limit: `insufficient_funds` when it has none), when the payee's account is closed, and with
+ * `balance_overflow` when the payee's balance would leave int64. Nothing is recorded for a refusal.
  */
 export function decideTransfer(input: TransferInput) {
   const [payer, payee] = transferAccounts(input);
   const { amount } = input;
-  return (current: readonly (AccountState | undefined)[], nowMs: number): GroupVerdict<RejectReason> => {
+  return (
+    current: readonly (AccountState | undefined)[],
+    nowMs: number,
+    policies: readonly AccountPolicy[] = [],
+  ): GroupVerdict<RejectReason> => {
     const payerBefore = current[0];
     const payeeBefore = current[1];
-    if ((payerBefore?.balance ?? 0n) < amount) return { type: "reject", reason: "insufficient_funds" };
+    const refused =
+      debitRefusal(payerBefore?.balance ?? 0n, amount, policies[0] ?? DEFAULT_POLICY) ??
+      creditRefusal(policies[1] ?? DEFAULT_POLICY);
+    if (refused !== undefined) return { type: "reject", reason: refused };
     const debit = {
       kind: "adjust",
       status: "applied",
@@ -92,10 +101,14 @@ export function transferOutcome(input: TransferInput, result: GroupResult<Reject
       }
       return success({ transferId: result.groupId, payerEntry, payeeEntry, replayed });
     }
-    case "rejected":
-      return result.reason === "insufficient_funds"
-        ? failure({ kind: "insufficient_funds", balance: result.current[0]?.balance ?? 0n, amount: -input.amount })
-        : failure({ kind: "balance_overflow" });
+    case "rejected": {
+      // A refusal for the payee's sake (closed) reports the payee's account; any other, the payer's.
+      const payeeRefused = result.reason === "account_closed" && result.policies[0]?.state !== "closed";
+      const index = payeeRefused ? 1 : 0;
+      const policy = result.policies[index] ?? DEFAULT_POLICY;
+      const amount = payeeRefused ? input.amount : -input.amount;
+      return failure(refusalFailure(result.reason, result.current[index]?.balance ?? 0n, policy, amount));
+    }
   }
 }
 

@@ -25,6 +25,7 @@ const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/Authorize", "write"],
   ["ledger.v1.LedgerService/AdjustBalance", "write"],
   ["ledger.v1.LedgerService/Transfer", "write"],
+  ["ledger.v1.LedgerService/SetAccountPolicy", "admin"],
 ]);
 
 const BEARER_PATTERN = /^Bearer +(\S+) *$/i;

@@ -5,11 +5,14 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { Receipt } from "../domain/ledger.js";
+import type { AccountView, Receipt } from "../domain/ledger.js";
 import type { TransferReceipt } from "../domain/transfer.js";
-import type { Account, PayoutRow } from "../store/store.js";
+import type { AccountPolicy, AccountPolicyRow, PayoutRow } from "../store/store.js";
 import {
   AccountBalanceSchema,
+  AccountStatus,
+  SetAccountPolicyResponseSchema,
+  type SetAccountPolicyResponse,
   AdjustBalanceResponseSchema,
   AuthorizeResponseSchema,
   Decision,
@@ -79,7 +82,37 @@ export function toTransferResponse(amount: bigint, receipt: TransferReceipt): Tr
   });
 }
 
-export function toAccountBalance(account: Account): AccountBalance {
+const STATUS_TO_WIRE: Record<AccountPolicy["state"], AccountStatus> = {
+  active: AccountStatus.ACTIVE,
+  frozen: AccountStatus.FROZEN,
+  closed: AccountStatus.CLOSED,
+};
+
+/** The domain's state for a wire status; `undefined` for UNSPECIFIED or an unknown number. */
+export function fromWireStatus(status: AccountStatus): AccountPolicy["state"] | undefined {
+  switch (status) {
+    case AccountStatus.ACTIVE:
+      return "active";
+    case AccountStatus.FROZEN:
+      return "frozen";
+    case AccountStatus.CLOSED:
+      return "closed";
+    default:
+      return undefined;
+  }
+}
+
+export function toSetAccountPolicyResponse(row: AccountPolicyRow): SetAccountPolicyResponse {
+  return create(SetAccountPolicyResponseSchema, {
+    userId: row.userId,
+    currency: row.currency,
+    overdraftLimit: row.overdraftLimit,
+    status: STATUS_TO_WIRE[row.state],
+    updatedAt: timestampFromMs(row.updatedAtMs),
+  });
+}
+
+export function toAccountBalance(account: AccountView): AccountBalance {
   return create(AccountBalanceSchema, {
     currency: account.currency,
     balance: account.balance,
@@ -95,6 +128,8 @@ export function toAccountBalance(account: Account): AccountBalance {
     overdrawn: account.balance < 0n,
     createdAt: timestampFromMs(account.createdAtMs),
     updatedAt: timestampFromMs(account.updatedAtMs),
+    overdraftLimit: account.policy.overdraftLimit,
+    status: STATUS_TO_WIRE[account.policy.state],
   });
 }
 

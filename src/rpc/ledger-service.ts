@@ -22,6 +22,8 @@ import {
   type LedgerService,
   type LoadRequest,
   type LoadResponse,
+  type SetAccountPolicyRequest,
+  type SetAccountPolicyResponse,
   type TransferRequest,
   type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
@@ -33,7 +35,10 @@ import {
   toLoadResponse,
   toPayout,
   toTransferResponse,
+  fromWireStatus,
+  toSetAccountPolicyResponse,
 } from "./convert.js";
+import { parsePolicy } from "../domain/policy.js";
 import { toConnectError } from "./errors.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
@@ -69,6 +74,12 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
     const { defaultCurrency, amountMinorMax } = this.ledger.options;
     const input = valid(parseTransfer(request, defaultCurrency, amountMinorMax));
     return toTransferResponse(input.amount, unwrap(await this.ledger.transfer(input)));
+  }
+
+  async setAccountPolicy(request: SetAccountPolicyRequest): Promise<SetAccountPolicyResponse> {
+    const raw = { ...request, state: fromWireStatus(request.status) };
+    const input = valid(parsePolicy(raw, this.ledger.options.defaultCurrency));
+    return toSetAccountPolicyResponse(unwrap(await this.ledger.setPolicy(input)));
   }
 
   async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {

@@ -13,6 +13,7 @@ import * as initial from "../../migrations/20261122000000_initial.js";
 import * as vendorIngest from "../../migrations/20261122000100_vendor_ingest.js";
 import * as pollerLease from "../../migrations/20261123000000_poller_lease.js";
 import * as entryGroups from "../../migrations/20261123100000_entry_groups.js";
+import * as accountPolicies from "../../migrations/20261123100100_account_policies.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -26,6 +27,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261122000100_vendor_ingest", vendorIngest],
   ["20261123000000_poller_lease", pollerLease],
   ["20261123100000_entry_groups", entryGroups],
+  ["20261123100100_account_policies", accountPolicies],
 ]);
 
 const source: Knex.MigrationSource<string> = {

@@ -2,7 +2,7 @@
  * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
-import type { Account, Entry, EntryKind, EntryStatus, PayoutRow } from "./store.js";
+import type { Account, AccountPolicy, AccountPolicyRow, Entry, EntryKind, EntryStatus, PayoutRow } from "./store.js";
 
 export interface AccountRow {
   user_id: string;
@@ -79,6 +79,24 @@ export function toPayout(row: AccountRow): PayoutRow {
     currency: row.currency,
     requested: row.payout_requested,
     paidOut: row.paid_out,
+    updatedAtMs: Number(row.updated_at_ms),
+  };
+}
+
+export interface PolicyRow {
+  user_id: string;
+  currency: string;
+  overdraft_limit: bigint;
+  state: AccountPolicy["state"];
+  updated_at_ms: bigint;
+}
+
+export function toPolicyRow(row: PolicyRow): AccountPolicyRow {
+  return {
+    userId: row.user_id,
+    currency: row.currency,
+    overdraftLimit: row.overdraft_limit,
+    state: row.state,
     updatedAtMs: Number(row.updated_at_ms),
   };
 }

@@ -30,7 +30,15 @@ for (const store of STORE_KINDS)
     });
 
     it("has curl and grpcurl examples for every RPC", () => {
-      for (const rpc of ["Load", "Authorize", "AdjustBalance", "Transfer", "GetBalance", "GetPayouts"]) {
+      for (const rpc of [
+        "Load",
+        "Authorize",
+        "AdjustBalance",
+        "Transfer",
+        "SetAccountPolicy",
+        "GetBalance",
+        "GetPayouts",
+      ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
           `curl ${rpc}`,
@@ -70,6 +78,7 @@ for (const store of STORE_KINDS)
         ":authorize",
         ":adjustBalance",
         ":transfer",
+        ":setAccountPolicy",
         "/balances",
         "/v1/payouts",
         "/payouts",

@@ -86,6 +86,7 @@ for (const store of STORE_KINDS)
             "Authorize",
             "AdjustBalance",
             "Transfer",
+            "SetAccountPolicy",
             "GetBalance",
             "GetPayouts",
           ]);

@@ -26,6 +26,7 @@ describe("migrations on PostgreSQL", function () {
       "20261122000100_vendor_ingest",
       "20261123000000_poller_lease",
       "20261123100000_entry_groups",
+      "20261123100100_account_policies",
     ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -5,7 +5,7 @@
 import { expect } from "chai";
 import { emptyAccount, applyEntry } from "../../src/domain/account.js";
 import { decideTransfer, parseTransfer, transferOutcome, type TransferInput } from "../../src/domain/transfer.js";
-import type { AccountState, Entry } from "../../src/store/store.js";
+import { DEFAULT_POLICY, type AccountState, type Entry } from "../../src/store/store.js";
 
 const input: TransferInput = {
   payerUserId: "alice",
@@ -115,6 +115,7 @@ describe("the transfer rule (unit)", () => {
       type: "rejected",
       reason: "insufficient_funds",
       current: [withBalance(12n), undefined],
+      policies: [DEFAULT_POLICY, DEFAULT_POLICY],
     });
     expect(outcome).to.deep.equal({ ok: false, failure: { kind: "insufficient_funds", balance: 12n, amount: -30n } });
   });

@@ -209,6 +209,56 @@ export const openapiDocument: unknown = {
         }
       }
     },
+    "/v1/users/{user_id}:setAccountPolicy": {
+      "post": {
+        "operationId": "LedgerService_SetAccountPolicy",
+        "summary": "SetAccountPolicy",
+        "description": "SetAccountPolicy sets an account's overdraft limit and state (admin scope). Debits may take the balance down to -overdraft_limit (0 by default); a frozen account refuses debits (FAILED_PRECONDITION, ACCOUNT_FROZEN) and accepts credits; a closed account refuses every mutation (ACCOUNT_CLOSED). A debit past the limit fails with OVERDRAFT_LIMIT_EXCEEDED (or INSUFFICIENT_FUNDS when the limit is 0); an Authorize past it is a recorded decline. The refusals carry available, overdraft_limit and amount in ErrorInfo metadata. Setting the same policy again is harmless: the call is idempotent by nature.",
+        "parameters": [
+          {
+            "name": "user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.SetAccountPolicyResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.SetAccountPolicyRequest"
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/users/{user_id}/balances": {
       "get": {
         "operationId": "LedgerService_GetBalance",
@@ -512,6 +562,21 @@ export const openapiDocument: unknown = {
           },
           "updatedAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The account's policy (SetAccountPolicy): how far below zero debits may go, and its status."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ]
           }
         }
       },
@@ -757,6 +822,64 @@ export const openapiDocument: unknown = {
             "type": "string",
             "format": "int64",
             "pattern": "^-?[0-9]+$"
+          },
+          "updatedAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
+      "ledger.v1.SetAccountPolicyRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string",
+            "description": "Empty means the server's default currency."
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units the balance may go below zero: 0 or more."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ],
+            "description": "Required."
+          }
+        }
+      },
+      "ledger.v1.SetAccountPolicyResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ]
           },
           "updatedAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp"

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI2ChFHZXRCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlItICCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACMs0FCg1MZWRnZXJTZXJ2aWNlElwKBExvYWQSFi5sZWRnZXIudjEuTG9hZFJlcXVlc3QaFy5sZWRnZXIudjEuTG9hZFJlc3BvbnNlIiOC0+STAh06ASoiGC92MS91c2Vycy97dXNlcl9pZH06bG9hZBJwCglBdXRob3JpemUSGy5sZWRnZXIudjEuQXV0aG9yaXplUmVxdWVzdBocLmxlZGdlci52MS5BdXRob3JpemVSZXNwb25zZSIogtPkkwIiOgEqIh0vdjEvdXNlcnMve3VzZXJfaWR9OmF1dGhvcml6ZRKAAQoNQWRqdXN0QmFsYW5jZRIfLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVxdWVzdBogLmxlZGdlci52MS5BZGp1c3RCYWxhbmNlUmVzcG9uc2UiLILT5JMCJjoBKiIhL3YxL3VzZXJzL3t1c2VyX2lkfTphZGp1c3RCYWxhbmNlEnIKCFRyYW5zZmVyEhoubGVkZ2VyLnYxLlRyYW5zZmVyUmVxdWVzdBobLmxlZGdlci52MS5UcmFuc2ZlclJlc3BvbnNlIi2C0+STAic6ASoiIi92MS91c2Vycy97cGF5ZXJfdXNlcl9pZH06dHJhbnNmZXIScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChdTZXRBY2NvdW50UG9saWN5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cyKwAQoYU2V0QWNjb3VudFBvbGljeVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSFwoPb3ZlcmRyYWZ0X2xpbWl0GAMgASgDEigKBnN0YXR1cxgEIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjYKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkiUgoSR2V0QmFsYW5jZVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSKwoIYmFsYW5jZXMYAiADKAsyGS5sZWRnZXIudjEuQWNjb3VudEJhbGFuY2UilQMKDkFjY291bnRCYWxhbmNlEhAKCGN1cnJlbmN5GAEgASgJEg8KB2JhbGFuY2UYAiABKAMSDgoGZWFybmVkGAMgASgDEg0KBXNwZW50GAQgASgDEg4KBnBheW91dBgFIAEoAxIQCghwYWlkX291dBgGIAEoAxIYChBwYXlvdXRfcmVxdWVzdGVkGAcgASgDEg4KBmxvYWRlZBgIIAEoAxISCgphdXRob3JpemVkGAkgASgDEhYKDmRlY2xpbmVkX2NvdW50GAogASgDEhMKC2VudHJ5X2NvdW50GAsgASgDEhEKCW92ZXJkcmF3bhgMIAEoCBIuCgpjcmVhdGVkX2F0GA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgp1cGRhdGVkX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9vdmVyZHJhZnRfbGltaXQYDyABKAMSKAoGc3RhdHVzGBAgASgOMhgubGVkZ2VyLnYxLkFjY291bnRTdGF0dXMiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMy3wYKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3VzZXJzL3twYXllcl91c2VyX2lkfTp0cmFuc2ZlchKPAQoQU2V0QWNjb3VudFBvbGljeRIiLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVxdWVzdBojLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVzcG9uc2UiMpACAoLT5JMCKToBKiIkL3YxL3VzZXJzL3t1c2VyX2lkfTpzZXRBY2NvdW50UG9saWN5EnIKCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIieQAgGC0+STAh4SHC92MS91c2Vycy97dXNlcl9pZH0vYmFsYW5jZXMSgAEKCkdldFBheW91dHMSHC5sZWRnZXIudjEuR2V0UGF5b3V0c1JlcXVlc3QaHS5sZWRnZXIudjEuR2V0UGF5b3V0c1Jlc3BvbnNlIjWQAgGC0+STAixaHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXlvdXRzEgsvdjEvcGF5b3V0c2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -408,6 +408,81 @@ export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*
   messageDesc(file_ledger_v1_ledger, 7);
 
 /**
+ * @generated from message ledger.v1.SetAccountPolicyRequest
+ */
+export type SetAccountPolicyRequest = Message<"ledger.v1.SetAccountPolicyRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Empty means the server's default currency.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Minor units the balance may go below zero: 0 or more.
+   *
+   * @generated from field: int64 overdraft_limit = 3;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * Required.
+   *
+   * @generated from field: ledger.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
+};
+
+/**
+ * Describes the message ledger.v1.SetAccountPolicyRequest.
+ * Use `create(SetAccountPolicyRequestSchema)` to create a new message.
+ */
+export const SetAccountPolicyRequestSchema: GenMessage<SetAccountPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 8);
+
+/**
+ * @generated from message ledger.v1.SetAccountPolicyResponse
+ */
+export type SetAccountPolicyResponse = Message<"ledger.v1.SetAccountPolicyResponse"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 overdraft_limit = 3;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * @generated from field: ledger.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 5;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.SetAccountPolicyResponse.
+ * Use `create(SetAccountPolicyResponseSchema)` to create a new message.
+ */
+export const SetAccountPolicyResponseSchema: GenMessage<SetAccountPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 9);
+
+/**
  * @generated from message ledger.v1.GetBalanceRequest
  */
 export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
@@ -429,7 +504,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -453,7 +528,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * AccountBalance is one user's position in one currency. Invariant:
@@ -553,6 +628,18 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 14;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * The account's policy (SetAccountPolicy): how far below zero debits may go, and its status.
+   *
+   * @generated from field: int64 overdraft_limit = 15;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * @generated from field: ledger.v1.AccountStatus status = 16;
+   */
+  status: AccountStatus;
 };
 
 /**
@@ -560,7 +647,7 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
  * Use `create(AccountBalanceSchema)` to create a new message.
  */
 export const AccountBalanceSchema: GenMessage<AccountBalance> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * @generated from message ledger.v1.GetPayoutsRequest
@@ -600,7 +687,7 @@ export type GetPayoutsRequest = Message<"ledger.v1.GetPayoutsRequest"> & {
  * Use `create(GetPayoutsRequestSchema)` to create a new message.
  */
 export const GetPayoutsRequestSchema: GenMessage<GetPayoutsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * @generated from message ledger.v1.GetPayoutsResponse
@@ -626,7 +713,7 @@ export type GetPayoutsResponse = Message<"ledger.v1.GetPayoutsResponse"> & {
  * Use `create(GetPayoutsResponseSchema)` to create a new message.
  */
 export const GetPayoutsResponseSchema: GenMessage<GetPayoutsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * Payout is one user's outstanding requested payout in one currency.
@@ -672,7 +759,7 @@ export type Payout = Message<"ledger.v1.Payout"> & {
  * Use `create(PayoutSchema)` to create a new message.
  */
 export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * Decision is the outcome of an authorization.
@@ -705,6 +792,45 @@ export enum Decision {
  */
 export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * AccountStatus is what an account may do.
+ *
+ * @generated from enum ledger.v1.AccountStatus
+ */
+export enum AccountStatus {
+  /**
+   * @generated from enum value: ACCOUNT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every mutation (the default).
+   *
+   * @generated from enum value: ACCOUNT_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Credits only.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_FROZEN = 2;
+   */
+  FROZEN = 2,
+
+  /**
+   * No mutation.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_CLOSED = 3;
+   */
+  CLOSED = 3,
+}
+
+/**
+ * Describes the enum ledger.v1.AccountStatus.
+ */
+export const AccountStatusSchema: GenEnum<AccountStatus> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 1);
 
 /**
  * LedgerService keeps user balances exactly and durably.
@@ -767,6 +893,22 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof TransferRequestSchema;
     output: typeof TransferResponseSchema;
+  },
+  /**
+   * SetAccountPolicy sets an account's overdraft limit and state (admin scope). Debits may take
+   * the balance down to -overdraft_limit (0 by default); a frozen account refuses debits
+   * (FAILED_PRECONDITION, ACCOUNT_FROZEN) and accepts credits; a closed account refuses every
+   * mutation (ACCOUNT_CLOSED). A debit past the limit fails with OVERDRAFT_LIMIT_EXCEEDED (or
+   * INSUFFICIENT_FUNDS when the limit is 0); an Authorize past it is a recorded decline. The
+   * refusals carry available, overdraft_limit and amount in ErrorInfo metadata. Setting the same
+   * policy again is harmless: the call is idempotent by nature.
+   *
+   * @generated from rpc ledger.v1.LedgerService.SetAccountPolicy
+   */
+  setAccountPolicy: {
+    methodKind: "unary";
+    input: typeof SetAccountPolicyRequestSchema;
+    output: typeof SetAccountPolicyResponseSchema;
   },
   /**
    * GetBalance returns a user's balance and aggregates, one per currency held.

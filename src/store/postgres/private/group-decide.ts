@@ -6,8 +6,8 @@
 import type pg from "pg";
 import { toEntry, type EntryRow } from "../../rows.js";
 import { assertGroupLegs } from "../../group-legs.js";
-import type { AccountState, Entry, GroupMutation, GroupResult } from "../../store.js";
-import { accountKeyOf, type PendingEntry } from "./writes.js";
+import type { AccountPolicy, AccountState, Entry, GroupMutation, GroupResult } from "../../store.js";
+import { accountKeyOf, policyOf, type PendingEntry } from "./writes.js";
 
 export type AnyGroup = GroupMutation<string>;
 
@@ -15,7 +15,12 @@ export type AnyGroup = GroupMutation<string>;
 export type GroupDecided =
   | { readonly type: "group_applied"; readonly legs: PendingEntry[]; readonly before: (AccountState | undefined)[] }
   | { readonly type: "group_existing"; readonly first: Entry | PendingEntry }
-  | { readonly type: "group_rejected"; readonly reason: string; readonly current: (AccountState | undefined)[] };
+  | {
+      readonly type: "group_rejected";
+      readonly reason: string;
+      readonly current: (AccountState | undefined)[];
+      readonly policies: AccountPolicy[];
+    };
 
 export function decideGroup(
   mutation: AnyGroup,
@@ -23,6 +28,7 @@ export function decideGroup(
   states: Map<string, AccountState | undefined>,
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
+  policyMap: ReadonlyMap<string, AccountPolicy>,
 ): GroupDecided {
   const idempotency =
     mutation.idempotency === null ? undefined : accountKeyOf(mutation.idempotency.userId, mutation.idempotency.key);
@@ -31,8 +37,9 @@ export function decideGroup(
     if (existing !== undefined) return { type: "group_existing", first: existing };
   }
   const before = mutation.accounts.map((account) => states.get(accountKeyOf(account.userId, account.currency)));
-  const verdict = mutation.decide(before, nowMs);
-  if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before };
+  const policies = mutation.accounts.map((account) => policyOf(policyMap, account));
+  const verdict = mutation.decide(before, nowMs, policies);
+  if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before, policies };
   assertGroupLegs(mutation, verdict.legs);
   const legs: PendingEntry[] = [];
   let first: PendingEntry | undefined;
@@ -122,6 +129,6 @@ export function settleGroup(
         : { type: "existing", groupId, entries: legs };
     }
     case "group_rejected":
-      return { type: "rejected", reason: outcome.reason, current: outcome.current };
+      return { type: "rejected", reason: outcome.reason, current: outcome.current, policies: outcome.policies };
   }
 }

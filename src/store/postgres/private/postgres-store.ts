@@ -8,12 +8,23 @@
  * accounts, COMMIT. Callers hear back only after COMMIT has returned, so every OK is durable.
  */
 import type pg from "pg";
-import { StoreUnavailableError } from "../../errors.js";
+import { StoreOutcomeUnknownError, StoreUnavailableError } from "../../errors.js";
 import type { IngestStore } from "../../ingest-port.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
+import {
+  toAccount,
+  toEntry,
+  toPayout,
+  toPolicyRow,
+  type AccountRow,
+  type EntryRow,
+  type PolicyRow,
+} from "../../rows.js";
 import type {
   Account,
+  AccountKey,
+  AccountPolicy,
+  AccountPolicyRow,
   AccountState,
   Entry,
   GroupMutation,
@@ -30,7 +41,16 @@ import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided 
 import { PostgresIngestStore } from "./ingest-store.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
 import { inTransaction } from "./transaction.js";
-import { ACCOUNT_COLUMNS, accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
+import {
+  ACCOUNT_COLUMNS,
+  accountKeyOf,
+  appendEntries,
+  lockUsers,
+  policyOf,
+  readAccounts,
+  readPolicies,
+  type PendingEntry,
+} from "./writes.js";
 
 type AnyMutation = Mutation<string>;
 type AnyResult = MutationResult<string>;
@@ -98,6 +118,38 @@ export class PostgresStore implements LedgerStore {
 
   mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
     return this.writer.submit(mutation) as Promise<GroupResult<Reason>>;
+  }
+
+  setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the ledger is shutting down"));
+    // Under the user's lock, like every write of the account: a mutation is decided under the
+    // policy before this or after it, never a mix.
+    return inTransaction(this.pool, async (client) => {
+      await lockUsers(client, [account.userId]);
+      const result = await client.query<PolicyRow>(
+        `INSERT INTO account_policies (user_id, currency, overdraft_limit, state, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, currency) DO UPDATE SET overdraft_limit = excluded.overdraft_limit,
+           state = excluded.state, updated_at_ms = excluded.updated_at_ms
+         RETURNING *`,
+        [account.userId, account.currency, policy.overdraftLimit, policy.state, Date.now()],
+      );
+      const row = result.rows[0];
+      if (row === undefined) throw new Error("the policy upsert returned no row");
+      return toPolicyRow(row);
+    }).catch((error: unknown) => {
+      throw error instanceof StoreOutcomeUnknownError ? error : unavailable(error, "before-commit");
+    });
+  }
+
+  getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
+    return this.read(async () => {
+      const result = await this.pool.query<PolicyRow>(
+        "SELECT * FROM account_policies WHERE user_id = $1 AND ($2::text IS NULL OR currency = $2) ORDER BY currency",
+        [userId, currency ?? null],
+      );
+      return result.rows.map(toPolicyRow);
+    });
   }
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
@@ -183,14 +235,15 @@ export class PostgresStore implements LedgerStore {
         const nowMs = Date.now();
         const users = await lockUsers(client, batch.flatMap(usersOf));
         const states = await readAccounts(client, users);
+        const policies = await readPolicies(client, users);
         const groupIds = new Map<Entry, bigint>();
         const keyed = await this.readKeyedEntries(client, batch, groupIds);
         const groups = await readGroups(client, keyed.values(), groupIds);
         const pending: PendingEntry[] = [];
         const decided = batch.map((item) =>
           isGroup(item)
-            ? decideGroupSafely(item, nowMs, states, keyed, pending)
-            : decideOne(item, nowMs, states, keyed, pending),
+            ? decideGroupSafely(item, nowMs, states, keyed, pending, policies)
+            : decideOne(item, nowMs, states, keyed, pending, policies),
         );
         await appendEntries(client, pending);
         return decided.map((outcome) => settleItem(outcome, groupIds, groups));
@@ -237,9 +290,10 @@ function decideGroupSafely(
   states: Map<string, AccountState | undefined>,
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
+  policies: ReadonlyMap<string, AccountPolicy>,
 ): GroupDecided | Decided {
   try {
-    return decideGroup(group, nowMs, states, keyed, pending);
+    return decideGroup(group, nowMs, states, keyed, pending, policies);
   } catch (error) {
     return { type: "failed", error };
   }
@@ -264,7 +318,12 @@ function settleItem(
 type Decided =
   | { readonly type: "applied"; readonly pending: PendingEntry; readonly before: AccountState | undefined }
   | { readonly type: "existing"; readonly entry: Entry | PendingEntry }
-  | { readonly type: "rejected"; readonly reason: string; readonly current: AccountState | undefined }
+  | {
+      readonly type: "rejected";
+      readonly reason: string;
+      readonly current: AccountState | undefined;
+      readonly policy: AccountPolicy;
+    }
   | { readonly type: "failed"; readonly error: unknown };
 
 function decideOne(
@@ -273,6 +332,7 @@ function decideOne(
   states: Map<string, AccountState | undefined>,
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
+  policies: ReadonlyMap<string, AccountPolicy>,
 ): Decided {
   const { userId, currency } = mutation.account;
   const idempotency = mutation.idempotencyKey === null ? undefined : accountKeyOf(userId, mutation.idempotencyKey);
@@ -283,8 +343,9 @@ function decideOne(
   const accountKey = accountKeyOf(userId, currency);
   const before = states.get(accountKey);
   try {
-    const verdict = mutation.decide(before, nowMs);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const policy = policyOf(policies, mutation.account);
+    const verdict = mutation.decide(before, nowMs, policy);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
     const item: PendingEntry = {
       key: mutation.account,
       draft: verdict.entry,
@@ -322,7 +383,10 @@ function settle(outcome: Decided): Settled<AnyResult> {
     case "existing":
       return { ok: true, value: { type: "existing", entry: entryOf(outcome.entry) } };
     case "rejected":
-      return { ok: true, value: { type: "rejected", reason: outcome.reason, current: outcome.current } };
+      return {
+        ok: true,
+        value: { type: "rejected", reason: outcome.reason, current: outcome.current, policy: outcome.policy },
+      };
     case "failed":
       return { ok: false, error: outcome.error };
   }

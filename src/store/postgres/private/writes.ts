@@ -9,8 +9,9 @@
  * engines that speak PostgreSQL's protocol, where advisory locks are missing or no-ops.
  */
 import type pg from "pg";
-import { toAccount, type AccountRow } from "../../rows.js";
-import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
+import { toAccount, toPolicyRow, type AccountRow, type PolicyRow } from "../../rows.js";
+import { DEFAULT_POLICY } from "../../store.js";
+import type { AccountKey, AccountPolicy, AccountState, Entry, EntryDraft } from "../../store.js";
 
 export const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
   authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
@@ -44,6 +45,25 @@ export async function readAccounts(
   );
   for (const row of result.rows) states.set(accountKeyOf(row.user_id, row.currency), toAccount(row));
   return states;
+}
+
+/** The policies set for the locked users' accounts, by `accountKeyOf`; `policyOf` fills the gaps. */
+export async function readPolicies(
+  client: pg.PoolClient,
+  users: readonly string[],
+): Promise<Map<string, AccountPolicy>> {
+  const policies = new Map<string, AccountPolicy>();
+  if (users.length === 0) return policies;
+  const result = await client.query<PolicyRow>("SELECT * FROM account_policies WHERE user_id = ANY($1::text[])", [
+    users,
+  ]);
+  for (const row of result.rows) policies.set(accountKeyOf(row.user_id, row.currency), toPolicyRow(row));
+  return policies;
+}
+
+export function policyOf(policies: ReadonlyMap<string, AccountPolicy>, key: AccountKey): AccountPolicy {
+  const policy = policies.get(accountKeyOf(key.userId, key.currency));
+  return policy === undefined ? DEFAULT_POLICY : { overdraftLimit: policy.overdraftLimit, state: policy.state };
 }
 
 /** An entry decided in this transaction, waiting for its id. */

@@ -9,9 +9,12 @@ import Database, { type Database as Connection, type Statement } from "better-sq
 import { assert } from "../../../assert.js";
 import { StoreUnavailableError } from "../../errors.js";
 import type { IngestStore } from "../../ingest-port.js";
+import { DEFAULT_POLICY } from "../../store.js";
 import type {
   Account,
   AccountKey,
+  AccountPolicy,
+  AccountPolicyRow,
   AccountState,
   Entry,
   EntryDraft,
@@ -27,7 +30,15 @@ import type {
 import { assertGroupLegs } from "../../group-legs.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, type AccountRow, type EntryRow } from "../../rows.js";
+import {
+  toAccount,
+  toEntry,
+  toPayout,
+  toPolicyRow,
+  type AccountRow,
+  type EntryRow,
+  type PolicyRow,
+} from "../../rows.js";
 import { SqliteIngestStore } from "./vendor-store.js";
 
 /**
@@ -100,6 +111,21 @@ export class SqliteStore implements LedgerStore {
     return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs));
   }
 
+  setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
+    return this.writer.submit((nowMs) => {
+      const row = { ...account, ...policy, updatedAtMs: nowMs };
+      const info = this.statements.upsertPolicy.run(row);
+      assert(info.changes === 1, "a policy write changes exactly one row");
+      return row;
+    });
+  }
+
+  getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
+    return this.read(() =>
+      (this.statements.selectUserPolicies.all({ userId, currency: currency ?? null }) as PolicyRow[]).map(toPolicyRow),
+    );
+  }
+
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
     return this.read(() => {
       if (currency !== undefined) {
@@ -170,8 +196,9 @@ export class SqliteStore implements LedgerStore {
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
     const before = this.readAccountState(mutation.account);
-    const verdict = mutation.decide(before, nowMs);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const policy = this.readPolicy(mutation.account);
+    const verdict = mutation.decide(before, nowMs, policy);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
     const entry = this.append(mutation.account, verdict.entry, verdict.next, {
       idempotencyKey: mutation.idempotencyKey,
       externalId: null,
@@ -192,8 +219,9 @@ export class SqliteStore implements LedgerStore {
       if (existing !== undefined) return this.existingGroup(existing);
     }
     const before = mutation.accounts.map((account) => this.readAccountState(account));
-    const verdict = mutation.decide(before, nowMs);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const policies = mutation.accounts.map((account) => this.readPolicy(account));
+    const verdict = mutation.decide(before, nowMs, policies);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
     assertGroupLegs(mutation, verdict.legs);
     // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
     const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
@@ -221,6 +249,11 @@ export class SqliteStore implements LedgerStore {
     if (groupId === null) return { type: "existing", groupId, entries: [toEntry(first)] };
     const rows = this.statements.selectGroup.all(groupId) as EntryRow[];
     return { type: "existing", groupId, entries: rows.map(toEntry) };
+  }
+
+  private readPolicy(key: AccountKey): AccountPolicy {
+    const row = this.statements.selectPolicy.get(key.userId, key.currency) as PolicyRow | undefined;
+    return row === undefined ? DEFAULT_POLICY : toPolicyRow(row);
   }
 
   private readAccountState(key: AccountKey): AccountState | undefined {
@@ -311,6 +344,15 @@ function prepare(db: Connection) {
         idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
       VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
         @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId)`),
+    selectPolicy: statement("SELECT * FROM account_policies WHERE user_id = ? AND currency = ?"),
+    selectUserPolicies: statement(
+      "SELECT * FROM account_policies WHERE user_id = @userId AND (@currency IS NULL OR currency = @currency) ORDER BY currency",
+    ),
+    upsertPolicy: statement(`
+      INSERT INTO account_policies (user_id, currency, overdraft_limit, state, updated_at_ms)
+      VALUES (@userId, @currency, @overdraftLimit, @state, @updatedAtMs)
+      ON CONFLICT (user_id, currency) DO UPDATE SET overdraft_limit = excluded.overdraft_limit,
+        state = excluded.state, updated_at_ms = excluded.updated_at_ms`),
     selectEntrySequence: statement("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"),
     selectGroup: statement("SELECT * FROM entries WHERE group_id = ? ORDER BY id"),
     upsertAccount: statement(`
