@@ -327,6 +327,15 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
       );
     }
   }
+  // Transfers (two-account group mutations) through the same store, durable, at c=100.
+  const transfers = startScript<RunStats>("store-ceiling.ts", ["full", "transfer", String(sizes.otherTotal), "100"], {
+    core: PINNING?.server,
+    env: SERVER_ENV,
+  });
+  const stats = await transfers.first;
+  await stopChild(transfers.child, undefined);
+  records.push({ id: "store-transfer-full-c100", durability: "full", concurrency: 100, stats });
+  console.log(`store alone transfers full c=100: ${stats.callsPerSec} calls/s, p99 ${stats.latencyMs.p99} ms`);
   return records;
 }
 

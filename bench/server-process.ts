@@ -37,6 +37,8 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     load: () => loaded,
     adjustBalance: () => adjusted,
     authorize: () => ({}),
+    transfer: () => ({}),
+    setAccountPolicy: () => ({}),
     getBalance: () => create(GetBalanceResponseSchema, {}),
     getPayouts: () => ({}),
     listEntries: () => ({}),

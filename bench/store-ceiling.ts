@@ -3,7 +3,10 @@
  * (Load and AdjustBalance over 1,000 accounts, or on one) goes straight to the domain and the
  * SQLite store with group commit, at the same concurrency, in a process of its own.
  *
- * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot> <total> <concurrency>
+ * `transfer` instead runs Transfer(1) between two of the 1,000 accounts (each loaded first,
+ * outside the timing): the cost of a two-account group mutation against the one-account writes.
+ *
+ * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer> <total> <concurrency>
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +28,13 @@ const store = await openSqliteStore({
   busyTimeoutMs: 2000,
 });
 const ledger = new Ledger(store, { defaultCurrency: "USD" });
+if (spread === "transfer") {
+  await Promise.all(
+    Array.from({ length: ACCOUNT_COUNT }, (_, index) =>
+      ledger.load({ userId: accountName(index), amount: 10n ** 9n, currency: "USD", idempotencyKey: null }),
+    ),
+  );
+}
 const latencies = new Float64Array(total);
 const codes: Record<string, number> = {};
 let started = 0;
@@ -40,7 +50,17 @@ async function worker(): Promise<void> {
       idempotencyKey: null,
     };
     const callStartedAt = performance.now();
-    const outcome = await (index % 2 === 0 ? ledger.load(input) : ledger.adjust(input));
+    const outcome = await (spread === "transfer"
+      ? ledger.transfer({
+          payerUserId: input.userId,
+          payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
+          amount: 1n,
+          currency: "USD",
+          idempotencyKey: null,
+        })
+      : index % 2 === 0
+        ? ledger.load(input)
+        : ledger.adjust(input));
     latencies[index] = performance.now() - callStartedAt;
     const code = outcome.ok ? "OK" : outcome.failure.kind.toUpperCase();
     codes[code] = (codes[code] ?? 0) + 1;
@@ -51,4 +71,5 @@ await Promise.all(Array.from({ length: concurrency }, () => worker()));
 const stats = summarize(latencies, codes, performance.now() - startedAt);
 await store.close();
 rmSync(dir, { recursive: true, force: true });
-process.send?.(stats);
+if (process.send === undefined) console.log(JSON.stringify(stats));
+else process.send(stats);

@@ -5,6 +5,7 @@
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
 import type {
   Account,
+  AccountPolicy,
   AccountState,
   Entry,
   EntryKind,
@@ -17,10 +18,19 @@ import { assert } from "../assert.js";
 import { foldTotals, nearerThePresent, unfoldTotals } from "./account.js";
 import { INT64_MAX } from "./money.js";
 import { encodeEntryPageToken } from "./history.js";
+import { DEFAULT_POLICY, type AccountPolicyRow } from "../store/store.js";
+import { refusalFailure, type PolicyInput } from "./policy.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
 import { encodePageToken } from "./page-token.js";
 import type { BalanceQuery, PayoutPageQuery } from "./queries.js";
 import { decideAdjust, decideAuthorize, decideLoad, type RejectReason } from "./rules.js";
+import {
+  decideTransfer,
+  transferAccounts,
+  transferOutcome,
+  type TransferInput,
+  type TransferReceipt,
+} from "./transfer.js";
 import type { MutationInput } from "./validate.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
@@ -29,6 +39,11 @@ export interface Receipt {
   readonly balanceBefore: bigint;
   /** True when the idempotency key had already been used for this same request. */
   readonly replayed: boolean;
+}
+
+/** An account as GetBalance shows it: its position and its policy. */
+export interface AccountView extends Account {
+  readonly policy: AccountPolicy;
 }
 
 export interface PayoutPage {
@@ -66,18 +81,53 @@ export class Ledger {
     return this.mutate("adjust", input, decideAdjust(input.amount));
   }
 
-  async getBalance(query: BalanceQuery): Promise<Outcome<Account[]>> {
+  async transfer(input: TransferInput): Promise<Outcome<TransferReceipt>> {
+    const attempted = await attempt(() =>
+      this.store.mutateGroup({
+        accounts: transferAccounts(input),
+        idempotency: input.idempotencyKey === null ? null : { userId: input.payerUserId, key: input.idempotencyKey },
+        decide: decideTransfer(input),
+      }),
+    );
+    return attempted.ok ? transferOutcome(input, attempted.value) : attempted;
+  }
+
+  /** Sets an account's policy; every later mutation of the account is decided under it. */
+  setPolicy(input: PolicyInput): Promise<Outcome<AccountPolicyRow>> {
+    const { userId, currency, overdraftLimit, state } = input;
+    return attempt(() => this.store.setPolicy({ userId, currency }, { overdraftLimit, state }));
+  }
+
+  /**
+   * The accounts (as they were at `asOfMs`, when given) with their policies. Policies keep no
+   * history: an `as_of` read shows the policy in force now.
+   */
+  async getBalance(query: BalanceQuery): Promise<Outcome<AccountView[]>> {
     const asOfMs = query.asOfMs;
-    const read = await attempt(async () => {
-      const current = await this.store.getAccounts(query.userId, query.currency);
-      return asOfMs === undefined ? current : this.accountsAsOf(current, asOfMs);
-    });
+    const read = await attempt(() =>
+      Promise.all([
+        this.store
+          .getAccounts(query.userId, query.currency)
+          .then((current) => (asOfMs === undefined ? current : this.accountsAsOf(current, asOfMs))),
+        this.store.getPolicies(query.userId, query.currency),
+      ]),
+    );
     if (!read.ok) return read;
-    const accounts = read.value;
+    const [accounts, policies] = read.value;
     if (accounts.length === 0) {
       return failure({ kind: "account_not_found", userId: query.userId, currency: query.currency ?? null });
     }
-    return success(accounts);
+    const byCurrency = new Map(policies.map((policy) => [policy.currency, policy]));
+    return success(
+      accounts.map((account) => {
+        const policy = byCurrency.get(account.currency);
+        return {
+          ...account,
+          policy:
+            policy === undefined ? DEFAULT_POLICY : { overdraftLimit: policy.overdraftLimit, state: policy.state },
+        };
+      }),
+    );
   }
 
   async getPayouts(query: PayoutPageQuery): Promise<Outcome<PayoutPage>> {
@@ -134,7 +184,7 @@ export class Ledger {
   private async mutate(
     kind: EntryKind,
     input: MutationInput,
-    decide: (current: AccountState | undefined, nowMs: number) => Verdict<RejectReason>,
+    decide: (current: AccountState | undefined, nowMs: number, policy: AccountPolicy) => Verdict<RejectReason>,
   ): Promise<Outcome<Receipt>> {
     const attempted = await attempt(() =>
       this.store.mutate({
@@ -158,10 +208,11 @@ export class Ledger {
             })
           : failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
       }
-      case "rejected":
-        return result.reason === "insufficient_funds"
-          ? failure({ kind: "insufficient_funds", balance: result.current?.balance ?? 0n, amount: input.amount })
-          : failure({ kind: "balance_overflow" });
+      case "rejected": {
+        // Authorize and Load amounts are debits and credits of that size; an adjustment is signed.
+        const signed = kind === "authorize" ? -input.amount : input.amount;
+        return failure(refusalFailure(result.reason, result.current?.balance ?? 0n, result.policy, signed));
+      }
     }
   }
 }
@@ -187,7 +238,8 @@ async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
  * used twice.
  */
 function differingField(entry: Entry, kind: EntryKind, input: MutationInput): ReusedKeyField | undefined {
-  if (entry.kind !== kind) return "method";
+  // A transfer's payer leg is an adjustment too, but an AdjustBalance retry is not its replay.
+  if (entry.kind !== kind || entry.groupId !== undefined) return "method";
   if (entry.currency !== input.currency) return "currency";
   if (entry.amount !== input.amount) return "amount";
   return undefined;

@@ -5,12 +5,21 @@
 import type { FieldViolation } from "./validate.js";
 
 /** The field of a request that differs from the first one sent with its idempotency key. */
-export type ReusedKeyField = "method" | "currency" | "amount";
+export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id";
 
 export type LedgerFailure =
   | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }
   | { readonly kind: "insufficient_funds"; readonly balance: bigint; readonly amount: bigint }
   | { readonly kind: "balance_overflow" }
+  | {
+      readonly kind: "account_policy";
+      readonly reason: "account_frozen" | "account_closed" | "overdraft_limit_exceeded";
+      /** The balance available to debits (no holds exist yet, so the balance). */
+      readonly available: bigint;
+      readonly overdraftLimit: bigint;
+      /** Negative for a debit. */
+      readonly amount: bigint;
+    }
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "entry_not_found"; readonly entryId: bigint }

@@ -4,31 +4,37 @@
  * The store calls them inside its write transaction, so the state they see is exactly the state
  * they change: no other write can come between the check and the debit.
  */
-import type { AccountState, EntryDraft, Verdict } from "../store/store.js";
+import { DEFAULT_POLICY, type AccountState, type EntryDraft, type Verdict } from "../store/store.js";
 import { applyNewEntry, balanceDelta } from "./account.js";
+import { creditRefusal, debitRefusal, type RejectReason } from "./policy.js";
 
-/** Why a mutation was refused; mapped to gRPC codes in `src/rpc/errors.ts`. */
-export type RejectReason = "insufficient_funds" | "balance_overflow";
+export type { RejectReason } from "./policy.js";
 
 function post(current: AccountState | undefined, entry: EntryDraft, nowMs: number): Verdict<RejectReason> {
   const next = applyNewEntry(current, entry, nowMs);
   return next === undefined ? { type: "reject", reason: "balance_overflow" } : { type: "post", entry, next };
 }
 
-/** A load always credits, unless a total would overflow int64. */
+/** A load credits unless the account is closed or a total would overflow int64. */
 export function decideLoad(amount: bigint) {
-  return (current: AccountState | undefined, nowMs: number): Verdict<RejectReason> =>
-    post(current, { kind: "load", status: "applied", amount, delta: balanceDelta("load", amount) }, nowMs);
+  return (current: AccountState | undefined, nowMs: number, policy = DEFAULT_POLICY): Verdict<RejectReason> => {
+    const refused = creditRefusal(policy);
+    if (refused !== undefined) return { type: "reject", reason: refused };
+    return post(current, { kind: "load", status: "applied", amount, delta: balanceDelta("load", amount) }, nowMs);
+  };
 }
 
 /**
- * An authorization is approved when the balance covers it and otherwise recorded as declined:
- * a decline is an entry too, because card networks require every decision to be kept.
+ * An authorization is approved when the balance (down to minus the overdraft limit) covers it
+ * and otherwise recorded as declined: a decline is an entry too, because card networks require
+ * every decision to be kept. A frozen or closed account refuses it outright, recording nothing.
  */
 export function decideAuthorize(amount: bigint) {
-  return (current: AccountState | undefined, nowMs: number): Verdict<RejectReason> => {
+  return (current: AccountState | undefined, nowMs: number, policy = DEFAULT_POLICY): Verdict<RejectReason> => {
     const balance = current?.balance ?? 0n;
-    const approved = balance >= amount;
+    const refused = debitRefusal(balance, amount, policy);
+    if (refused === "account_closed" || refused === "account_frozen") return { type: "reject", reason: refused };
+    const approved = refused === undefined;
     const entry: EntryDraft = {
       kind: "authorize",
       status: approved ? "applied" : "declined",
@@ -40,13 +46,15 @@ export function decideAuthorize(amount: bigint) {
 }
 
 /**
- * An adjustment adds, or subtracts only while the balance stays at or above zero. A refused
- * subtraction records nothing: it is an error to the caller, not a fact about the account.
+ * An adjustment adds (unless the account is closed), or subtracts only while the policy allows
+ * the debit. A refused adjustment records nothing: it is an error to the caller, not a fact
+ * about the account.
  */
 export function decideAdjust(amount: bigint) {
-  return (current: AccountState | undefined, nowMs: number): Verdict<RejectReason> => {
+  return (current: AccountState | undefined, nowMs: number, policy = DEFAULT_POLICY): Verdict<RejectReason> => {
     const balance = current?.balance ?? 0n;
-    if (amount < 0n && balance + amount < 0n) return { type: "reject", reason: "insufficient_funds" };
+    const refused = amount < 0n ? debitRefusal(balance, -amount, policy) : creditRefusal(policy);
+    if (refused !== undefined) return { type: "reject", reason: refused };
     return post(current, { kind: "adjust", status: "applied", amount, delta: balanceDelta("adjust", amount) }, nowMs);
   };
 }

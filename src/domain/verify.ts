@@ -1,6 +1,8 @@
 /**
  * The audit behind `npm run verify`: every account's cached position must equal the fold of its
- * entries, and every entry must be consistent with the ones before it.
+ * entries, and every entry must be consistent with the ones before it. The legs of a group (a
+ * transfer) must be appended together, start at the group's id, share one currency and move no
+ * money in total.
  */
 import type { Account, AccountState, Entry } from "../store/store.js";
 import { applyEntry, balanceDelta, diffAccounts } from "./account.js";
@@ -28,8 +30,10 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
     if (mismatches.length < MISMATCHES_MAX) mismatches.push({ userId, currency, problem });
   };
   let entriesChecked = 0;
+  const groups = new GroupChecker(report);
   for (const entry of entries) {
     entriesChecked += 1;
+    groups.check(entry);
     const key = JSON.stringify([entry.userId, entry.currency]);
     const expectedDelta = entry.status === "declined" ? 0n : balanceDelta(entry.kind, entry.amount);
     if (entry.delta !== expectedDelta) {
@@ -49,6 +53,7 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
     }
     folded.set(key, next);
   }
+  groups.close();
   let accountsChecked = 0;
   for (const account of accounts) {
     accountsChecked += 1;
@@ -73,4 +78,42 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
     report(userId, currency, "entries exist but the account does not");
   }
   return { entriesChecked, accountsChecked, mismatches };
+}
+
+/**
+ * Checks groups as the entries stream by, in id order, holding only the open group: both stores
+ * append a group's legs in one transaction with consecutive ids, so a group that reappears after
+ * another entry is itself a finding.
+ */
+class GroupChecker {
+  private open: { readonly first: Entry; sum: bigint } | undefined;
+  private readonly closed = new Set<bigint>();
+
+  constructor(private readonly report: (userId: string, currency: string, problem: string) => void) {}
+
+  check(entry: Entry): void {
+    if (this.open !== undefined && entry.groupId === this.open.first.groupId) {
+      if (entry.currency !== this.open.first.currency) {
+        this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${entry.groupId} mixes currencies`);
+      }
+      this.open.sum += entry.delta;
+      return;
+    }
+    this.close();
+    if (entry.groupId === undefined) return;
+    if (entry.groupId !== entry.id || this.closed.has(entry.groupId)) {
+      this.report(entry.userId, entry.currency, `entry ${entry.id}: not contiguous with group ${entry.groupId}`);
+    }
+    this.open = { first: entry, sum: entry.delta };
+  }
+
+  close(): void {
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
+    if (open.first.groupId !== undefined) this.closed.add(open.first.groupId);
+    if (open.sum !== 0n) {
+      this.report(open.first.userId, open.first.currency, `group ${open.first.groupId}: its legs sum to ${open.sum}`);
+    }
+  }
 }

@@ -26,6 +26,8 @@ const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/Load", "write"],
   ["ledger.v1.LedgerService/Authorize", "write"],
   ["ledger.v1.LedgerService/AdjustBalance", "write"],
+  ["ledger.v1.LedgerService/Transfer", "write"],
+  ["ledger.v1.LedgerService/SetAccountPolicy", "admin"],
 ]);
 
 const BEARER_PATTERN = /^Bearer +(\S+) *$/i;

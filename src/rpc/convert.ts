@@ -5,20 +5,26 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
-import type { Receipt } from "../domain/ledger.js";
-import type { Account, PayoutRow } from "../store/store.js";
+import type { AccountView, Receipt } from "../domain/ledger.js";
+import type { TransferReceipt } from "../domain/transfer.js";
+import type { AccountPolicy, AccountPolicyRow, PayoutRow } from "../store/store.js";
 import {
   AccountBalanceSchema,
+  AccountStatus,
+  SetAccountPolicyResponseSchema,
+  type SetAccountPolicyResponse,
   AdjustBalanceResponseSchema,
   AuthorizeResponseSchema,
   Decision,
   LoadResponseSchema,
   PayoutSchema,
+  TransferResponseSchema,
   type AccountBalance,
   type AdjustBalanceResponse,
   type AuthorizeResponse,
   type LoadResponse,
   type Payout,
+  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
 
 export function toLoadResponse({ entry, replayed }: Receipt): LoadResponse {
@@ -59,7 +65,54 @@ export function toAdjustBalanceResponse({ entry, balanceBefore, replayed }: Rece
   });
 }
 
-export function toAccountBalance(account: Account): AccountBalance {
+export function toTransferResponse(amount: bigint, receipt: TransferReceipt): TransferResponse {
+  const { payerEntry, payeeEntry } = receipt;
+  return create(TransferResponseSchema, {
+    transferId: receipt.transferId,
+    payerEntryId: payerEntry.id,
+    payeeEntryId: payeeEntry.id,
+    payerUserId: payerEntry.userId,
+    payeeUserId: payeeEntry.userId,
+    currency: payerEntry.currency,
+    amount,
+    payerBalanceAfter: payerEntry.balanceAfter,
+    payeeBalanceAfter: payeeEntry.balanceAfter,
+    replayed: receipt.replayed,
+    createdAt: timestampFromMs(payerEntry.createdAtMs),
+  });
+}
+
+const STATUS_TO_WIRE: Record<AccountPolicy["state"], AccountStatus> = {
+  active: AccountStatus.ACTIVE,
+  frozen: AccountStatus.FROZEN,
+  closed: AccountStatus.CLOSED,
+};
+
+/** The domain's state for a wire status; `undefined` for UNSPECIFIED or an unknown number. */
+export function fromWireStatus(status: AccountStatus): AccountPolicy["state"] | undefined {
+  switch (status) {
+    case AccountStatus.ACTIVE:
+      return "active";
+    case AccountStatus.FROZEN:
+      return "frozen";
+    case AccountStatus.CLOSED:
+      return "closed";
+    default:
+      return undefined;
+  }
+}
+
+export function toSetAccountPolicyResponse(row: AccountPolicyRow): SetAccountPolicyResponse {
+  return create(SetAccountPolicyResponseSchema, {
+    userId: row.userId,
+    currency: row.currency,
+    overdraftLimit: row.overdraftLimit,
+    status: STATUS_TO_WIRE[row.state],
+    updatedAt: timestampFromMs(row.updatedAtMs),
+  });
+}
+
+export function toAccountBalance(account: AccountView): AccountBalance {
   return create(AccountBalanceSchema, {
     currency: account.currency,
     balance: account.balance,
@@ -75,6 +128,8 @@ export function toAccountBalance(account: Account): AccountBalance {
     overdrawn: account.balance < 0n,
     createdAt: timestampFromMs(account.createdAtMs),
     updatedAt: timestampFromMs(account.updatedAtMs),
+    overdraftLimit: account.policy.overdraftLimit,
+    status: STATUS_TO_WIRE[account.policy.state],
   });
 }
 

@@ -55,6 +55,14 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
         undefined,
         [errorInfo("INSUFFICIENT_FUNDS", { balance: String(failure.balance), amount: String(failure.amount) })],
       );
+    case "account_policy":
+      return new ConnectError(policyMessage(failure), Code.FailedPrecondition, undefined, [
+        errorInfo(failure.reason.toUpperCase(), {
+          available: String(failure.available),
+          overdraft_limit: String(failure.overdraftLimit),
+          amount: String(failure.amount),
+        }),
+      ]);
     case "balance_overflow":
       return new ConnectError(
         "the result would exceed the largest amount an account can hold (2^63-1 minor units)",
@@ -102,6 +110,17 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
         errorInfo("OVERLOADED"),
         retryInfo(),
       ]);
+  }
+}
+
+function policyMessage(failure: Extract<LedgerFailure, { kind: "account_policy" }>): string {
+  switch (failure.reason) {
+    case "account_frozen":
+      return "the account is frozen: it accepts credits only";
+    case "account_closed":
+      return "the account is closed: it accepts no mutation";
+    case "overdraft_limit_exceeded":
+      return `overdraft limit exceeded: the available balance ${failure.available} minus ${-failure.amount} would go below -${failure.overdraftLimit}`;
   }
 }
 

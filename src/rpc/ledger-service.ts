@@ -29,8 +29,23 @@ import {
   type ListEntriesResponse,
   type LoadRequest,
   type LoadResponse,
+  type SetAccountPolicyRequest,
+  type SetAccountPolicyResponse,
+  type TransferRequest,
+  type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
-import { toAccountBalance, toAdjustBalanceResponse, toAuthorizeResponse, toLoadResponse, toPayout } from "./convert.js";
+import { parseTransfer } from "../domain/transfer.js";
+import {
+  toAccountBalance,
+  toAdjustBalanceResponse,
+  toAuthorizeResponse,
+  toLoadResponse,
+  toPayout,
+  toTransferResponse,
+  fromWireStatus,
+  toSetAccountPolicyResponse,
+} from "./convert.js";
+import { parsePolicy } from "../domain/policy.js";
 import { toConnectError } from "./errors.js";
 import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
 
@@ -61,6 +76,18 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
 
   async adjustBalance(request: AdjustBalanceRequest): Promise<AdjustBalanceResponse> {
     return toAdjustBalanceResponse(unwrap(await this.ledger.adjust(this.parse("adjust", request))));
+  }
+
+  async transfer(request: TransferRequest): Promise<TransferResponse> {
+    const { defaultCurrency, amountMinorMax } = this.ledger.options;
+    const input = valid(parseTransfer(request, defaultCurrency, amountMinorMax));
+    return toTransferResponse(input.amount, unwrap(await this.ledger.transfer(input)));
+  }
+
+  async setAccountPolicy(request: SetAccountPolicyRequest): Promise<SetAccountPolicyResponse> {
+    const raw = { ...request, state: fromWireStatus(request.status) };
+    const input = valid(parsePolicy(raw, this.ledger.options.defaultCurrency));
+    return toSetAccountPolicyResponse(unwrap(await this.ledger.setPolicy(input)));
   }
 
   async getBalance(request: GetBalanceRequest): Promise<GetBalanceResponse> {

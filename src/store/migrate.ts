@@ -14,6 +14,8 @@ import * as vendorIngest from "../../migrations/20261122000100_vendor_ingest.js"
 import * as pollerLease from "../../migrations/20261123000000_poller_lease.js";
 import * as entryHistory from "../../migrations/20261123100000_entry_history.js";
 import * as entryAsOf from "../../migrations/20261123100100_entry_as_of.js";
+import * as entryGroups from "../../migrations/20261123100200_entry_groups.js";
+import * as accountPolicies from "../../migrations/20261123100300_account_policies.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -28,6 +30,8 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261123000000_poller_lease", pollerLease],
   ["20261123100000_entry_history", entryHistory],
   ["20261123100100_entry_as_of", entryAsOf],
+  ["20261123100200_entry_groups", entryGroups],
+  ["20261123100300_account_policies", accountPolicies],
 ]);
 
 const source: Knex.MigrationSource<string> = {

@@ -2,7 +2,16 @@
  * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
-import type { Account, Entry, EntryKind, EntryStatus, EntryTotal, PayoutRow } from "./store.js";
+import type {
+  Account,
+  AccountPolicy,
+  AccountPolicyRow,
+  Entry,
+  EntryKind,
+  EntryStatus,
+  EntryTotal,
+  PayoutRow,
+} from "./store.js";
 
 export interface AccountRow {
   user_id: string;
@@ -31,6 +40,8 @@ export interface EntryRow {
   balance_after: bigint;
   idempotency_key: string | null;
   external_id: string | null;
+  /** Set on the legs of a group mutation (absent before the entry-groups migration's reads). */
+  group_id?: bigint | null;
   occurred_at_ms: bigint;
   created_at_ms: bigint;
 }
@@ -67,6 +78,7 @@ export function toEntry(row: EntryRow): Entry {
     externalId: row.external_id,
     occurredAtMs: Number(row.occurred_at_ms),
     createdAtMs: Number(row.created_at_ms),
+    ...(row.group_id === null || row.group_id === undefined ? {} : { groupId: row.group_id }),
   };
 }
 
@@ -98,5 +110,23 @@ export function toTotal(row: TotalRow): EntryTotal {
     amount: BigInt(row.amount),
     delta: BigInt(row.delta),
     count: BigInt(row.count),
+  };
+}
+
+export interface PolicyRow {
+  user_id: string;
+  currency: string;
+  overdraft_limit: bigint;
+  state: AccountPolicy["state"];
+  updated_at_ms: bigint;
+}
+
+export function toPolicyRow(row: PolicyRow): AccountPolicyRow {
+  return {
+    userId: row.user_id,
+    currency: row.currency,
+    overdraftLimit: row.overdraft_limit,
+    state: row.state,
+    updatedAtMs: Number(row.updated_at_ms),
   };
 }

@@ -72,6 +72,25 @@ export interface Entry extends AccountKey, EntryDraft {
   /** When the fact happened: the vendor's createdAt, or the time of recording. */
   readonly occurredAtMs: number;
   readonly createdAtMs: number;
+  /** For a leg of a group mutation: the id of the group's first entry. Absent otherwise. */
+  readonly groupId?: bigint;
+}
+
+/** What an account may do: active (everything), frozen (credits only), closed (nothing). */
+export type AccountStatus = "active" | "frozen" | "closed";
+
+/** The risk team's settings for one account, enforced in the write path. */
+export interface AccountPolicy {
+  /** How far below zero debits may take the balance, in minor units; 0 by default. */
+  readonly overdraftLimit: bigint;
+  readonly state: AccountStatus;
+}
+
+/** The policy of an account nobody set one for. */
+export const DEFAULT_POLICY: AccountPolicy = { overdraftLimit: 0n, state: "active" };
+
+export interface AccountPolicyRow extends AccountKey, AccountPolicy {
+  readonly updatedAtMs: number;
 }
 
 /** The domain's verdict on one mutation, given the account as it stands. */
@@ -84,8 +103,11 @@ export interface Mutation<Reason extends string> {
   readonly account: AccountKey;
   /** Scoped to `account.userId`; `null` makes every call a new mutation. */
   readonly idempotencyKey: string | null;
-  /** Pure: called inside the write transaction with the current state and the commit time. */
-  decide(current: AccountState | undefined, nowMs: number): Verdict<Reason>;
+  /**
+   * Pure: called inside the write transaction with the current state, the commit time and the
+   * account's policy as read in the same transaction.
+   */
+  decide(current: AccountState | undefined, nowMs: number, policy: AccountPolicy): Verdict<Reason>;
 }
 
 /**
@@ -100,7 +122,63 @@ export type MutationResult<Reason extends string> =
       readonly after: AccountState;
     }
   | { readonly type: "existing"; readonly entry: Entry }
-  | { readonly type: "rejected"; readonly reason: Reason; readonly current: AccountState | undefined };
+  | {
+      readonly type: "rejected";
+      readonly reason: Reason;
+      readonly current: AccountState | undefined;
+      readonly policy: AccountPolicy;
+    };
+
+/** One leg of a group: the entry the domain decided for one account and that account's next state. */
+export interface GroupLeg {
+  readonly account: AccountKey;
+  readonly entry: EntryDraft;
+  readonly next: AccountState;
+}
+
+/** The domain's verdict on a group mutation: every leg is appended, or none. */
+export type GroupVerdict<Reason extends string> =
+  { readonly type: "post"; readonly legs: readonly GroupLeg[] } | { readonly type: "reject"; readonly reason: Reason };
+
+/**
+ * A mutation over several accounts that the store applies atomically: one transaction, all the
+ * legs or none. PostgreSQL locks every user it names in the same sorted order as any other
+ * write; SQLite runs it in one savepoint of its group commit. Each leg's account must appear in
+ * `accounts` once, and the first leg carries the idempotency key, so it must belong to
+ * `idempotency.userId`.
+ */
+export interface GroupMutation<Reason extends string> {
+  /** Every account the decision reads or writes; no account twice. */
+  readonly accounts: readonly AccountKey[];
+  /** Scoped to `userId`; `null` makes every call a new mutation. */
+  readonly idempotency: { readonly userId: string; readonly key: string } | null;
+  /** Pure: the states and policies of `accounts`, in the same order, and the commit time. */
+  decide(
+    current: readonly (AccountState | undefined)[],
+    nowMs: number,
+    policies: readonly AccountPolicy[],
+  ): GroupVerdict<Reason>;
+}
+
+/**
+ * The outcome of a group mutation. The entries are the group's legs in order; `groupId` is the
+ * id of its first entry, stored on every leg. `existing` returns the group first recorded under
+ * the idempotency key (or the lone entry, with `groupId` null, when the key named one).
+ */
+export type GroupResult<Reason extends string> =
+  | {
+      readonly type: "applied";
+      readonly groupId: bigint;
+      readonly entries: readonly Entry[];
+      readonly before: readonly (AccountState | undefined)[];
+    }
+  | { readonly type: "existing"; readonly groupId: bigint | null; readonly entries: readonly Entry[] }
+  | {
+      readonly type: "rejected";
+      readonly reason: Reason;
+      readonly current: readonly (AccountState | undefined)[];
+      readonly policies: readonly AccountPolicy[];
+    };
 
 /** One user's outstanding requested payout in one currency. */
 export interface PayoutRow extends AccountKey {
@@ -174,6 +252,15 @@ export interface LedgerStore {
    * store cannot commit and `StoreOverloadedError` when its write queue is full.
    */
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>>;
+  /** Runs a multi-account mutation atomically, with the same durability and errors as `mutate`. */
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>>;
+  /**
+   * Sets an account's policy, serialized with the account's writes: every mutation committed
+   * after this resolves is decided under it. Durable like `mutate`.
+   */
+  setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow>;
+  /** The policies set for the user's accounts (accounts without one have `DEFAULT_POLICY`). */
+  getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]>;
   /** Every account of the user, ordered by currency; one when `currency` is given. */
   getAccounts(userId: string, currency?: string): Promise<Account[]>;
   /** Accounts whose requested payouts exceed what was paid out, in (userId, currency) order. */

@@ -30,7 +30,17 @@ for (const store of STORE_KINDS)
     });
 
     it("has curl and grpcurl examples for every RPC", () => {
-      for (const rpc of ["Load", "Authorize", "AdjustBalance", "GetBalance", "GetPayouts", "ListEntries", "GetEntry"]) {
+      for (const rpc of [
+        "Load",
+        "Authorize",
+        "AdjustBalance",
+        "Transfer",
+        "SetAccountPolicy",
+        "GetBalance",
+        "GetPayouts",
+        "ListEntries",
+        "GetEntry",
+      ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
           `curl ${rpc}`,
@@ -69,6 +79,8 @@ for (const store of STORE_KINDS)
         ":load",
         ":authorize",
         ":adjustBalance",
+        ":transfer",
+        ":setAccountPolicy",
         "/balances",
         "/v1/payouts",
         "/payouts",

@@ -12,7 +12,7 @@ import { expect } from "chai";
 import { pino } from "pino";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../gen/grpc/reflection/v1/reflection_pb.js";
-import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { AccountStatus, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { readConfig } from "../../src/config.js";
 import { generateApiKey, keyFileLine } from "../../src/rpc/api-keys.js";
 import { build, type App } from "../../src/server.js";
@@ -90,6 +90,27 @@ for (const grpcServer of ["grpc-js", "connect"])
         client.unary(getBalance, { userId: "mallory" }, { metadata: bearer(keys.reader) }),
       );
       expect(balance.code).to.equal(grpc.status.NOT_FOUND);
+    });
+
+    it("lets only an admin key set an account policy; a write key cannot", async () => {
+      const request = { userId: "frozen-by-admin", overdraftLimit: 0n, status: AccountStatus.FROZEN };
+      const denied = await callError(
+        client.unary(LedgerService.method.setAccountPolicy, request, { metadata: bearer(keys.writer) }),
+      );
+      expect(denied.code).to.equal(grpc.status.PERMISSION_DENIED);
+      expect(denied.metadata["scope"]).to.equal("admin");
+      const set = await client.unary(LedgerService.method.setAccountPolicy, request, {
+        metadata: bearer(keys.operator),
+      });
+      expect(set.status).to.equal(AccountStatus.FROZEN);
+      const transferDenied = await callError(
+        client.unary(
+          LedgerService.method.transfer,
+          { payerUserId: "a", payeeUserId: "b", amount: 1n },
+          { metadata: bearer(keys.reader) },
+        ),
+      );
+      expect(transferDenied.metadata["scope"]).to.equal("write");
     });
 
     it("answers PERMISSION_DENIED for a key without the method's scope, and writes nothing", async () => {

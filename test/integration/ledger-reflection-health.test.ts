@@ -85,6 +85,8 @@ for (const store of STORE_KINDS)
             "Load",
             "Authorize",
             "AdjustBalance",
+            "Transfer",
+            "SetAccountPolicy",
             "GetBalance",
             "GetPayouts",
             "ListEntries",

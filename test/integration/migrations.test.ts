@@ -27,6 +27,8 @@ describe("migrations on PostgreSQL", function () {
       "20261123000000_poller_lease",
       "20261123100000_entry_history",
       "20261123100100_entry_as_of",
+      "20261123100200_entry_groups",
+      "20261123100300_account_policies",
     ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -1,12 +1,12 @@
 /**
- * Model-based test: random sequences of Load, Authorize and AdjustBalance, with fresh, reused and
+ * Model-based test: random sequences of Load, Authorize, AdjustBalance and Transfer, with fresh, reused and
  * absent idempotency keys and exact retries, sent to the real server and checked call by call
  * against the reference model (test/support/ledger-model.ts), then GetBalance against the
  * model's accounts. fast-check shrinks any failure to a short sequence.
  */
 import { expect } from "chai";
 import fc from "fast-check";
-import { Decision, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { AccountStatus, Decision, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { auditLedger } from "../support/ledger-audit.js";
@@ -14,7 +14,7 @@ import { LedgerModel, type ModelCall, type Operation } from "../support/ledger-m
 import { STORE_KINDS } from "../support/stores.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
-const { load, authorize, adjustBalance, getBalance } = LedgerService.method;
+const { load, authorize, adjustBalance, transfer, setAccountPolicy, getBalance } = LedgerService.method;
 const RUNS = 100;
 
 interface Step {
@@ -34,7 +34,7 @@ const amountArbitrary = fc.oneof(
 );
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
-  operation: fc.constantFrom<Operation | "retry">("load", "load", "authorize", "adjust", "retry"),
+  operation: fc.constantFrom<Operation | "retry">("load", "load", "authorize", "adjust", "transfer", "policy", "retry"),
   user: fc.constantFrom("a", "b"),
   currency: fc.constantFrom<"" | "USD" | "EUR">("", "USD", "EUR"),
   amount: amountArbitrary,
@@ -45,13 +45,40 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
   ),
 });
 
-type Answer = { entryId: bigint; balanceAfter: bigint; replayed: boolean; decision?: Decision };
+/** `lastEntryId` is the newest entry the call recorded: a transfer's payee leg follows its payer's. */
+type Answer = { entryId: bigint; balanceAfter: bigint; replayed: boolean; decision?: Decision; lastEntryId?: bigint };
 
 async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string): Promise<Answer | GrpcCallError> {
   const input = { userId: call.userId, amount: call.amount, currency: rawCurrency, idempotencyKey: call.key ?? "" };
   try {
     if (call.operation === "load") return await client.unary(load, input);
     if (call.operation === "authorize") return await client.unary(authorize, input);
+    if (call.operation === "policy") {
+      const policy = call.policy ?? { overdraftLimit: 0n, state: "active" };
+      const status = { active: AccountStatus.ACTIVE, frozen: AccountStatus.FROZEN, closed: AccountStatus.CLOSED };
+      await client.unary(setAccountPolicy, {
+        userId: call.userId,
+        currency: rawCurrency,
+        overdraftLimit: policy.overdraftLimit,
+        status: status[policy.state],
+      });
+      return { entryId: 0n, balanceAfter: 0n, replayed: false };
+    }
+    if (call.operation === "transfer") {
+      const answer = await client.unary(transfer, {
+        payerUserId: call.userId,
+        payeeUserId: call.payeeUserId ?? "",
+        amount: call.amount,
+        currency: rawCurrency,
+        idempotencyKey: call.key ?? "",
+      });
+      return {
+        entryId: answer.transferId,
+        balanceAfter: answer.payerBalanceAfter,
+        replayed: answer.replayed,
+        lastEntryId: answer.payeeEntryId,
+      };
+    }
     return await client.unary(adjustBalance, input);
   } catch (error) {
     if (error instanceof GrpcCallError) return error;
@@ -101,6 +128,17 @@ for (const store of STORE_KINDS)
                 currency: step.currency || "USD",
                 amount,
                 key: step.key,
+                // The other user of the sequence: a transfer's payee never equals its payer.
+                ...(step.operation === "transfer" ? { payeeUserId: `r${run}-${step.user === "a" ? "b" : "a"}` } : {}),
+                // Mostly active with a small overdraft; sometimes frozen or closed.
+                ...(step.operation === "policy"
+                  ? {
+                      policy: {
+                        overdraftLimit: step.amount % 20n,
+                        state: step.amount % 5n === 0n ? "closed" : step.amount % 5n === 1n ? "frozen" : "active",
+                      } as const,
+                    }
+                  : {}),
               };
             }
             previous = { call, rawCurrency };
@@ -113,7 +151,7 @@ for (const store of STORE_KINDS)
               continue;
             }
             expect("OK", context).to.equal(expected.code);
-            if (expected.code !== "OK") continue;
+            if (expected.code !== "OK" || call.operation === "policy") continue;
             expect(answer.replayed, context).to.equal(expected.replayed);
             expect(answer.balanceAfter, context).to.equal(expected.balanceAfter);
             if (expected.approved !== undefined) {
@@ -123,7 +161,7 @@ for (const store of STORE_KINDS)
               expect(answer.entryId, `${context}: a replay must name the first entry`).to.equal(expected.firstAnswer);
             } else {
               expect(answer.entryId > lastEntryId, `${context}: entry ids must grow`).to.equal(true);
-              lastEntryId = answer.entryId;
+              lastEntryId = answer.lastEntryId ?? answer.entryId;
               if (recorded !== undefined) recorded.answer = answer.entryId;
             }
           }

@@ -183,6 +183,8 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
       "/v1/users/{user_id}:load",
       "/v1/users/{user_id}:authorize",
       "/v1/users/{user_id}:adjustBalance",
+      "/v1/users/{payer_user_id}:transfer",
+      "/v1/users/{user_id}:setAccountPolicy",
       "/v1/users/{user_id}/balances",
       "/v1/payouts",
       "/v1/users/{user_id}/payouts",

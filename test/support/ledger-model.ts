@@ -5,7 +5,13 @@
  */
 const INT64_MAX = 2n ** 63n - 1n;
 
-export type Operation = "load" | "authorize" | "adjust";
+export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy";
+
+/** An account's policy as SetAccountPolicy sets it: no policy is limit 0, active. */
+export interface ModelPolicy {
+  readonly overdraftLimit: bigint;
+  readonly state: "active" | "frozen" | "closed";
+}
 
 export interface ModelCall {
   readonly operation: Operation;
@@ -14,6 +20,10 @@ export interface ModelCall {
   readonly currency: string;
   readonly amount: bigint;
   readonly key: string | null;
+  /** For a transfer: the payee (`userId` is the payer, who scopes the key). */
+  readonly payeeUserId?: string;
+  /** For a policy call: the policy to set (`amount` and `key` are unused). */
+  readonly policy?: ModelPolicy;
 }
 
 export interface ModelAccount {
@@ -47,21 +57,31 @@ interface Recorded {
 
 export class LedgerModel {
   readonly accounts = new Map<string, ModelAccount>();
+  private readonly policies = new Map<string, ModelPolicy>();
   private readonly keys = new Map<string, Recorded>();
 
   account(userId: string, currency: string): ModelAccount | undefined {
     return this.accounts.get(`${userId} ${currency}`);
   }
 
+  private policyOf(userId: string, currency: string): ModelPolicy {
+    return this.policies.get(`${userId} ${currency}`) ?? { overdraftLimit: 0n, state: "active" };
+  }
+
   /** Applies `call` to the model and says what the service must answer. */
   apply(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    if (call.operation === "policy") {
+      this.policies.set(`${call.userId} ${call.currency}`, call.policy ?? { overdraftLimit: 0n, state: "active" });
+      return { expected: { code: "OK", replayed: false, balanceAfter: 0n } };
+    }
     if (call.key !== null) {
       const previous = this.keys.get(`${call.userId} ${call.key}`);
       if (previous !== undefined) {
         const same =
           previous.call.operation === call.operation &&
           previous.call.currency === call.currency &&
-          previous.call.amount === call.amount;
+          previous.call.amount === call.amount &&
+          previous.call.payeeUserId === call.payeeUserId;
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
           expected: {
@@ -74,15 +94,13 @@ export class LedgerModel {
         };
       }
     }
-    const current = this.account(call.userId, call.currency) ?? {
-      balance: 0n,
-      earned: 0n,
-      spent: 0n,
-      loaded: 0n,
-      authorized: 0n,
-      declinedCount: 0n,
-      entryCount: 0n,
-    };
+    if (call.operation === "transfer") return this.transfer(call);
+    const current = this.current(call.userId, call.currency);
+    const policy = this.policyOf(call.userId, call.currency);
+    const debit = call.operation === "authorize" || (call.operation === "adjust" && call.amount < 0n);
+    if (policy.state === "closed" || (debit && policy.state === "frozen")) {
+      return { expected: { code: "FAILED_PRECONDITION" } };
+    }
     const next = { ...current, entryCount: current.entryCount + 1n };
     let approved: boolean | undefined;
     switch (call.operation) {
@@ -92,7 +110,7 @@ export class LedgerModel {
         next.loaded += call.amount;
         break;
       case "authorize":
-        approved = current.balance >= call.amount;
+        approved = current.balance - call.amount >= -policy.overdraftLimit;
         if (approved) {
           next.balance -= call.amount;
           next.spent += call.amount;
@@ -102,7 +120,7 @@ export class LedgerModel {
         }
         break;
       case "adjust":
-        if (call.amount < 0n && current.balance + call.amount < 0n)
+        if (call.amount < 0n && current.balance + call.amount < -policy.overdraftLimit)
           return { expected: { code: "FAILED_PRECONDITION" } };
         next.balance += call.amount;
         if (call.amount > 0n) next.earned += call.amount;
@@ -111,9 +129,7 @@ export class LedgerModel {
     }
     // Only the balance is refused past int64; lifetime totals saturate at 2^63 - 1.
     if (next.balance > INT64_MAX || next.balance < -INT64_MAX - 1n) return { expected: { code: "OUT_OF_RANGE" } };
-    for (const field of ["earned", "spent", "loaded", "authorized", "declinedCount", "entryCount"] as const) {
-      if (next[field] > INT64_MAX) next[field] = INT64_MAX;
-    }
+    saturate(next);
     this.accounts.set(`${call.userId} ${call.currency}`, next);
     const recorded: Recorded = { call, balanceAfter: next.balance, ...(approved === undefined ? {} : { approved }) };
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
@@ -126,5 +142,60 @@ export class LedgerModel {
       },
       recorded,
     };
+  }
+
+  private current(userId: string, currency: string): ModelAccount {
+    return (
+      this.account(userId, currency) ?? {
+        balance: 0n,
+        earned: 0n,
+        spent: 0n,
+        loaded: 0n,
+        authorized: 0n,
+        declinedCount: 0n,
+        entryCount: 0n,
+      }
+    );
+  }
+
+  /**
+   * A transfer: refused unless the payer's policy allows the debit and the payee's the credit, then a debit of the payer (spent)
+   * and a credit of the payee (earned), one entry each. Its answer's balance is the payer's.
+   */
+  private transfer(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    const payeeUserId = call.payeeUserId ?? "";
+    const payer = this.current(call.userId, call.currency);
+    const payee = this.current(payeeUserId, call.currency);
+    const payerPolicy = this.policyOf(call.userId, call.currency);
+    if (payerPolicy.state !== "active") return { expected: { code: "FAILED_PRECONDITION" } };
+    if (payer.balance - call.amount < -payerPolicy.overdraftLimit) return { expected: { code: "FAILED_PRECONDITION" } };
+    if (this.policyOf(payeeUserId, call.currency).state === "closed")
+      return { expected: { code: "FAILED_PRECONDITION" } };
+    if (payee.balance + call.amount > INT64_MAX) return { expected: { code: "OUT_OF_RANGE" } };
+    const payerNext = {
+      ...payer,
+      balance: payer.balance - call.amount,
+      spent: payer.spent + call.amount,
+      entryCount: payer.entryCount + 1n,
+    };
+    const payeeNext = {
+      ...payee,
+      balance: payee.balance + call.amount,
+      earned: payee.earned + call.amount,
+      entryCount: payee.entryCount + 1n,
+    };
+    saturate(payerNext);
+    saturate(payeeNext);
+    this.accounts.set(`${call.userId} ${call.currency}`, payerNext);
+    this.accounts.set(`${payeeUserId} ${call.currency}`, payeeNext);
+    const recorded: Recorded = { call, balanceAfter: payerNext.balance };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter: payerNext.balance }, recorded };
+  }
+}
+
+function saturate(account: ModelAccount): void {
+  for (const field of ["earned", "spent", "loaded", "authorized", "declinedCount", "entryCount"] as const) {
+    if (account[field] > INT64_MAX) account[field] = INT64_MAX;
   }
 }

@@ -138,4 +138,30 @@ describe("verifyLedger", () => {
       "account has no entries",
     ]);
   });
+
+  it("reports a group whose legs do not sum to zero, or that is not contiguous", () => {
+    const leg = (id: bigint, groupId: bigint, amount: bigint, userId: string): Entry => ({
+      ...entry(id, amount, 0n),
+      userId,
+      kind: "adjust",
+      groupId,
+    });
+    const problems = (entries: Entry[]) =>
+      verifyLedger(entries, [])
+        .mismatches.map((mismatch) => mismatch.problem)
+        .filter((problem) => /group/.test(problem));
+    expect(problems([leg(1n, 1n, -5n, "a"), leg(2n, 1n, 5n, "b")])).to.deep.equal([]);
+    expect(problems([leg(1n, 1n, -5n, "a"), leg(2n, 1n, 4n, "b")])).to.deep.equal(["group 1: its legs sum to -1"]);
+    expect(problems([leg(1n, 1n, -5n, "a"), entry(2n, 1n, 1n), leg(3n, 1n, 5n, "b")])).to.deep.equal([
+      "group 1: its legs sum to -5",
+      "entry 3: not contiguous with group 1",
+      "group 1: its legs sum to 5",
+    ]);
+    expect(
+      problems([
+        { ...leg(2n, 2n, -5n, "a"), currency: "USD" },
+        { ...leg(3n, 2n, 5n, "b"), currency: "EUR" },
+      ]),
+    ).to.deep.equal(["entry 3: its group 2 mixes currencies"]);
+  });
 });

@@ -159,6 +159,106 @@ export const openapiDocument: unknown = {
         }
       }
     },
+    "/v1/users/{payer_user_id}:transfer": {
+      "post": {
+        "operationId": "LedgerService_Transfer",
+        "summary": "Transfer",
+        "description": "Transfer moves an amount from one user's account to another's in one currency, atomically: two entries (the payer's debit and the payee's credit, both recorded as adjustments) that carry one transfer_id, or nothing. The payer's balance must cover the amount; otherwise it fails with FAILED_PRECONDITION and reason INSUFFICIENT_FUNDS and records nothing. The idempotency_key is scoped to the payer.",
+        "parameters": [
+          {
+            "name": "payer_user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "The user debited; same format as user_id."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.TransferResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.TransferRequest"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/users/{user_id}:setAccountPolicy": {
+      "post": {
+        "operationId": "LedgerService_SetAccountPolicy",
+        "summary": "SetAccountPolicy",
+        "description": "SetAccountPolicy sets an account's overdraft limit and state (admin scope). Debits may take the balance down to -overdraft_limit (0 by default); a frozen account refuses debits (FAILED_PRECONDITION, ACCOUNT_FROZEN) and accepts credits; a closed account refuses every mutation (ACCOUNT_CLOSED). A debit past the limit fails with OVERDRAFT_LIMIT_EXCEEDED (or INSUFFICIENT_FUNDS when the limit is 0); an Authorize past it is a recorded decline. The refusals carry available, overdraft_limit and amount in ErrorInfo metadata. Setting the same policy again is harmless: the call is idempotent by nature.",
+        "parameters": [
+          {
+            "name": "user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.SetAccountPolicyResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.SetAccountPolicyRequest"
+              }
+            }
+          }
+        }
+      }
+    },
     "/v1/users/{user_id}/balances": {
       "get": {
         "operationId": "LedgerService_GetBalance",
@@ -606,6 +706,21 @@ export const openapiDocument: unknown = {
           },
           "updatedAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The account's policy (SetAccountPolicy): how far below zero debits may go, and its status."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ]
           }
         }
       },
@@ -951,6 +1066,146 @@ export const openapiDocument: unknown = {
             "pattern": "^-?[0-9]+$"
           },
           "updatedAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
+      "ledger.v1.SetAccountPolicyRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string",
+            "description": "Empty means the server's default currency."
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units the balance may go below zero: 0 or more."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ],
+            "description": "Required."
+          }
+        }
+      },
+      "ledger.v1.SetAccountPolicyResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "overdraftLimit": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "ACCOUNT_STATUS_UNSPECIFIED",
+              "ACCOUNT_STATUS_ACTIVE",
+              "ACCOUNT_STATUS_FROZEN",
+              "ACCOUNT_STATUS_CLOSED"
+            ]
+          },
+          "updatedAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
+      "ledger.v1.TransferRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "payerUserId": {
+            "type": "string",
+            "description": "The user debited; same format as user_id."
+          },
+          "payeeUserId": {
+            "type": "string",
+            "description": "The user credited; must differ from payer_user_id."
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units to move: greater than zero."
+          },
+          "currency": {
+            "type": "string",
+            "description": "ISO 4217 alphabetic code of both accounts; empty means the server's default currency."
+          },
+          "idempotencyKey": {
+            "type": "string",
+            "description": "Optional, scoped to the payer."
+          }
+        }
+      },
+      "ledger.v1.TransferResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "transferId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The id of the transfer's first entry (the payer's), stored on both entries."
+          },
+          "payerEntryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payeeEntryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payerUserId": {
+            "type": "string"
+          },
+          "payeeUserId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "payerBalanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The payer's balance right after the transfer."
+          },
+          "payeeBalanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The payee's balance right after the transfer."
+          },
+          "replayed": {
+            "type": "boolean"
+          },
+          "createdAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp"
           }
         }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImEKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoFYXNfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlItICCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIssCCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEiIKBGtpbmQYBCABKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiYKBnN0YXR1cxgFIAEoDjIWLmxlZGdlci52MS5FbnRyeVN0YXR1cxIOCgZhbW91bnQYBiABKAMSDQoFZGVsdGEYByABKAMSFQoNYmFsYW5jZV9hZnRlchgIIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSEQoJdmVuZG9yX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKHAgoSTGlzdEVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWtpbmRzGAUgAygOMhQubGVkZ2VyLnYxLkVudHJ5S2luZBIkCgVvcmRlchgGIAEoDjIVLmxlZGdlci52MS5FbnRyeU9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoPR2V0RW50cnlSZXF1ZXN0EhAKCGVudHJ5X2lkGAEgASgDIjkKEEdldEVudHJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkqUgoIRGVjaXNpb24SGAoUREVDSVNJT05fVU5TUEVDSUZJRUQQABIVChFERUNJU0lPTl9BUFBST1ZFRBABEhUKEURFQ0lTSU9OX0RFQ0xJTkVEEAIq5gEKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPRU5UUllfS0lORF9MT0FEEAESGAoURU5UUllfS0lORF9BVVRIT1JJWkUQAhIVChFFTlRSWV9LSU5EX0FESlVTVBADEhwKGEVOVFJZX0tJTkRfVkVORE9SX0VBUk5FRBAEEhsKF0VOVFJZX0tJTkRfVkVORE9SX1NQRU5UEAUSHAoYRU5UUllfS0lORF9WRU5ET1JfUEFZT1VUEAYSHgoaRU5UUllfS0lORF9WRU5ET1JfUEFJRF9PVVQQBypgCgtFbnRyeVN0YXR1cxIcChhFTlRSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRFTlRSWV9TVEFUVVNfQVBQTElFRBABEhkKFUVOVFJZX1NUQVRVU19ERUNMSU5FRBACKmUKCkVudHJ5T3JkZXISGwoXRU5UUllfT1JERVJfVU5TUEVDSUZJRUQQABIcChhFTlRSWV9PUkRFUl9ORVdFU1RfRklSU1QQARIcChhFTlRSWV9PUkRFUl9PTERFU1RfRklSU1QQAjK0BgoNTGVkZ2VyU2VydmljZRJcCgRMb2FkEhYubGVkZ2VyLnYxLkxvYWRSZXF1ZXN0GhcubGVkZ2VyLnYxLkxvYWRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9OmxvYWQScAoJQXV0aG9yaXplEhsubGVkZ2VyLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5sZWRnZXIudjEuQXV0aG9yaXplUmVzcG9uc2UiKILT5JMCIjoBKiIdL3YxL3VzZXJzL3t1c2VyX2lkfTphdXRob3JpemUSgAEKDUFkanVzdEJhbGFuY2USHy5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlcXVlc3QaIC5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlc3BvbnNlIiyC0+STAiY6ASoiIS92MS91c2Vycy97dXNlcl9pZH06YWRqdXN0QmFsYW5jZRJyCgpHZXRCYWxhbmNlEhwubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkdldEJhbGFuY2VSZXNwb25zZSInkAIBgtPkkwIeEhwvdjEvdXNlcnMve3VzZXJfaWR9L2JhbGFuY2VzEoABCgpHZXRQYXlvdXRzEhwubGVkZ2VyLnYxLkdldFBheW91dHNSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkdldFBheW91dHNSZXNwb25zZSI1kAIBgtPkkwIsWh0SGy92MS91c2Vycy97dXNlcl9pZH0vcGF5b3V0cxILL3YxL3BheW91dHMSdAoLTGlzdEVudHJpZXMSHS5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXF1ZXN0Gh4ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVzcG9uc2UiJpACAYLT5JMCHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9lbnRyaWVzEmMKCEdldEVudHJ5EhoubGVkZ2VyLnYxLkdldEVudHJ5UmVxdWVzdBobLmxlZGdlci52MS5HZXRFbnRyeVJlc3BvbnNlIh6C0+STAhgSFi92MS9lbnRyaWVzL3tlbnRyeV9pZH1iBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChdTZXRBY2NvdW50UG9saWN5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cyKwAQoYU2V0QWNjb3VudFBvbGljeVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSFwoPb3ZlcmRyYWZ0X2xpbWl0GAMgASgDEigKBnN0YXR1cxgEIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImEKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoFYXNfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlIpUDCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmRyYWZ0X2xpbWl0GA8gASgDEigKBnN0YXR1cxgQIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzIl0KEUdldFBheW91dHNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkSEAoIY3VycmVuY3kYBCABKAkiUQoSR2V0UGF5b3V0c1Jlc3BvbnNlEiIKB3BheW91dHMYASADKAsyES5sZWRnZXIudjEuUGF5b3V0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKQAQoGUGF5b3V0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSDgoGYW1vdW50GAMgASgDEhEKCXJlcXVlc3RlZBgEIAEoAxIQCghwYWlkX291dBgFIAEoAxIuCgp1cGRhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLLAgoLTGVkZ2VyRW50cnkSCgoCaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIiCgRraW5kGAQgASgOMhQubGVkZ2VyLnYxLkVudHJ5S2luZBImCgZzdGF0dXMYBSABKA4yFi5sZWRnZXIudjEuRW50cnlTdGF0dXMSDgoGYW1vdW50GAYgASgDEg0KBWRlbHRhGAcgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYCCABKAMSFwoPaWRlbXBvdGVuY3lfa2V5GAkgASgJEhEKCXZlbmRvcl9pZBgKIAEoCRIvCgtvY2N1cnJlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKY3JlYXRlZF9hdBgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihwIKEkxpc3RFbnRyaWVzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEi4KCnN0YXJ0X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIjCgVraW5kcxgFIAMoDjIULmxlZGdlci52MS5FbnRyeUtpbmQSJAoFb3JkZXIYBiABKA4yFS5sZWRnZXIudjEuRW50cnlPcmRlchIRCglwYWdlX3NpemUYByABKAUSEgoKcGFnZV90b2tlbhgIIAEoCSJXChNMaXN0RW50cmllc1Jlc3BvbnNlEicKB2VudHJpZXMYASADKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIiMKD0dldEVudHJ5UmVxdWVzdBIQCghlbnRyeV9pZBgBIAEoAyI5ChBHZXRFbnRyeVJlc3BvbnNlEiUKBWVudHJ5GAEgASgLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5KlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMq5gEKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPRU5UUllfS0lORF9MT0FEEAESGAoURU5UUllfS0lORF9BVVRIT1JJWkUQAhIVChFFTlRSWV9LSU5EX0FESlVTVBADEhwKGEVOVFJZX0tJTkRfVkVORE9SX0VBUk5FRBAEEhsKF0VOVFJZX0tJTkRfVkVORE9SX1NQRU5UEAUSHAoYRU5UUllfS0lORF9WRU5ET1JfUEFZT1VUEAYSHgoaRU5UUllfS0lORF9WRU5ET1JfUEFJRF9PVVQQBypgCgtFbnRyeVN0YXR1cxIcChhFTlRSWV9TVEFUVVNfVU5TUEVDSUZJRUQQABIYChRFTlRSWV9TVEFUVVNfQVBQTElFRBABEhkKFUVOVFJZX1NUQVRVU19ERUNMSU5FRBACKmUKCkVudHJ5T3JkZXISGwoXRU5UUllfT1JERVJfVU5TUEVDSUZJRUQQABIcChhFTlRSWV9PUkRFUl9ORVdFU1RfRklSU1QQARIcChhFTlRSWV9PUkRFUl9PTERFU1RfRklSU1QQAjK6CAoNTGVkZ2VyU2VydmljZRJcCgRMb2FkEhYubGVkZ2VyLnYxLkxvYWRSZXF1ZXN0GhcubGVkZ2VyLnYxLkxvYWRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9OmxvYWQScAoJQXV0aG9yaXplEhsubGVkZ2VyLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5sZWRnZXIudjEuQXV0aG9yaXplUmVzcG9uc2UiKILT5JMCIjoBKiIdL3YxL3VzZXJzL3t1c2VyX2lkfTphdXRob3JpemUSgAEKDUFkanVzdEJhbGFuY2USHy5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlcXVlc3QaIC5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlc3BvbnNlIiyC0+STAiY6ASoiIS92MS91c2Vycy97dXNlcl9pZH06YWRqdXN0QmFsYW5jZRJyCghUcmFuc2ZlchIaLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaGy5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvdXNlcnMve3BheWVyX3VzZXJfaWR9OnRyYW5zZmVyEo8BChBTZXRBY2NvdW50UG9saWN5EiIubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXF1ZXN0GiMubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXNwb25zZSIykAICgtPkkwIpOgEqIiQvdjEvdXNlcnMve3VzZXJfaWR9OnNldEFjY291bnRQb2xpY3kScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzEnQKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIiaQAgGC0+STAh0SGy92MS91c2Vycy97dXNlcl9pZH0vZW50cmllcxJjCghHZXRFbnRyeRIaLmxlZGdlci52MS5HZXRFbnRyeVJlcXVlc3QaGy5sZWRnZXIudjEuR2V0RW50cnlSZXNwb25zZSIegtPkkwIYEhYvdjEvZW50cmllcy97ZW50cnlfaWR9YgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -288,6 +288,201 @@ export const AdjustBalanceResponseSchema: GenMessage<AdjustBalanceResponse> = /*
   messageDesc(file_ledger_v1_ledger, 5);
 
 /**
+ * @generated from message ledger.v1.TransferRequest
+ */
+export type TransferRequest = Message<"ledger.v1.TransferRequest"> & {
+  /**
+   * The user debited; same format as user_id.
+   *
+   * @generated from field: string payer_user_id = 1;
+   */
+  payerUserId: string;
+
+  /**
+   * The user credited; must differ from payer_user_id.
+   *
+   * @generated from field: string payee_user_id = 2;
+   */
+  payeeUserId: string;
+
+  /**
+   * Minor units to move: greater than zero.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * ISO 4217 alphabetic code of both accounts; empty means the server's default currency.
+   *
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * Optional, scoped to the payer.
+   *
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.TransferRequest.
+ * Use `create(TransferRequestSchema)` to create a new message.
+ */
+export const TransferRequestSchema: GenMessage<TransferRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 6);
+
+/**
+ * @generated from message ledger.v1.TransferResponse
+ */
+export type TransferResponse = Message<"ledger.v1.TransferResponse"> & {
+  /**
+   * The id of the transfer's first entry (the payer's), stored on both entries.
+   *
+   * @generated from field: int64 transfer_id = 1;
+   */
+  transferId: bigint;
+
+  /**
+   * @generated from field: int64 payer_entry_id = 2;
+   */
+  payerEntryId: bigint;
+
+  /**
+   * @generated from field: int64 payee_entry_id = 3;
+   */
+  payeeEntryId: bigint;
+
+  /**
+   * @generated from field: string payer_user_id = 4;
+   */
+  payerUserId: string;
+
+  /**
+   * @generated from field: string payee_user_id = 5;
+   */
+  payeeUserId: string;
+
+  /**
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount = 7;
+   */
+  amount: bigint;
+
+  /**
+   * The payer's balance right after the transfer.
+   *
+   * @generated from field: int64 payer_balance_after = 8;
+   */
+  payerBalanceAfter: bigint;
+
+  /**
+   * The payee's balance right after the transfer.
+   *
+   * @generated from field: int64 payee_balance_after = 9;
+   */
+  payeeBalanceAfter: bigint;
+
+  /**
+   * @generated from field: bool replayed = 10;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 11;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.TransferResponse.
+ * Use `create(TransferResponseSchema)` to create a new message.
+ */
+export const TransferResponseSchema: GenMessage<TransferResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 7);
+
+/**
+ * @generated from message ledger.v1.SetAccountPolicyRequest
+ */
+export type SetAccountPolicyRequest = Message<"ledger.v1.SetAccountPolicyRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Empty means the server's default currency.
+   *
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * Minor units the balance may go below zero: 0 or more.
+   *
+   * @generated from field: int64 overdraft_limit = 3;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * Required.
+   *
+   * @generated from field: ledger.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
+};
+
+/**
+ * Describes the message ledger.v1.SetAccountPolicyRequest.
+ * Use `create(SetAccountPolicyRequestSchema)` to create a new message.
+ */
+export const SetAccountPolicyRequestSchema: GenMessage<SetAccountPolicyRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 8);
+
+/**
+ * @generated from message ledger.v1.SetAccountPolicyResponse
+ */
+export type SetAccountPolicyResponse = Message<"ledger.v1.SetAccountPolicyResponse"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 2;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 overdraft_limit = 3;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * @generated from field: ledger.v1.AccountStatus status = 4;
+   */
+  status: AccountStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 5;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.SetAccountPolicyResponse.
+ * Use `create(SetAccountPolicyResponseSchema)` to create a new message.
+ */
+export const SetAccountPolicyResponseSchema: GenMessage<SetAccountPolicyResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 9);
+
+/**
  * @generated from message ledger.v1.GetBalanceRequest
  */
 export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
@@ -318,7 +513,7 @@ export type GetBalanceRequest = Message<"ledger.v1.GetBalanceRequest"> & {
  * Use `create(GetBalanceRequestSchema)` to create a new message.
  */
 export const GetBalanceRequestSchema: GenMessage<GetBalanceRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 6);
+  messageDesc(file_ledger_v1_ledger, 10);
 
 /**
  * @generated from message ledger.v1.GetBalanceResponse
@@ -342,7 +537,7 @@ export type GetBalanceResponse = Message<"ledger.v1.GetBalanceResponse"> & {
  * Use `create(GetBalanceResponseSchema)` to create a new message.
  */
 export const GetBalanceResponseSchema: GenMessage<GetBalanceResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 7);
+  messageDesc(file_ledger_v1_ledger, 11);
 
 /**
  * AccountBalance is one user's position in one currency. Invariant:
@@ -442,6 +637,18 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
    * @generated from field: google.protobuf.Timestamp updated_at = 14;
    */
   updatedAt?: Timestamp | undefined;
+
+  /**
+   * The account's policy (SetAccountPolicy): how far below zero debits may go, and its status.
+   *
+   * @generated from field: int64 overdraft_limit = 15;
+   */
+  overdraftLimit: bigint;
+
+  /**
+   * @generated from field: ledger.v1.AccountStatus status = 16;
+   */
+  status: AccountStatus;
 };
 
 /**
@@ -449,7 +656,7 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
  * Use `create(AccountBalanceSchema)` to create a new message.
  */
 export const AccountBalanceSchema: GenMessage<AccountBalance> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 8);
+  messageDesc(file_ledger_v1_ledger, 12);
 
 /**
  * @generated from message ledger.v1.GetPayoutsRequest
@@ -489,7 +696,7 @@ export type GetPayoutsRequest = Message<"ledger.v1.GetPayoutsRequest"> & {
  * Use `create(GetPayoutsRequestSchema)` to create a new message.
  */
 export const GetPayoutsRequestSchema: GenMessage<GetPayoutsRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 9);
+  messageDesc(file_ledger_v1_ledger, 13);
 
 /**
  * @generated from message ledger.v1.GetPayoutsResponse
@@ -515,7 +722,7 @@ export type GetPayoutsResponse = Message<"ledger.v1.GetPayoutsResponse"> & {
  * Use `create(GetPayoutsResponseSchema)` to create a new message.
  */
 export const GetPayoutsResponseSchema: GenMessage<GetPayoutsResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 10);
+  messageDesc(file_ledger_v1_ledger, 14);
 
 /**
  * Payout is one user's outstanding requested payout in one currency.
@@ -561,7 +768,7 @@ export type Payout = Message<"ledger.v1.Payout"> & {
  * Use `create(PayoutSchema)` to create a new message.
  */
 export const PayoutSchema: GenMessage<Payout> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 11);
+  messageDesc(file_ledger_v1_ledger, 15);
 
 /**
  * LedgerEntry is one entry of the append-only ledger.
@@ -651,7 +858,7 @@ export type LedgerEntry = Message<"ledger.v1.LedgerEntry"> & {
  * Use `create(LedgerEntrySchema)` to create a new message.
  */
 export const LedgerEntrySchema: GenMessage<LedgerEntry> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 12);
+  messageDesc(file_ledger_v1_ledger, 16);
 
 /**
  * @generated from message ledger.v1.ListEntriesRequest
@@ -715,7 +922,7 @@ export type ListEntriesRequest = Message<"ledger.v1.ListEntriesRequest"> & {
  * Use `create(ListEntriesRequestSchema)` to create a new message.
  */
 export const ListEntriesRequestSchema: GenMessage<ListEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 13);
+  messageDesc(file_ledger_v1_ledger, 17);
 
 /**
  * @generated from message ledger.v1.ListEntriesResponse
@@ -739,7 +946,7 @@ export type ListEntriesResponse = Message<"ledger.v1.ListEntriesResponse"> & {
  * Use `create(ListEntriesResponseSchema)` to create a new message.
  */
 export const ListEntriesResponseSchema: GenMessage<ListEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 14);
+  messageDesc(file_ledger_v1_ledger, 18);
 
 /**
  * @generated from message ledger.v1.GetEntryRequest
@@ -756,7 +963,7 @@ export type GetEntryRequest = Message<"ledger.v1.GetEntryRequest"> & {
  * Use `create(GetEntryRequestSchema)` to create a new message.
  */
 export const GetEntryRequestSchema: GenMessage<GetEntryRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 15);
+  messageDesc(file_ledger_v1_ledger, 19);
 
 /**
  * @generated from message ledger.v1.GetEntryResponse
@@ -773,7 +980,7 @@ export type GetEntryResponse = Message<"ledger.v1.GetEntryResponse"> & {
  * Use `create(GetEntryResponseSchema)` to create a new message.
  */
 export const GetEntryResponseSchema: GenMessage<GetEntryResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 16);
+  messageDesc(file_ledger_v1_ledger, 20);
 
 /**
  * Decision is the outcome of an authorization.
@@ -806,6 +1013,45 @@ export enum Decision {
  */
 export const DecisionSchema: GenEnum<Decision> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 0);
+
+/**
+ * AccountStatus is what an account may do.
+ *
+ * @generated from enum ledger.v1.AccountStatus
+ */
+export enum AccountStatus {
+  /**
+   * @generated from enum value: ACCOUNT_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Every mutation (the default).
+   *
+   * @generated from enum value: ACCOUNT_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Credits only.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_FROZEN = 2;
+   */
+  FROZEN = 2,
+
+  /**
+   * No mutation.
+   *
+   * @generated from enum value: ACCOUNT_STATUS_CLOSED = 3;
+   */
+  CLOSED = 3,
+}
+
+/**
+ * Describes the enum ledger.v1.AccountStatus.
+ */
+export const AccountStatusSchema: GenEnum<AccountStatus> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 1);
 
 /**
  * EntryKind is what an entry records.
@@ -858,7 +1104,7 @@ export enum EntryKind {
  * Describes the enum ledger.v1.EntryKind.
  */
 export const EntryKindSchema: GenEnum<EntryKind> = /*@__PURE__*/
-  enumDesc(file_ledger_v1_ledger, 1);
+  enumDesc(file_ledger_v1_ledger, 2);
 
 /**
  * EntryStatus tells whether an entry moved money.
@@ -888,7 +1134,7 @@ export enum EntryStatus {
  * Describes the enum ledger.v1.EntryStatus.
  */
 export const EntryStatusSchema: GenEnum<EntryStatus> = /*@__PURE__*/
-  enumDesc(file_ledger_v1_ledger, 2);
+  enumDesc(file_ledger_v1_ledger, 3);
 
 /**
  * EntryOrder is the order of a history page.
@@ -918,7 +1164,7 @@ export enum EntryOrder {
  * Describes the enum ledger.v1.EntryOrder.
  */
 export const EntryOrderSchema: GenEnum<EntryOrder> = /*@__PURE__*/
-  enumDesc(file_ledger_v1_ledger, 3);
+  enumDesc(file_ledger_v1_ledger, 4);
 
 /**
  * LedgerService keeps user balances exactly and durably.
@@ -967,6 +1213,36 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof AdjustBalanceRequestSchema;
     output: typeof AdjustBalanceResponseSchema;
+  },
+  /**
+   * Transfer moves an amount from one user's account to another's in one currency, atomically:
+   * two entries (the payer's debit and the payee's credit, both recorded as adjustments) that
+   * carry one transfer_id, or nothing. The payer's balance must cover the amount; otherwise it
+   * fails with FAILED_PRECONDITION and reason INSUFFICIENT_FUNDS and records nothing. The
+   * idempotency_key is scoped to the payer.
+   *
+   * @generated from rpc ledger.v1.LedgerService.Transfer
+   */
+  transfer: {
+    methodKind: "unary";
+    input: typeof TransferRequestSchema;
+    output: typeof TransferResponseSchema;
+  },
+  /**
+   * SetAccountPolicy sets an account's overdraft limit and state (admin scope). Debits may take
+   * the balance down to -overdraft_limit (0 by default); a frozen account refuses debits
+   * (FAILED_PRECONDITION, ACCOUNT_FROZEN) and accepts credits; a closed account refuses every
+   * mutation (ACCOUNT_CLOSED). A debit past the limit fails with OVERDRAFT_LIMIT_EXCEEDED (or
+   * INSUFFICIENT_FUNDS when the limit is 0); an Authorize past it is a recorded decline. The
+   * refusals carry available, overdraft_limit and amount in ErrorInfo metadata. Setting the same
+   * policy again is harmless: the call is idempotent by nature.
+   *
+   * @generated from rpc ledger.v1.LedgerService.SetAccountPolicy
+   */
+  setAccountPolicy: {
+    methodKind: "unary";
+    input: typeof SetAccountPolicyRequestSchema;
+    output: typeof SetAccountPolicyResponseSchema;
   },
   /**
    * GetBalance returns a user's balance and aggregates, one per currency held.

@@ -8,18 +8,32 @@
  * accounts, COMMIT. Callers hear back only after COMMIT has returned, so every OK is durable.
  */
 import type pg from "pg";
-import { StoreUnavailableError } from "../../errors.js";
+import { StoreOutcomeUnknownError, StoreUnavailableError } from "../../errors.js";
 import type { IngestStore } from "../../ingest-port.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, toTotal, type AccountRow, type EntryRow, type TotalRow } from "../../rows.js";
+import {
+  toAccount,
+  toEntry,
+  toPayout,
+  toPolicyRow,
+  toTotal,
+  type AccountRow,
+  type EntryRow,
+  type PolicyRow,
+  type TotalRow,
+} from "../../rows.js";
 import type {
   Account,
+  AccountKey,
+  AccountPolicy,
+  AccountPolicyRow,
   AccountState,
   Entry,
   EntryQuery,
   EntryScan,
   EntryTotal,
-  AccountKey,
+  GroupMutation,
+  GroupResult,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -28,13 +42,36 @@ import type {
 } from "../../store.js";
 import { Batcher, type Settled } from "./batcher.js";
 import { unavailable } from "./errors.js";
+import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided } from "./group-decide.js";
 import { PostgresIngestStore } from "./ingest-store.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
 import { inTransaction } from "./transaction.js";
-import { ACCOUNT_COLUMNS, accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
+import {
+  ACCOUNT_COLUMNS,
+  accountKeyOf,
+  appendEntries,
+  lockUsers,
+  policyOf,
+  readAccounts,
+  readPolicies,
+  type PendingEntry,
+} from "./writes.js";
 
 type AnyMutation = Mutation<string>;
 type AnyResult = MutationResult<string>;
+/** One item of a batch: a single-account mutation or a group; the batch locks all their users. */
+type AnyItem = AnyMutation | AnyGroup;
+type AnyItemResult = AnyResult | GroupResult<string>;
+
+const isGroup = (item: AnyItem): item is AnyGroup => "accounts" in item;
+const usersOf = (item: AnyItem): string[] =>
+  isGroup(item) ? item.accounts.map((account) => account.userId) : [item.account.userId];
+const keyOf = (item: AnyItem): { userId: string; key: string } | null =>
+  isGroup(item)
+    ? item.idempotency
+    : item.idempotencyKey === null
+      ? null
+      : { userId: item.account.userId, key: item.idempotencyKey };
 
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -43,7 +80,7 @@ const BATCHES_IN_FLIGHT_MAX = 4;
 
 export class PostgresStore implements LedgerStore {
   readonly ingest: IngestStore;
-  private readonly writer: Batcher<AnyMutation, AnyResult>;
+  private readonly writer: Batcher<AnyItem, AnyItemResult>;
   private closed = false;
 
   private constructor(
@@ -84,6 +121,42 @@ export class PostgresStore implements LedgerStore {
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
     return this.writer.submit(mutation) as Promise<MutationResult<Reason>>;
+  }
+
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
+    return this.writer.submit(mutation) as Promise<GroupResult<Reason>>;
+  }
+
+  setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
+    if (this.closed) return Promise.reject(new StoreUnavailableError("the ledger is shutting down"));
+    // Under the user's lock, like every write of the account: a mutation is decided under the
+    // policy before this or after it, never a mix.
+    return inTransaction(this.pool, async (client) => {
+      await lockUsers(client, [account.userId]);
+      const result = await client.query<PolicyRow>(
+        `INSERT INTO account_policies (user_id, currency, overdraft_limit, state, updated_at_ms)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, currency) DO UPDATE SET overdraft_limit = excluded.overdraft_limit,
+           state = excluded.state, updated_at_ms = excluded.updated_at_ms
+         RETURNING *`,
+        [account.userId, account.currency, policy.overdraftLimit, policy.state, Date.now()],
+      );
+      const row = result.rows[0];
+      if (row === undefined) throw new Error("the policy upsert returned no row");
+      return toPolicyRow(row);
+    }).catch((error: unknown) => {
+      throw error instanceof StoreOutcomeUnknownError ? error : unavailable(error, "before-commit");
+    });
+  }
+
+  getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
+    return this.read(async () => {
+      const result = await this.pool.query<PolicyRow>(
+        "SELECT * FROM account_policies WHERE user_id = $1 AND ($2::text IS NULL OR currency = $2) ORDER BY currency",
+        [userId, currency ?? null],
+      );
+      return result.rows.map(toPolicyRow);
+    });
   }
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
@@ -241,23 +314,27 @@ export class PostgresStore implements LedgerStore {
     }
   }
 
-  private runBatch(batch: readonly AnyMutation[]): Promise<readonly Settled<AnyResult>[]> {
+  private runBatch(batch: readonly AnyItem[]): Promise<readonly Settled<AnyItemResult>[]> {
     return inTransaction(
       this.pool,
       async (client) => {
-        const users = await lockUsers(
-          client,
-          batch.map((mutation) => mutation.account.userId),
-        );
+        const users = await lockUsers(client, batch.flatMap(usersOf));
         // The time is read under the users' locks, so that within an account recording times
         // follow entry ids (a balance as of an instant is then one index seek).
         const nowMs = Date.now();
         const states = await readAccounts(client, users);
-        const keyed = await this.readKeyedEntries(client, batch);
+        const policies = await readPolicies(client, users);
+        const groupIds = new Map<Entry, bigint>();
+        const keyed = await this.readKeyedEntries(client, batch, groupIds);
+        const groups = await readGroups(client, keyed.values(), groupIds);
         const pending: PendingEntry[] = [];
-        const decided = batch.map((mutation) => decideOne(mutation, nowMs, states, keyed, pending));
+        const decided = batch.map((item) =>
+          isGroup(item)
+            ? decideGroupSafely(item, nowMs, states, keyed, pending, policies)
+            : decideOne(item, nowMs, states, keyed, pending, policies),
+        );
         await appendEntries(client, pending);
-        return decided.map((outcome) => settle(outcome));
+        return decided.map((outcome) => settleItem(outcome, groupIds, groups));
       },
       {
         onCommitted: (transactionMs, commitMs) =>
@@ -266,23 +343,62 @@ export class PostgresStore implements LedgerStore {
     );
   }
 
-  /** The entries already recorded under the idempotency keys this batch names. */
+  /**
+   * The entries already recorded under the idempotency keys this batch names; `groupIds` learns
+   * the group of each one that is a group's first leg.
+   */
   private async readKeyedEntries(
     client: pg.PoolClient,
-    batch: readonly AnyMutation[],
+    batch: readonly AnyItem[],
+    groupIds: Map<Entry, bigint>,
   ): Promise<Map<string, Entry | PendingEntry>> {
     const keyed = new Map<string, Entry | PendingEntry>();
-    const named = batch.filter((mutation) => mutation.idempotencyKey !== null);
+    const named = batch.flatMap((item) => {
+      const key = keyOf(item);
+      return key === null ? [] : [key];
+    });
     if (named.length === 0) return keyed;
     const result = await client.query<EntryRow>(
       "SELECT * FROM entries WHERE user_id = ANY($1::text[]) AND idempotency_key = ANY($2::text[])",
-      [
-        [...new Set(named.map((mutation) => mutation.account.userId))],
-        [...new Set(named.map((mutation) => mutation.idempotencyKey))],
-      ],
+      [[...new Set(named.map((key) => key.userId))], [...new Set(named.map((key) => key.key))]],
     );
-    for (const row of result.rows) keyed.set(accountKeyOf(row.user_id, row.idempotency_key ?? ""), toEntry(row));
+    for (const row of result.rows) {
+      const entry = toEntry(row);
+      keyed.set(accountKeyOf(row.user_id, row.idempotency_key ?? ""), entry);
+      if (row.group_id !== null && row.group_id !== undefined) groupIds.set(entry, row.group_id);
+    }
     return keyed;
+  }
+}
+
+/** A group's rule that throws is a bug in that one group: its batch-mates still commit. */
+function decideGroupSafely(
+  group: AnyGroup,
+  nowMs: number,
+  states: Map<string, AccountState | undefined>,
+  keyed: Map<string, Entry | PendingEntry>,
+  pending: PendingEntry[],
+  policies: ReadonlyMap<string, AccountPolicy>,
+): GroupDecided | Decided {
+  try {
+    return decideGroup(group, nowMs, states, keyed, pending, policies);
+  } catch (error) {
+    return { type: "failed", error };
+  }
+}
+
+function settleItem(
+  outcome: GroupDecided | Decided,
+  groupIds: ReadonlyMap<Entry, bigint>,
+  groups: ReadonlyMap<bigint, Entry[]>,
+): Settled<AnyItemResult> {
+  switch (outcome.type) {
+    case "group_applied":
+    case "group_existing":
+    case "group_rejected":
+      return { ok: true, value: settleGroup(outcome, groupIds, groups) };
+    default:
+      return settle(outcome);
   }
 }
 
@@ -290,7 +406,12 @@ export class PostgresStore implements LedgerStore {
 type Decided =
   | { readonly type: "applied"; readonly pending: PendingEntry; readonly before: AccountState | undefined }
   | { readonly type: "existing"; readonly entry: Entry | PendingEntry }
-  | { readonly type: "rejected"; readonly reason: string; readonly current: AccountState | undefined }
+  | {
+      readonly type: "rejected";
+      readonly reason: string;
+      readonly current: AccountState | undefined;
+      readonly policy: AccountPolicy;
+    }
   | { readonly type: "failed"; readonly error: unknown };
 
 function decideOne(
@@ -299,6 +420,7 @@ function decideOne(
   states: Map<string, AccountState | undefined>,
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
+  policies: ReadonlyMap<string, AccountPolicy>,
 ): Decided {
   const { userId, currency } = mutation.account;
   const idempotency = mutation.idempotencyKey === null ? undefined : accountKeyOf(userId, mutation.idempotencyKey);
@@ -309,8 +431,9 @@ function decideOne(
   const accountKey = accountKeyOf(userId, currency);
   const before = states.get(accountKey);
   try {
-    const verdict = mutation.decide(before, nowMs);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const policy = policyOf(policies, mutation.account);
+    const verdict = mutation.decide(before, nowMs, policy);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
     const item: PendingEntry = {
       key: mutation.account,
       draft: verdict.entry,
@@ -348,7 +471,10 @@ function settle(outcome: Decided): Settled<AnyResult> {
     case "existing":
       return { ok: true, value: { type: "existing", entry: entryOf(outcome.entry) } };
     case "rejected":
-      return { ok: true, value: { type: "rejected", reason: outcome.reason, current: outcome.current } };
+      return {
+        ok: true,
+        value: { type: "rejected", reason: outcome.reason, current: outcome.current, policy: outcome.policy },
+      };
     case "failed":
       return { ok: false, error: outcome.error };
   }

@@ -9,8 +9,9 @@
  * engines that speak PostgreSQL's protocol, where advisory locks are missing or no-ops.
  */
 import type pg from "pg";
-import { toAccount, type AccountRow } from "../../rows.js";
-import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
+import { toAccount, toPolicyRow, type AccountRow, type PolicyRow } from "../../rows.js";
+import { DEFAULT_POLICY } from "../../store.js";
+import type { AccountKey, AccountPolicy, AccountState, Entry, EntryDraft } from "../../store.js";
 
 export const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
   authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
@@ -46,12 +47,35 @@ export async function readAccounts(
   return states;
 }
 
+/** The policies set for the locked users' accounts, by `accountKeyOf`; `policyOf` fills the gaps. */
+export async function readPolicies(
+  client: pg.PoolClient,
+  users: readonly string[],
+): Promise<Map<string, AccountPolicy>> {
+  const policies = new Map<string, AccountPolicy>();
+  if (users.length === 0) return policies;
+  const result = await client.query<PolicyRow>("SELECT * FROM account_policies WHERE user_id = ANY($1::text[])", [
+    users,
+  ]);
+  for (const row of result.rows) policies.set(accountKeyOf(row.user_id, row.currency), toPolicyRow(row));
+  return policies;
+}
+
+export function policyOf(policies: ReadonlyMap<string, AccountPolicy>, key: AccountKey): AccountPolicy {
+  const policy = policies.get(accountKeyOf(key.userId, key.currency));
+  return policy === undefined ? DEFAULT_POLICY : { overdraftLimit: policy.overdraftLimit, state: policy.state };
+}
+
 /** An entry decided in this transaction, waiting for its id. */
 export interface PendingEntry {
   readonly key: AccountKey;
   readonly draft: EntryDraft;
   readonly next: AccountState;
   readonly meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">;
+  /** For the legs of a group mutation: its first leg, whose id every leg stores as group_id. */
+  readonly groupFirst?: PendingEntry;
+  /** On a group's first leg: every leg of the group, in order. */
+  groupLegs?: readonly PendingEntry[];
   entry?: Entry;
 }
 
@@ -67,11 +91,15 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
     [pending.length],
   );
   const ids = idRows.rows.map((row) => row.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const columns: unknown[][] = Array.from({ length: 12 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
   pending.forEach((item, index) => {
     const id = ids[index];
     if (id === undefined) throw new Error("the sequence answered fewer ids than asked");
-    item.entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
+    // A group's first leg precedes its other legs in `pending`, so its id is known by now.
+    const groupId = item.groupFirst === undefined ? null : item.groupFirst === item ? id : item.groupFirst.entry?.id;
+    if (groupId === undefined) throw new Error("a group leg was appended before its first leg");
+    const entry: Entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
+    item.entry = groupId === null ? entry : { ...entry, groupId };
     const values = [
       id,
       item.key.userId,
@@ -85,15 +113,16 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
       item.meta.externalId,
       item.meta.occurredAtMs,
       item.meta.createdAtMs,
+      groupId,
     ];
     values.forEach((value, column) => columns[column]?.push(value));
   });
   await client.query(
     `
     INSERT INTO entries (id, user_id, currency, kind, status, amount, delta, balance_after,
-      idempotency_key, external_id, occurred_at_ms, created_at_ms)
+      idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[])`,
+      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[])`,
     columns,
   );
   await upsertAccounts(client, pending);

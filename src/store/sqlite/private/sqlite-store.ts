@@ -9,15 +9,20 @@ import Database, { type Database as Connection, type Statement } from "better-sq
 import { assert } from "../../../assert.js";
 import { StoreUnavailableError } from "../../errors.js";
 import type { IngestStore } from "../../ingest-port.js";
+import { DEFAULT_POLICY } from "../../store.js";
 import type {
   Account,
   AccountKey,
+  AccountPolicy,
+  AccountPolicyRow,
   AccountState,
   Entry,
   EntryDraft,
   EntryQuery,
   EntryScan,
   EntryTotal,
+  GroupMutation,
+  GroupResult,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -25,9 +30,20 @@ import type {
   PayoutRow,
   WriteBatchObserver,
 } from "../../store.js";
+import { assertGroupLegs } from "../../group-legs.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
-import { toAccount, toEntry, toPayout, toTotal, type AccountRow, type EntryRow, type TotalRow } from "../../rows.js";
+import {
+  toAccount,
+  toEntry,
+  toPayout,
+  toPolicyRow,
+  toTotal,
+  type AccountRow,
+  type EntryRow,
+  type PolicyRow,
+  type TotalRow,
+} from "../../rows.js";
 import { SqliteIngestStore } from "./vendor-store.js";
 
 /**
@@ -94,6 +110,25 @@ export class SqliteStore implements LedgerStore {
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
     return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs));
+  }
+
+  mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
+    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs));
+  }
+
+  setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
+    return this.writer.submit((nowMs) => {
+      const row = { ...account, ...policy, updatedAtMs: nowMs };
+      const info = this.statements.upsertPolicy.run(row);
+      assert(info.changes === 1, "a policy write changes exactly one row");
+      return row;
+    });
+  }
+
+  getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
+    return this.read(() =>
+      (this.statements.selectUserPolicies.all({ userId, currency: currency ?? null }) as PolicyRow[]).map(toPolicyRow),
+    );
   }
 
   getAccounts(userId: string, currency?: string): Promise<Account[]> {
@@ -223,8 +258,9 @@ export class SqliteStore implements LedgerStore {
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
     const before = this.readAccountState(mutation.account);
-    const verdict = mutation.decide(before, nowMs);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before };
+    const policy = this.readPolicy(mutation.account);
+    const verdict = mutation.decide(before, nowMs, policy);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
     const entry = this.append(mutation.account, verdict.entry, verdict.next, {
       idempotencyKey: mutation.idempotencyKey,
       externalId: null,
@@ -232,6 +268,54 @@ export class SqliteStore implements LedgerStore {
       createdAtMs: nowMs,
     });
     return { type: "applied", entry, before, after: verdict.next };
+  }
+
+  /**
+   * Runs inside the group commit's savepoint for this one call: the decision is made before the
+   * first append, and an append that throws rolls every leg back with the savepoint.
+   */
+  private applyGroup<Reason extends string>(mutation: GroupMutation<Reason>, nowMs: number): GroupResult<Reason> {
+    if (mutation.idempotency !== null) {
+      const { userId, key } = mutation.idempotency;
+      const existing = this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+      if (existing !== undefined) return this.existingGroup(existing);
+    }
+    const before = mutation.accounts.map((account) => this.readAccountState(account));
+    const policies = mutation.accounts.map((account) => this.readPolicy(account));
+    const verdict = mutation.decide(before, nowMs, policies);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
+    assertGroupLegs(mutation, verdict.legs);
+    // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
+    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
+    const groupId = (sequence?.seq ?? 0n) + 1n;
+    const entries = verdict.legs.map((leg, index) =>
+      this.append(
+        leg.account,
+        leg.entry,
+        leg.next,
+        {
+          idempotencyKey: index === 0 ? (mutation.idempotency?.key ?? null) : null,
+          externalId: null,
+          occurredAtMs: nowMs,
+          createdAtMs: nowMs,
+        },
+        groupId,
+      ),
+    );
+    assert(entries[0]?.id === groupId, "the group's first entry took the id the sequence promised");
+    return { type: "applied", groupId, entries, before };
+  }
+
+  private existingGroup<Reason extends string>(first: EntryRow): GroupResult<Reason> {
+    const groupId = first.group_id ?? null;
+    if (groupId === null) return { type: "existing", groupId, entries: [toEntry(first)] };
+    const rows = this.statements.selectGroup.all(groupId) as EntryRow[];
+    return { type: "existing", groupId, entries: rows.map(toEntry) };
+  }
+
+  private readPolicy(key: AccountKey): AccountPolicy {
+    const row = this.statements.selectPolicy.get(key.userId, key.currency) as PolicyRow | undefined;
+    return row === undefined ? DEFAULT_POLICY : toPolicyRow(row);
   }
 
   private readAccountState(key: AccountKey): AccountState | undefined {
@@ -248,6 +332,7 @@ export class SqliteStore implements LedgerStore {
     draft: EntryDraft,
     next: AccountState,
     meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
+    groupId: bigint | null = null,
   ): Entry {
     const info = this.statements.insertEntry.run({
       userId: key.userId,
@@ -261,6 +346,7 @@ export class SqliteStore implements LedgerStore {
       externalId: meta.externalId,
       occurredAtMs: meta.occurredAtMs,
       createdAtMs: meta.createdAtMs,
+      groupId,
     });
     assert(info.changes === 1, "an append inserts exactly one entry");
     const upserted = this.statements.upsertAccount.run({
@@ -286,6 +372,7 @@ export class SqliteStore implements LedgerStore {
       ...draft,
       balanceAfter: next.balance,
       ...meta,
+      ...(groupId === null ? {} : { groupId }),
     };
   }
 }
@@ -354,9 +441,20 @@ function prepare(db: Connection) {
       ORDER BY currency LIMIT @limit`),
     insertEntry: statement(`
       INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
-        idempotency_key, external_id, occurred_at_ms, created_at_ms)
+        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
       VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
-        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs)`),
+        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId)`),
+    selectPolicy: statement("SELECT * FROM account_policies WHERE user_id = ? AND currency = ?"),
+    selectUserPolicies: statement(
+      "SELECT * FROM account_policies WHERE user_id = @userId AND (@currency IS NULL OR currency = @currency) ORDER BY currency",
+    ),
+    upsertPolicy: statement(`
+      INSERT INTO account_policies (user_id, currency, overdraft_limit, state, updated_at_ms)
+      VALUES (@userId, @currency, @overdraftLimit, @state, @updatedAtMs)
+      ON CONFLICT (user_id, currency) DO UPDATE SET overdraft_limit = excluded.overdraft_limit,
+        state = excluded.state, updated_at_ms = excluded.updated_at_ms`),
+    selectEntrySequence: statement("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"),
+    selectGroup: statement("SELECT * FROM entries WHERE group_id = ? ORDER BY id"),
     upsertAccount: statement(`
       INSERT INTO accounts (${ACCOUNT_COLUMNS})
       VALUES (@userId, @currency, @balance, @earned, @spent, @payoutRequested, @paidOut, @loaded,

@@ -1,0 +1,134 @@
+/**
+ * A group mutation inside a PostgreSQL batch transaction: decided in JavaScript against the
+ * states read under the users' locks, like single mutations, its legs appended together or not
+ * at all. Its keyed replay returns every leg, found by the group id stored on each.
+ */
+import type pg from "pg";
+import { toEntry, type EntryRow } from "../../rows.js";
+import { assertGroupLegs } from "../../group-legs.js";
+import type { AccountPolicy, AccountState, Entry, GroupMutation, GroupResult } from "../../store.js";
+import { accountKeyOf, policyOf, type PendingEntry } from "./writes.js";
+
+export type AnyGroup = GroupMutation<string>;
+
+/** A group's outcome before ids are known. */
+export type GroupDecided =
+  | { readonly type: "group_applied"; readonly legs: PendingEntry[]; readonly before: (AccountState | undefined)[] }
+  | { readonly type: "group_existing"; readonly first: Entry | PendingEntry }
+  | {
+      readonly type: "group_rejected";
+      readonly reason: string;
+      readonly current: (AccountState | undefined)[];
+      readonly policies: AccountPolicy[];
+    };
+
+export function decideGroup(
+  mutation: AnyGroup,
+  nowMs: number,
+  states: Map<string, AccountState | undefined>,
+  keyed: Map<string, Entry | PendingEntry>,
+  pending: PendingEntry[],
+  policyMap: ReadonlyMap<string, AccountPolicy>,
+): GroupDecided {
+  const idempotency =
+    mutation.idempotency === null ? undefined : accountKeyOf(mutation.idempotency.userId, mutation.idempotency.key);
+  if (idempotency !== undefined) {
+    const existing = keyed.get(idempotency);
+    if (existing !== undefined) return { type: "group_existing", first: existing };
+  }
+  const before = mutation.accounts.map((account) => states.get(accountKeyOf(account.userId, account.currency)));
+  const policies = mutation.accounts.map((account) => policyOf(policyMap, account));
+  const verdict = mutation.decide(before, nowMs, policies);
+  if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before, policies };
+  assertGroupLegs(mutation, verdict.legs);
+  const legs: PendingEntry[] = [];
+  let first: PendingEntry | undefined;
+  verdict.legs.forEach((leg, index) => {
+    const item: PendingEntry = {
+      key: leg.account,
+      draft: leg.entry,
+      next: leg.next,
+      meta: {
+        idempotencyKey: index === 0 ? (mutation.idempotency?.key ?? null) : null,
+        externalId: null,
+        occurredAtMs: nowMs,
+        createdAtMs: nowMs,
+      },
+      ...(first === undefined ? {} : { groupFirst: first }),
+    };
+    if (first === undefined) {
+      first = item;
+      Object.assign(item, { groupFirst: item });
+    }
+    legs.push(item);
+  });
+  if (first !== undefined) first.groupLegs = legs;
+  pending.push(...legs);
+  for (const leg of legs) states.set(accountKeyOf(leg.key.userId, leg.key.currency), leg.next);
+  if (idempotency !== undefined && first !== undefined) keyed.set(idempotency, first);
+  return { type: "group_applied", legs, before };
+}
+
+/** Every leg of the stored groups that the keyed entries belong to, by group id. */
+export async function readGroups(
+  client: pg.PoolClient,
+  keyed: Iterable<Entry | PendingEntry>,
+  groupIds: ReadonlyMap<Entry, bigint>,
+): Promise<Map<bigint, Entry[]>> {
+  const groups = new Map<bigint, Entry[]>();
+  const wanted = [...keyed].flatMap((value) => {
+    const groupId = "id" in value ? groupIds.get(value) : undefined;
+    return groupId === undefined ? [] : [groupId];
+  });
+  if (wanted.length === 0) return groups;
+  const result = await client.query<EntryRow>("SELECT * FROM entries WHERE group_id = ANY($1::bigint[]) ORDER BY id", [
+    wanted,
+  ]);
+  for (const row of result.rows) {
+    const groupId = row.group_id;
+    if (groupId === null || groupId === undefined) continue;
+    const legs = groups.get(groupId) ?? [];
+    legs.push(toEntry(row));
+    groups.set(groupId, legs);
+  }
+  return groups;
+}
+
+function entryOf(value: Entry | PendingEntry): Entry {
+  if ("id" in value) return value;
+  if (value.entry === undefined) throw new Error("a pending entry was not appended");
+  return value.entry;
+}
+
+/** The caller's answer once the batch's entries have their ids. */
+export function settleGroup(
+  outcome: GroupDecided,
+  groupIds: ReadonlyMap<Entry, bigint>,
+  groups: ReadonlyMap<bigint, Entry[]>,
+): GroupResult<string> {
+  switch (outcome.type) {
+    case "group_applied": {
+      const entries = outcome.legs.map(entryOf);
+      const groupId = entries[0]?.id;
+      if (groupId === undefined) throw new Error("a group was applied without legs");
+      return { type: "applied", groupId, entries, before: outcome.before };
+    }
+    case "group_existing": {
+      const { first } = outcome;
+      if (!("id" in first)) {
+        // Keyed earlier in this same batch.
+        const legs = first.groupLegs;
+        if (legs === undefined) return { type: "existing", groupId: null, entries: [entryOf(first)] };
+        const entries = legs.map(entryOf);
+        return { type: "existing", groupId: entries[0]?.id ?? null, entries };
+      }
+      const groupId = groupIds.get(first);
+      const legs = groupId === undefined ? undefined : groups.get(groupId);
+      return legs === undefined || groupId === undefined
+        ? { type: "existing", groupId: null, entries: [first] }
+        : { type: "existing", groupId, entries: legs };
+    }
+    case "group_rejected":
+      return { type: "rejected", reason: outcome.reason, current: outcome.current, policies: outcome.policies };
+  }
+}
