@@ -16,8 +16,9 @@ import { LeaseLostError, type IngestStore, type VendorCursor } from "../store/in
 import type { VendorConfig } from "./config.js";
 import { cleartextVendorWarning, fetchPage, type VendorPage } from "./vendor-client.js";
 import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
+import { ReconcileQueue, type Range } from "./reconcile.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
-import { checkVendorRow } from "./vendor-row.js";
+import { checkVendorRow, createdAtOfRaw } from "./vendor-row.js";
 
 /** The `{info, warn, error}` part of a pino logger. */
 export interface IngestLogger {
@@ -94,9 +95,11 @@ class PollerRun {
   private leaseHeld = false;
   private leaseRenewedAtMs = -Infinity;
   private leaseRenewal: Promise<boolean> | undefined;
+  private readonly reconcile: ReconcileQueue;
 
   constructor(options: VendorPollerOptions) {
     this.config = options.config;
+    this.reconcile = new ReconcileQueue(options.config);
     this.logger = options.logger;
     this.mode = options.mode ?? "follow";
     this.clock = options.clock ?? Date.now;
@@ -210,6 +213,8 @@ class PollerRun {
       case "done":
         return "done";
       case "idle":
+        // Budget the present does not need goes to re-counting closed history.
+        if (this.mode === "follow" && (await this.reconcileStep(cursor, nowMs))) return cursor;
         await this.sleep(plan.untilMs - nowMs);
         return cursor;
       case "fresh":
@@ -272,6 +277,62 @@ class PollerRun {
     }
   }
 
+  /**
+   * One request of reconciliation, only when the budget has a slot to spare beyond it (kept for
+   * the next fresh read); answers whether it did anything.
+   */
+  private async reconcileStep(cursor: VendorCursor, nowMs: number): Promise<boolean> {
+    const task = this.reconcile.next(cursor.closedUntilMs, nowMs);
+    if (task === undefined || !(await this.budgetSpare(nowMs))) return false;
+    const { range } = task;
+    if (task.type === "count") {
+      const page = await this.request(range.startMs, range.endMs, 1, 1);
+      if (page === undefined) return true;
+      const held = await this.vendor.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
+      if (this.reconcile.counted(range, page.totalItems, held)) {
+        this.status.rangesVerified += 1;
+      } else {
+        this.status.rangesDiffering += 1;
+        this.logger.info(
+          { ...this.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
+          "vendor count differs from the ledger's in closed history; narrowing it down",
+        );
+      }
+      return true;
+    }
+    const page = await this.request(range.startMs, range.endMs, task.page, this.config.pageSize);
+    if (page === undefined) return true;
+    const appliedBefore = this.status.rowsIngested;
+    await this.commit(page, undefined);
+    const recovered = this.status.rowsIngested - appliedBefore;
+    this.status.rowsRecovered += recovered;
+    if (recovered > 0)
+      this.logger.warn({ ...this.rangeFields(range), recovered }, "reconciliation recovered rows that appeared late");
+    const last = task.page >= page.totalPages || page.items.items.length === 0;
+    this.reconcile.pageRead(last);
+    if (last) {
+      const held = await this.vendor.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
+      this.reconcile.settle(range, page.totalItems, held);
+      if (held !== page.totalItems)
+        this.logger.warn(
+          { ...this.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
+          "a re-read did not remove this window's count difference; accepting it until the vendor's count moves",
+        );
+    }
+    return true;
+  }
+
+  private rangeFields(range: Range): { start: string; end: string } {
+    return { start: new Date(range.startMs).toISOString(), end: new Date(range.endMs).toISOString() };
+  }
+
+  /** True when the budget window holds at least two free slots: one for this request, one for the present. */
+  private async budgetSpare(nowMs: number): Promise<boolean> {
+    const windowMs = this.config.budgetWindowMs + budgetMarginMs(this.config.budgetWindowMs);
+    const used = await this.vendor.countRequestsSince(nowMs - windowMs);
+    return used <= this.config.requestsPerWindow - 2;
+  }
+
   private async commit(
     page: VendorPage,
     closing: ((distinct: number) => VendorCursor) | undefined,
@@ -304,7 +365,12 @@ class PollerRun {
   }
 
   /** Fetches one page, retrying until it succeeds or the poller stops; every attempt is budgeted. */
-  private async request(startMs: number, endMs: number, page: number): Promise<VendorPage | undefined> {
+  private async request(
+    startMs: number,
+    endMs: number,
+    page: number,
+    limit: number = this.config.pageSize,
+  ): Promise<VendorPage | undefined> {
     for (let attempt = 0; !this.stopped; attempt += 1) {
       if (!(await this.acquireBudget())) return undefined;
       const outcome = await fetchPage(
@@ -313,7 +379,7 @@ class PollerRun {
           startMs,
           endMs,
           page,
-          limit: this.config.pageSize,
+          limit,
           timeoutMs: this.config.timeoutMs,
         },
         this.abort.signal,

@@ -40,6 +40,12 @@ export interface VendorPollerStatus {
   readonly windowsClosed: number;
   readonly windowsReread: number;
   readonly windowsClosedUnverified: number;
+  /** Closed ranges whose vendor count reconciliation found equal to the ledger's. */
+  readonly rangesVerified: number;
+  /** Closed ranges whose vendor count differed from the ledger's (each is narrowed down and re-read). */
+  readonly rangesDiffering: number;
+  /** Rows that appeared after their window closed, applied by reconciliation's re-reads. */
+  readonly rowsRecovered: number;
   readonly lastError: string | null;
 }
 
@@ -60,6 +66,9 @@ export class PollerStatus {
   windowsClosed = 0;
   windowsReread = 0;
   windowsClosedUnverified = 0;
+  rangesVerified = 0;
+  rangesDiffering = 0;
+  rowsRecovered = 0;
   private newestCreatedAtMs: number | null = null;
   /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
   private freshReadUpToMs: number | null = null;
@@ -128,6 +137,9 @@ export class PollerStatus {
       windowsClosed: this.windowsClosed,
       windowsReread: this.windowsReread,
       windowsClosedUnverified: this.windowsClosedUnverified,
+      rangesVerified: this.rangesVerified,
+      rangesDiffering: this.rangesDiffering,
+      rowsRecovered: this.rowsRecovered,
       lastError: this.lastError,
     };
   }
