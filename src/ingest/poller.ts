@@ -221,11 +221,39 @@ class PollerRun {
         await this.freshPass(plan.startMs, plan.endMs, nowMs);
         return cursor;
       case "closing": {
+        if (plan.isNew && this.fresh.freshFromMs >= plan.pass.endMs) {
+          const closed = await this.closeByCount(cursor, plan.pass.startMs, plan.pass.endMs);
+          if (closed !== undefined) return closed;
+        }
         const start = { ...cursor, pass: plan.pass };
         if (plan.isNew) await this.vendor.startPass(start, this.holderId);
         return this.closingPage(start);
       }
     }
+  }
+
+  /**
+   * Reads each row once where it can: fresh reads already applied [startMs, endMs), so when the
+   * vendor's count of the range, now past its lateness bound, equals what the ledger holds, the
+   * range is complete without reading it again (one `limit=1` request instead of its pages).
+   * Answers the moved cursor, or undefined when the counts differ and a closing pass must read.
+   */
+  private async closeByCount(cursor: VendorCursor, startMs: number, endMs: number): Promise<VendorCursor | undefined> {
+    const page = await this.request(startMs, endMs, 1, 1);
+    if (page === undefined) return undefined;
+    const held = await this.vendor.countHeldRows(startMs, endMs, createdAtOfRaw);
+    if (held !== page.totalItems) return undefined;
+    const outcome = await this.vendor.commitPage({
+      holderId: this.holderId,
+      rows: [],
+      currency: this.config.currency,
+      fold: foldVendorFact,
+      closing: () => ({ ...cursor, closedUntilMs: endMs, pass: null }),
+    });
+    this.status.recordPage(outcome, []);
+    this.status.windowsClosed += 1;
+    this.status.windowsClosedByCount += 1;
+    return outcome.cursor ?? cursor;
   }
 
   private async closingPage(cursor: VendorCursor): Promise<VendorCursor> {

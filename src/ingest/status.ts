@@ -40,6 +40,8 @@ export interface VendorPollerStatus {
   readonly windowsClosed: number;
   readonly windowsReread: number;
   readonly windowsClosedUnverified: number;
+  /** Windows closed by a count alone, their rows already read by fresh passes (each row read once). */
+  readonly windowsClosedByCount: number;
   /** Closed ranges whose vendor count reconciliation found equal to the ledger's. */
   readonly rangesVerified: number;
   /** Closed ranges whose vendor count differed from the ledger's (each is narrowed down and re-read). */
@@ -66,6 +68,7 @@ export class PollerStatus {
   windowsClosed = 0;
   windowsReread = 0;
   windowsClosedUnverified = 0;
+  windowsClosedByCount = 0;
   rangesVerified = 0;
   rangesDiffering = 0;
   rowsRecovered = 0;
@@ -137,6 +140,7 @@ export class PollerStatus {
       windowsClosed: this.windowsClosed,
       windowsReread: this.windowsReread,
       windowsClosedUnverified: this.windowsClosedUnverified,
+      windowsClosedByCount: this.windowsClosedByCount,
       rangesVerified: this.rangesVerified,
       rangesDiffering: this.rangesDiffering,
       rowsRecovered: this.rowsRecovered,
