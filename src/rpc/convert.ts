@@ -65,7 +65,8 @@ export function toAccountBalance(account: Account): AccountBalance {
     balance: account.balance,
     earned: account.earned,
     spent: account.spent,
-    payout: account.payoutRequested - account.paidOut,
+    // Four sums by transaction type, as the rewards app reads them; the difference has its own name.
+    payout: account.payoutRequested,
     paidOut: account.paidOut,
     payoutRequested: account.payoutRequested,
     loaded: account.loaded,
@@ -75,6 +76,7 @@ export function toAccountBalance(account: Account): AccountBalance {
     overdrawn: account.balance < 0n,
     createdAt: timestampFromMs(account.createdAtMs),
     updatedAt: timestampFromMs(account.updatedAtMs),
+    payoutOutstanding: account.payoutRequested - account.paidOut,
   });
 }
 

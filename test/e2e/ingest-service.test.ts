@@ -84,12 +84,15 @@ for (const store of STORE_KINDS)
           {
             earned: `${account?.earned}`,
             spent: `${account?.spent}`,
-            payout: `${account?.payoutRequested}`,
+            // `payout` is the sum of the user's payout transactions, as the vendor's totals count it.
+            payout: `${account?.payout}`,
             paidOut: `${account?.paidOut}`,
             balance: `${account?.balance}`,
           },
           userId,
         ).to.deep.equal(totals);
+        expect(account?.payoutRequested, userId).to.equal(account?.payout);
+        expect(account?.payoutOutstanding, userId).to.equal(BigInt(totals.payout) - BigInt(totals.paidOut));
       }
 
       const outstanding = Object.entries(expected.users)
