@@ -15,7 +15,15 @@ import { foldVendorFact } from "../domain/vendor-fact.js";
 import { LeaseLostError, type IngestStore, type VendorCursor } from "../store/ingest-port.js";
 import type { VendorConfig } from "./config.js";
 import { cleartextVendorWarning, fetchPage, type VendorPage } from "./vendor-client.js";
-import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
+import {
+  backoffMs,
+  floorToSecond,
+  planNext,
+  stepClosingPass,
+  type FreshState,
+  type PassStep,
+  type PollMode,
+} from "./plan.js";
 import { ReconcileQueue, type Range } from "./reconcile.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
 import { checkVendorRow, createdAtOfRaw } from "./vendor-row.js";
@@ -40,6 +48,26 @@ export interface VendorPollerOptions {
   readonly clock?: () => number;
   /** Uniform in [0, 1), for backoff jitter. */
   readonly random?: () => number;
+  /** An operator's one-off task run instead of the loop, once the lease is held (`npm run ingest -- --reopen`). */
+  readonly task?: RangeTask;
+}
+
+/**
+ * `reopen`: read [startMs, endMs) again now, page by page, applying what was missed (each row
+ * once). `reconcile`: count-check it against the vendor, narrowed down to windows, writing nothing.
+ */
+export interface RangeTask {
+  readonly type: "reopen" | "reconcile";
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** A window whose vendor count differs from what the ledger holds, found by a `reconcile` task. */
+export interface RangeDifference {
+  readonly start: string;
+  readonly end: string;
+  readonly vendorCount: number;
+  readonly heldCount: number;
 }
 
 export interface VendorPoller {
@@ -74,6 +102,20 @@ export function startVendorPoller(options: VendorPollerOptions): VendorPoller {
   };
 }
 
+/**
+ * Runs an operator's task through the lease (so never beside another active poller's writes)
+ * and within the shared budget; resolves with the final status and, for `reconcile`, the
+ * windows whose counts differ.
+ */
+export async function runVendorRangeTask(
+  options: Omit<VendorPollerOptions, "mode" | "task">,
+  task: RangeTask,
+): Promise<{ status: VendorPollerStatus; differences: RangeDifference[] }> {
+  const runner = new PollerRun({ ...options, mode: "catch-up", task });
+  await runner.run();
+  return { status: runner.status.snapshot(runner.clock()), differences: runner.differences };
+}
+
 /** Runs a catch-up to the present and resolves with the final status: `npm run ingest`. */
 export async function runVendorBackfill(options: Omit<VendorPollerOptions, "mode">): Promise<VendorPollerStatus> {
   const poller = startVendorPoller({ ...options, mode: "catch-up" });
@@ -96,10 +138,13 @@ class PollerRun {
   private leaseRenewedAtMs = -Infinity;
   private leaseRenewal: Promise<boolean> | undefined;
   private readonly reconcile: ReconcileQueue;
+  private readonly task: RangeTask | undefined;
+  readonly differences: RangeDifference[] = [];
 
   constructor(options: VendorPollerOptions) {
     this.config = options.config;
     this.reconcile = new ReconcileQueue(options.config);
+    this.task = options.task;
     this.logger = options.logger;
     this.mode = options.mode ?? "follow";
     this.clock = options.clock ?? Date.now;
@@ -153,6 +198,10 @@ class PollerRun {
           continue;
         }
         standbySinceMs = undefined;
+        if (this.task !== undefined) {
+          await this.runTask(this.task);
+          break;
+        }
         cursor ??= await this.vendor.loadCursor(this.config.startMs);
         this.status.cursor = cursor;
         const next = await this.step(cursor);
@@ -302,6 +351,39 @@ class PollerRun {
     if (!this.stopped) {
       this.fresh = { ...this.fresh, freshFromMs: endMs };
       this.status.recordCompleteRead(endMs);
+    }
+  }
+
+  private async runTask(task: RangeTask): Promise<void> {
+    this.status.state = "following";
+    const range = { startMs: floorToSecond(task.startMs), endMs: floorToSecond(task.endMs) };
+    if (task.type === "reopen") {
+      for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
+        const page = await this.request(range.startMs, range.endMs, pageNumber);
+        if (page === undefined) return;
+        const appliedBefore = this.status.rowsIngested;
+        await this.commit(page, undefined);
+        this.status.rowsRecovered += this.status.rowsIngested - appliedBefore;
+        if (pageNumber >= page.totalPages || page.items.items.length === 0) return;
+      }
+      return;
+    }
+    const ranges: Range[] = [range];
+    for (let next = ranges.shift(); next !== undefined && !this.stopped; next = ranges.shift()) {
+      const page = await this.request(next.startMs, next.endMs, 1, 1);
+      if (page === undefined) return;
+      const held = await this.vendor.countHeldRows(next.startMs, next.endMs, createdAtOfRaw);
+      if (held === page.totalItems) {
+        this.status.rangesVerified += 1;
+        continue;
+      }
+      this.status.rangesDiffering += 1;
+      const midMs = floorToSecond(next.startMs + (next.endMs - next.startMs) / 2);
+      if (next.endMs - next.startMs <= this.config.windowMs || midMs <= next.startMs) {
+        this.differences.push({ ...this.rangeFields(next), vendorCount: page.totalItems, heldCount: held });
+      } else {
+        ranges.unshift({ startMs: midMs, endMs: next.endMs }, { startMs: next.startMs, endMs: midMs });
+      }
     }
   }
 

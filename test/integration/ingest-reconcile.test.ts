@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { readVendorConfig } from "../../src/ingest/config.js";
-import { startVendorPoller, type VendorPoller } from "../../src/ingest/poller.js";
+import { runVendorRangeTask, startVendorPoller, type VendorPoller } from "../../src/ingest/poller.js";
 import type { LedgerStore } from "../../src/store/store.js";
 import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { STORE_KINDS } from "../support/stores.js";
@@ -21,6 +21,7 @@ for (const kind of STORE_KINDS)
     let vendor: FakeVendor;
     let store: LedgerStore;
     let endMs: number;
+    let vendorConfig: NonNullable<ReturnType<typeof readVendorConfig>>;
 
     const start = async (seed: number) => {
       const startMs = Math.floor((Date.now() - 30_000) / 1000) * 1000;
@@ -51,6 +52,7 @@ for (const kind of STORE_KINDS)
         ...(seed === 32 ? { LEDGER_VENDOR_RECONCILE_HORIZON_MS: "0" } : {}),
       });
       if (config === undefined) throw new Error("no config");
+      vendorConfig = config;
       return startVendorPoller({ store, config, logger: silentLogger });
     };
 
@@ -111,5 +113,39 @@ for (const kind of STORE_KINDS)
       const problems = await compareTotals(store, await fakeTotals(vendor.url), "EUR");
       expect(problems.length).to.be.greaterThan(0);
       expect(poller.status().rowsRecovered).to.equal(0);
+
+      // The operator's controls repair it: --reconcile finds the windows, --reopen reads them again.
+      const range = { startMs: vendorConfig.startMs, endMs };
+      const options = { store, config: vendorConfig, logger: silentLogger };
+      const found = await runVendorRangeTask(options, { type: "reconcile", ...range });
+      expect(found.differences.length).to.be.greaterThan(0);
+      const missing = found.differences.reduce((sum, window) => sum + window.vendorCount - window.heldCount, 0);
+      expect(await compareTotals(store, await fakeTotals(vendor.url), "EUR"), "reconcile writes nothing").to.deep.equal(
+        problems,
+      );
+      const reopened = await runVendorRangeTask(options, { type: "reopen", ...range });
+      expect(reopened.status.rowsRecovered).to.equal(missing);
+      expect(await compareTotals(store, await fakeTotals(vendor.url), "EUR")).to.deep.equal([]);
+      const again = await runVendorRangeTask(options, { type: "reconcile", ...range });
+      expect(again.differences).to.deep.equal([]);
+      expect(again.status.rangesDiffering).to.equal(0);
+      const twice = await runVendorRangeTask(options, { type: "reopen", ...range });
+      expect(twice.status.rowsRecovered).to.equal(0);
+    });
+
+    it("runs an operator's task only through the lease: beside an active poller it does nothing", async () => {
+      const poller = await start(33);
+      try {
+        await sleep(500);
+        const config = { ...vendorConfig, leaseTtlMs: 300 };
+        const result = await runVendorRangeTask(
+          { store, config, logger: silentLogger },
+          { type: "reopen", startMs: vendorConfig.startMs, endMs },
+        );
+        expect(result.status.lastError).to.equal("another poller holds the vendor lease on this database");
+        expect(result.status.requestsUsed).to.equal(0);
+      } finally {
+        await poller.stop();
+      }
     });
   });
