@@ -66,10 +66,6 @@ for (const kind of STORE_KINDS)
       expect(status.state).to.equal("stopped");
       // Fresh reads every 200 ms of whole seconds: the newest row is never more than ~2.5 s old.
       expect(Math.max(...lags)).to.be.below(2500);
-      // Windows the fresh reads had already read whole close on the vendor's count alone; the
-      // others (a late row arrived after the fresh read) are read again: either way, exactly once below.
-      expect(status.windowsClosedByCount).to.be.greaterThan(0);
-      expect(status.windowsClosedByCount).to.be.below(status.windowsClosed);
       const closedUntilMs = Date.parse(status.closedUntil ?? "");
       expect(closedUntilMs).to.be.greaterThan(startMs + 60_000);
 
