@@ -79,6 +79,9 @@ export interface VendorPoller {
   stop(): Promise<void>;
 }
 
+/** After a window's count did not match, this many windows pass before the next count check. */
+export const COUNT_CLOSE_BACKOFF_WINDOWS = 10;
+
 /**
  * The budget's safety margin: requests are spaced as if the window were this much longer, so
  * that network jitter cannot make the vendor see one more request in its minute than we did.
@@ -139,6 +142,7 @@ class PollerRun {
   private leaseRenewal: Promise<boolean> | undefined;
   private readonly reconcile: ReconcileQueue;
   private readonly task: RangeTask | undefined;
+  private countCloseSkips = 0;
   readonly differences: RangeDifference[] = [];
 
   constructor(options: VendorPollerOptions) {
@@ -271,8 +275,14 @@ class PollerRun {
         return cursor;
       case "closing": {
         if (plan.isNew && this.fresh.freshFromMs >= plan.pass.endMs) {
-          const closed = await this.closeByCount(cursor, plan.pass.startMs, plan.pass.endMs);
-          if (closed !== undefined) return closed;
+          // A count that did not match costs a request for nothing; when late rows are common
+          // (most windows differ), try only one window in COUNT_CLOSE_BACKOFF_WINDOWS.
+          if (this.countCloseSkips > 0) this.countCloseSkips -= 1;
+          else {
+            const closed = await this.closeByCount(cursor, plan.pass.startMs, plan.pass.endMs);
+            if (closed !== undefined) return closed;
+            this.countCloseSkips = COUNT_CLOSE_BACKOFF_WINDOWS - 1;
+          }
         }
         const start = { ...cursor, pass: plan.pass };
         if (plan.isNew) await this.vendor.startPass(start, this.holderId);
