@@ -4,10 +4,16 @@
  * prints the poller's status as JSON, and exits. Safe to kill at any instant and run again; safe
  * to run while the service runs: only one poller per database is active (the lease), so while
  * the service's poller holds it this run waits a little for it to free up, then exits.
+ *
+ * `npm run ingest -- --reopen FROM TO` reads [FROM, TO) again now and applies what was missed
+ * (each row once); `--reconcile FROM TO` count-checks the range against the vendor and prints the
+ * windows whose counts differ, writing nothing. Both go through the lease and the shared budget.
  */
+import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { readConfig, storeOptions } from "../config.js";
-import { runVendorBackfill } from "../ingest/poller.js";
+import { runVendorBackfill, runVendorRangeTask, type RangeTask } from "../ingest/poller.js";
+import { parseInstantMs } from "../ingest/vendor-row.js";
 import { openStore } from "../store/open.js";
 
 const config = readConfig(process.env);
@@ -16,8 +22,33 @@ if (vendorConfig === undefined) {
   console.error("LEDGER_VENDOR_URL is not set: there is no vendor to ingest from");
   process.exit(2);
 }
+const { values, positionals } = parseArgs({
+  options: { reopen: { type: "boolean", default: false }, reconcile: { type: "boolean", default: false } },
+  allowPositionals: true,
+});
+let task: RangeTask | undefined;
+if (values.reopen || values.reconcile) {
+  const [fromText = "", toText = ""] = positionals;
+  const startMs = parseInstantMs(fromText);
+  const endMs = parseInstantMs(toText);
+  if (values.reopen === values.reconcile || positionals.length !== 2 || startMs === undefined || endMs === undefined) {
+    console.error("usage: npm run ingest -- --reopen|--reconcile FROM TO (ISO 8601 instants, FROM before TO)");
+    process.exit(2);
+  }
+  if (endMs - startMs < 1000) {
+    console.error("FROM must be at least a second before TO");
+    process.exit(2);
+  }
+  task = { type: values.reopen ? "reopen" : "reconcile", startMs, endMs };
+}
 const logger = pino({ level: config.logLevel });
 const store = await openStore(storeOptions(config));
+if (task !== undefined) {
+  const { status, differences } = await runVendorRangeTask({ store, config: vendorConfig, logger }, task);
+  await store.close();
+  console.log(JSON.stringify({ task: task.type, ...status, differences }));
+  process.exit(status.lastError === null ? 0 : 1);
+}
 const startedAtMs = Date.now();
 const status = await runVendorBackfill({ store, config: vendorConfig, logger });
 await store.close();

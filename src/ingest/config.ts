@@ -39,6 +39,12 @@ export interface VendorConfig {
    * third of it). Another process takes over this long after the holder dies. Default 15000.
    */
   readonly leaseTtlMs: number;
+  /**
+   * LEDGER_VENDOR_RECONCILE_HORIZON_MS: how far back from the closed cursor spare budget
+   * re-counts history against the vendor's totals, to recover rows that appeared after their
+   * window closed. 0 turns reconciliation off. Default 2592000000 (30 days).
+   */
+  readonly reconcileHorizonMs: number;
 }
 
 /**
@@ -91,6 +97,7 @@ export function readVendorConfig(env: NodeJS.ProcessEnv, nowMs: number = Date.no
     backoffBaseMs: integer("LEDGER_VENDOR_BACKOFF_BASE_MS", 1000, 1, 600_000),
     backoffMaxMs: integer("LEDGER_VENDOR_BACKOFF_MAX_MS", 60_000, 1, 3_600_000),
     leaseTtlMs: integer("LEDGER_VENDOR_LEASE_TTL_MS", 15_000, 300, 600_000),
+    reconcileHorizonMs: integer("LEDGER_VENDOR_RECONCILE_HORIZON_MS", 30 * 86_400_000, 0, 366 * 86_400_000),
   };
   if (config.backfillWindowMs < config.windowMs) {
     problems.push("LEDGER_VENDOR_BACKFILL_WINDOW_MS must be at least LEDGER_VENDOR_WINDOW_MS");

@@ -15,9 +15,18 @@ import { foldVendorFact } from "../domain/vendor-fact.js";
 import { LeaseLostError, type IngestStore, type VendorCursor } from "../store/ingest-port.js";
 import type { VendorConfig } from "./config.js";
 import { cleartextVendorWarning, fetchPage, type VendorPage } from "./vendor-client.js";
-import { backoffMs, planNext, stepClosingPass, type FreshState, type PassStep, type PollMode } from "./plan.js";
+import {
+  backoffMs,
+  floorToSecond,
+  planNext,
+  stepClosingPass,
+  type FreshState,
+  type PassStep,
+  type PollMode,
+} from "./plan.js";
+import { ReconcileQueue, type Range } from "./reconcile.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
-import { checkVendorRow } from "./vendor-row.js";
+import { checkVendorRow, createdAtOfRaw } from "./vendor-row.js";
 
 /** The `{info, warn, error}` part of a pino logger. */
 export interface IngestLogger {
@@ -39,6 +48,26 @@ export interface VendorPollerOptions {
   readonly clock?: () => number;
   /** Uniform in [0, 1), for backoff jitter. */
   readonly random?: () => number;
+  /** An operator's one-off task run instead of the loop, once the lease is held (`npm run ingest -- --reopen`). */
+  readonly task?: RangeTask;
+}
+
+/**
+ * `reopen`: read [startMs, endMs) again now, page by page, applying what was missed (each row
+ * once). `reconcile`: count-check it against the vendor, narrowed down to windows, writing nothing.
+ */
+export interface RangeTask {
+  readonly type: "reopen" | "reconcile";
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** A window whose vendor count differs from what the ledger holds, found by a `reconcile` task. */
+export interface RangeDifference {
+  readonly start: string;
+  readonly end: string;
+  readonly vendorCount: number;
+  readonly heldCount: number;
 }
 
 export interface VendorPoller {
@@ -49,6 +78,9 @@ export interface VendorPoller {
   /** Aborts the request in flight, lets a commit in flight finish, and resolves when the loop has ended. */
   stop(): Promise<void>;
 }
+
+/** After a window's count did not match, this many windows pass before the next count check. */
+export const COUNT_CLOSE_BACKOFF_WINDOWS = 10;
 
 /**
  * The budget's safety margin: requests are spaced as if the window were this much longer, so
@@ -73,6 +105,20 @@ export function startVendorPoller(options: VendorPollerOptions): VendorPoller {
   };
 }
 
+/**
+ * Runs an operator's task through the lease (so never beside another active poller's writes)
+ * and within the shared budget; resolves with the final status and, for `reconcile`, the
+ * windows whose counts differ.
+ */
+export async function runVendorRangeTask(
+  options: Omit<VendorPollerOptions, "mode" | "task">,
+  task: RangeTask,
+): Promise<{ status: VendorPollerStatus; differences: RangeDifference[] }> {
+  const runner = new PollerRun({ ...options, mode: "catch-up", task });
+  await runner.run();
+  return { status: runner.status.snapshot(runner.clock()), differences: runner.differences };
+}
+
 /** Runs a catch-up to the present and resolves with the final status: `npm run ingest`. */
 export async function runVendorBackfill(options: Omit<VendorPollerOptions, "mode">): Promise<VendorPollerStatus> {
   const poller = startVendorPoller({ ...options, mode: "catch-up" });
@@ -94,9 +140,15 @@ class PollerRun {
   private leaseHeld = false;
   private leaseRenewedAtMs = -Infinity;
   private leaseRenewal: Promise<boolean> | undefined;
+  private readonly reconcile: ReconcileQueue;
+  private readonly task: RangeTask | undefined;
+  private countCloseSkips = 0;
+  readonly differences: RangeDifference[] = [];
 
   constructor(options: VendorPollerOptions) {
     this.config = options.config;
+    this.reconcile = new ReconcileQueue(options.config);
+    this.task = options.task;
     this.logger = options.logger;
     this.mode = options.mode ?? "follow";
     this.clock = options.clock ?? Date.now;
@@ -150,6 +202,10 @@ class PollerRun {
           continue;
         }
         standbySinceMs = undefined;
+        if (this.task !== undefined) {
+          await this.runTask(this.task);
+          break;
+        }
         cursor ??= await this.vendor.loadCursor(this.config.startMs);
         this.status.cursor = cursor;
         const next = await this.step(cursor);
@@ -210,17 +266,53 @@ class PollerRun {
       case "done":
         return "done";
       case "idle":
+        // Budget the present does not need goes to re-counting closed history.
+        if (this.mode === "follow" && (await this.reconcileStep(cursor, nowMs))) return cursor;
         await this.sleep(plan.untilMs - nowMs);
         return cursor;
       case "fresh":
         await this.freshPass(plan.startMs, plan.endMs, nowMs);
         return cursor;
       case "closing": {
+        if (plan.isNew && this.fresh.freshFromMs >= plan.pass.endMs) {
+          // A count that did not match costs a request for nothing; when late rows are common
+          // (most windows differ), try only one window in COUNT_CLOSE_BACKOFF_WINDOWS.
+          if (this.countCloseSkips > 0) this.countCloseSkips -= 1;
+          else {
+            const closed = await this.closeByCount(cursor, plan.pass.startMs, plan.pass.endMs);
+            if (closed !== undefined) return closed;
+            this.countCloseSkips = COUNT_CLOSE_BACKOFF_WINDOWS - 1;
+          }
+        }
         const start = { ...cursor, pass: plan.pass };
         if (plan.isNew) await this.vendor.startPass(start, this.holderId);
         return this.closingPage(start);
       }
     }
+  }
+
+  /**
+   * Reads each row once where it can: fresh reads already applied [startMs, endMs), so when the
+   * vendor's count of the range, now past its lateness bound, equals what the ledger holds, the
+   * range is complete without reading it again (one `limit=1` request instead of its pages).
+   * Answers the moved cursor, or undefined when the counts differ and a closing pass must read.
+   */
+  private async closeByCount(cursor: VendorCursor, startMs: number, endMs: number): Promise<VendorCursor | undefined> {
+    const page = await this.request(startMs, endMs, 1, 1);
+    if (page === undefined) return undefined;
+    const held = await this.vendor.countHeldRows(startMs, endMs, createdAtOfRaw);
+    if (held !== page.totalItems) return undefined;
+    const outcome = await this.vendor.commitPage({
+      holderId: this.holderId,
+      rows: [],
+      currency: this.config.currency,
+      fold: foldVendorFact,
+      closing: () => ({ ...cursor, closedUntilMs: endMs, pass: null }),
+    });
+    this.status.recordPage(outcome, []);
+    this.status.windowsClosed += 1;
+    this.status.windowsClosedByCount += 1;
+    return outcome.cursor ?? cursor;
   }
 
   private async closingPage(cursor: VendorCursor): Promise<VendorCursor> {
@@ -272,6 +364,95 @@ class PollerRun {
     }
   }
 
+  private async runTask(task: RangeTask): Promise<void> {
+    this.status.state = "following";
+    const range = { startMs: floorToSecond(task.startMs), endMs: floorToSecond(task.endMs) };
+    if (task.type === "reopen") {
+      for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
+        const page = await this.request(range.startMs, range.endMs, pageNumber);
+        if (page === undefined) return;
+        const appliedBefore = this.status.rowsIngested;
+        await this.commit(page, undefined);
+        this.status.rowsRecovered += this.status.rowsIngested - appliedBefore;
+        if (pageNumber >= page.totalPages || page.items.items.length === 0) return;
+      }
+      return;
+    }
+    const ranges: Range[] = [range];
+    for (let next = ranges.shift(); next !== undefined && !this.stopped; next = ranges.shift()) {
+      const page = await this.request(next.startMs, next.endMs, 1, 1);
+      if (page === undefined) return;
+      const held = await this.vendor.countHeldRows(next.startMs, next.endMs, createdAtOfRaw);
+      if (held === page.totalItems) {
+        this.status.rangesVerified += 1;
+        continue;
+      }
+      this.status.rangesDiffering += 1;
+      const midMs = floorToSecond(next.startMs + (next.endMs - next.startMs) / 2);
+      if (next.endMs - next.startMs <= this.config.windowMs || midMs <= next.startMs) {
+        this.differences.push({ ...this.rangeFields(next), vendorCount: page.totalItems, heldCount: held });
+      } else {
+        ranges.unshift({ startMs: midMs, endMs: next.endMs }, { startMs: next.startMs, endMs: midMs });
+      }
+    }
+  }
+
+  /**
+   * One request of reconciliation, only when the budget has a slot to spare beyond it (kept for
+   * the next fresh read); answers whether it did anything.
+   */
+  private async reconcileStep(cursor: VendorCursor, nowMs: number): Promise<boolean> {
+    const task = this.reconcile.next(cursor.closedUntilMs, nowMs);
+    if (task === undefined || !(await this.budgetSpare(nowMs))) return false;
+    const { range } = task;
+    if (task.type === "count") {
+      const page = await this.request(range.startMs, range.endMs, 1, 1);
+      if (page === undefined) return true;
+      const held = await this.vendor.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
+      if (this.reconcile.counted(range, page.totalItems, held)) {
+        this.status.rangesVerified += 1;
+      } else {
+        this.status.rangesDiffering += 1;
+        this.logger.info(
+          { ...this.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
+          "vendor count differs from the ledger's in closed history; narrowing it down",
+        );
+      }
+      return true;
+    }
+    const page = await this.request(range.startMs, range.endMs, task.page, this.config.pageSize);
+    if (page === undefined) return true;
+    const appliedBefore = this.status.rowsIngested;
+    await this.commit(page, undefined);
+    const recovered = this.status.rowsIngested - appliedBefore;
+    this.status.rowsRecovered += recovered;
+    if (recovered > 0)
+      this.logger.warn({ ...this.rangeFields(range), recovered }, "reconciliation recovered rows that appeared late");
+    const last = task.page >= page.totalPages || page.items.items.length === 0;
+    this.reconcile.pageRead(last);
+    if (last) {
+      const held = await this.vendor.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
+      this.reconcile.settle(range, page.totalItems, held);
+      if (held !== page.totalItems)
+        this.logger.warn(
+          { ...this.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
+          "a re-read did not remove this window's count difference; accepting it until the vendor's count moves",
+        );
+    }
+    return true;
+  }
+
+  private rangeFields(range: Range): { start: string; end: string } {
+    return { start: new Date(range.startMs).toISOString(), end: new Date(range.endMs).toISOString() };
+  }
+
+  /** True when the budget window holds at least two free slots: one for this request, one for the present. */
+  private async budgetSpare(nowMs: number): Promise<boolean> {
+    const windowMs = this.config.budgetWindowMs + budgetMarginMs(this.config.budgetWindowMs);
+    const used = await this.vendor.countRequestsSince(nowMs - windowMs);
+    return used <= this.config.requestsPerWindow - 2;
+  }
+
   private async commit(
     page: VendorPage,
     closing: ((distinct: number) => VendorCursor) | undefined,
@@ -304,7 +485,12 @@ class PollerRun {
   }
 
   /** Fetches one page, retrying until it succeeds or the poller stops; every attempt is budgeted. */
-  private async request(startMs: number, endMs: number, page: number): Promise<VendorPage | undefined> {
+  private async request(
+    startMs: number,
+    endMs: number,
+    page: number,
+    limit: number = this.config.pageSize,
+  ): Promise<VendorPage | undefined> {
     for (let attempt = 0; !this.stopped; attempt += 1) {
       if (!(await this.acquireBudget())) return undefined;
       const outcome = await fetchPage(
@@ -313,7 +499,7 @@ class PollerRun {
           startMs,
           endMs,
           page,
-          limit: this.config.pageSize,
+          limit,
           timeoutMs: this.config.timeoutMs,
         },
         this.abort.signal,

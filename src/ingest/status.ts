@@ -40,6 +40,14 @@ export interface VendorPollerStatus {
   readonly windowsClosed: number;
   readonly windowsReread: number;
   readonly windowsClosedUnverified: number;
+  /** Windows closed by a count alone, their rows already read by fresh passes (each row read once). */
+  readonly windowsClosedByCount: number;
+  /** Closed ranges whose vendor count reconciliation found equal to the ledger's. */
+  readonly rangesVerified: number;
+  /** Closed ranges whose vendor count differed from the ledger's (each is narrowed down and re-read). */
+  readonly rangesDiffering: number;
+  /** Rows that appeared after their window closed, applied by reconciliation's re-reads. */
+  readonly rowsRecovered: number;
   readonly lastError: string | null;
 }
 
@@ -60,6 +68,10 @@ export class PollerStatus {
   windowsClosed = 0;
   windowsReread = 0;
   windowsClosedUnverified = 0;
+  windowsClosedByCount = 0;
+  rangesVerified = 0;
+  rangesDiffering = 0;
+  rowsRecovered = 0;
   private newestCreatedAtMs: number | null = null;
   /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
   private freshReadUpToMs: number | null = null;
@@ -128,6 +140,10 @@ export class PollerStatus {
       windowsClosed: this.windowsClosed,
       windowsReread: this.windowsReread,
       windowsClosedUnverified: this.windowsClosedUnverified,
+      windowsClosedByCount: this.windowsClosedByCount,
+      rangesVerified: this.rangesVerified,
+      rangesDiffering: this.rangesDiffering,
+      rowsRecovered: this.rowsRecovered,
       lastError: this.lastError,
     };
   }

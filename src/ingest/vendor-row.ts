@@ -154,3 +154,18 @@ function bad(
 ): CheckedRow {
   return { type: "bad", identity, record: { fingerprint, vendorId, reason: reasons[0] ?? "invalid", detail, raw } };
 }
+
+/**
+ * The createdAt a raw vendor item names, for placing a quarantined row in a date range the way
+ * the vendor counts it; undefined when the text is not an object with a readable createdAt.
+ */
+export function createdAtOfRaw(raw: string): number | undefined {
+  try {
+    const item: unknown = JSON.parse(raw);
+    if (typeof item !== "object" || item === null) return undefined;
+    const createdAt = (item as { createdAt?: unknown }).createdAt;
+    return typeof createdAt === "string" ? parseInstantMs(createdAt) : undefined;
+  } catch {
+    return undefined;
+  }
+}

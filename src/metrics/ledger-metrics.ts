@@ -101,6 +101,17 @@ export class LedgerMetrics {
       help: "The vendor's request budget per window.",
       registers,
     });
+    const reconciled = new Counter({
+      name: "ledger_ingest_reconcile_ranges_total",
+      help: "Closed ranges reconciliation counted against the vendor: equal (verified) or with a count difference (differing).",
+      labelNames: ["result"],
+      registers,
+    });
+    const recovered = new Counter({
+      name: "ledger_ingest_rows_recovered_total",
+      help: "Vendor rows that appeared after their window closed, applied by reconciliation (also counted as applied).",
+      registers,
+    });
     this.refreshers.push(() => {
       const snapshot = status();
       if (snapshot === undefined) return;
@@ -110,6 +121,9 @@ export class LedgerMetrics {
       setCounter(rows, snapshot.rowsDuplicate, { outcome: "duplicate" });
       setCounter(rows, snapshot.rowsQuarantined, { outcome: "quarantined" });
       setCounter(requests, snapshot.requestsUsed);
+      setCounter(reconciled, snapshot.rangesVerified, { result: "verified" });
+      setCounter(reconciled, snapshot.rangesDiffering, { result: "differing" });
+      setCounter(recovered, snapshot.rowsRecovered);
       // -1 means the store could not be read (it is closing): leave the last figure.
       if (snapshot.requestsInWindow >= 0) inWindow.set(snapshot.requestsInWindow);
       windowMax.set(snapshot.requestsPerWindow);

@@ -118,7 +118,8 @@ export function toAccountBalance(account: AccountView): AccountBalance {
     balance: account.balance,
     earned: account.earned,
     spent: account.spent,
-    payout: account.payoutRequested - account.paidOut,
+    // Four sums by transaction type, as the rewards app reads them; the difference has its own name.
+    payout: account.payoutRequested,
     paidOut: account.paidOut,
     payoutRequested: account.payoutRequested,
     loaded: account.loaded,
@@ -130,6 +131,7 @@ export function toAccountBalance(account: AccountView): AccountBalance {
     updatedAt: timestampFromMs(account.updatedAtMs),
     overdraftLimit: account.policy.overdraftLimit,
     status: STATUS_TO_WIRE[account.policy.state],
+    payoutOutstanding: account.payoutRequested - account.paidOut,
   });
 }
 

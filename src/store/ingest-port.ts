@@ -131,4 +131,11 @@ export interface IngestStore {
   /** The quarantine, oldest first, for operators and tests. */
   listQuarantine(limit?: number): Promise<QuarantineRow[]>;
   countQuarantine(): Promise<number>;
+  /**
+   * How many vendor rows the ledger holds with a createdAt in [startMs, endMs), counted the way
+   * the vendor's `totalItems` counts them: applied entries plus quarantined rows, the latter
+   * placed by `createdAtOf(raw)` (undefined: the row names no usable createdAt and is not
+   * counted). Reconciliation compares it with the vendor's count of the same range.
+   */
+  countHeldRows(startMs: number, endMs: number, createdAtOf: (raw: string) => number | undefined): Promise<number>;
 }

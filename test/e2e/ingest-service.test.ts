@@ -84,12 +84,15 @@ for (const store of STORE_KINDS)
           {
             earned: `${account?.earned}`,
             spent: `${account?.spent}`,
-            payout: `${account?.payoutRequested}`,
+            // `payout` is the sum of the user's payout transactions, as the vendor's totals count it.
+            payout: `${account?.payout}`,
             paidOut: `${account?.paidOut}`,
             balance: `${account?.balance}`,
           },
           userId,
         ).to.deep.equal(totals);
+        expect(account?.payoutRequested, userId).to.equal(account?.payout);
+        expect(account?.payoutOutstanding, userId).to.equal(BigInt(totals.payout) - BigInt(totals.paidOut));
       }
 
       const outstanding = Object.entries(expected.users)
@@ -127,7 +130,9 @@ for (const store of STORE_KINDS)
       // The README's table names every ingest metric (the README test's server has no vendor).
       const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
       const ingestNames = [...metrics.families.keys()].filter((name) => name.startsWith("ledger_ingest_"));
-      expect(ingestNames).to.have.length(5);
+      expect(ingestNames).to.have.length(7);
+      expect(metrics.family("ledger_ingest_reconcile_ranges_total").type).to.equal("counter");
+      expect(metrics.value("ledger_ingest_rows_recovered_total")).to.equal(status.rowsRecovered);
       for (const name of ingestNames) expect(readme, name).to.include(`| \`${name}\` |`);
     });
   });

@@ -170,7 +170,7 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
       const user = await call("GET", "/user/r1");
       expect(user.status).to.equal(200);
       expect(user.text).to.equal(
-        '{"id":"r1","currency":"EUR","balance":10.25,"earned":12.5,"spent":2.25,"payout":0,"paidOut":0}',
+        '{"id":"r1","currency":"EUR","balance":10.25,"earned":12.5,"spent":2.25,"payout":0,"paidOut":0,"payoutOutstanding":0}',
       );
     });
 

@@ -19,6 +19,15 @@ export interface FakeDataOptions {
   readonly lateRate: number;
   /** How late a late row may be. */
   readonly lateMaxMs: number;
+  /**
+   * Share of rows (0 to 1) that become visible long after their createdAt, far past any
+   * lateness bound, so they land in ranges a consumer has already closed: replication lag, a
+   * back-dated correction, an outage replayed later. Default 0.
+   */
+  readonly veryLateRate?: number;
+  /** A very late row appears between `veryLateMinMs` and `veryLateMaxMs` after its createdAt. */
+  readonly veryLateMinMs?: number;
+  readonly veryLateMaxMs?: number;
 }
 
 export type FakeType = "earned" | "spent" | "payout" | "paid_out";
@@ -117,12 +126,26 @@ export class FakeData {
     return rows;
   }
 
+  /**
+   * The extra delay of a very late row, 0 for the others. It has its own random stream, so
+   * turning the fault on changes no other property of the stream for the same seed.
+   */
+  private veryLateDelayMs(index: number): number {
+    const { veryLateRate = 0, veryLateMinMs = 0, veryLateMaxMs = veryLateMinMs } = this.options;
+    if (veryLateRate <= 0) return 0;
+    const random = randomFor(this.options.seed, index, 3);
+    if (random() >= veryLateRate) return 0;
+    return veryLateMinMs + Math.floor(random() * Math.max(0, veryLateMaxMs - veryLateMinMs));
+  }
+
   private generate(index: number): FakeTransaction {
     const { seed, users, startMs, txPerMinute } = this.options;
     const random = randomFor(seed, index, 1);
     const createdAtMs = startMs + Math.floor((index * 60_000) / txPerMinute);
     const late = random() < this.options.lateRate;
-    const visibleAtMs = late ? createdAtMs + 1 + Math.floor(random() * this.options.lateMaxMs) : createdAtMs;
+    const visibleAtMs = late
+      ? createdAtMs + 1 + Math.floor(random() * this.options.lateMaxMs)
+      : createdAtMs + this.veryLateDelayMs(index);
     const userId = String(1 + Math.floor(random() * users)).padStart(6, "0");
     const roll = random();
     const type: FakeType = roll < 0.5 ? "earned" : roll < 0.75 ? "spent" : roll < 0.9 ? "payout" : "paid_out";

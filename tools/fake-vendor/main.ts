@@ -19,6 +19,9 @@ const { values } = parseArgs({
     "bad-row-rate": { type: "string", default: "0.001" },
     "late-rate": { type: "string", default: "0.01" },
     "late-max-ms": { type: "string", default: "30000" },
+    "very-late-rate": { type: "string", default: "0" },
+    "very-late-min-ms": { type: "string", default: "3600000" },
+    "very-late-max-ms": { type: "string", default: "86400000" },
     faults: { type: "string", default: "0" },
     help: { type: "boolean", default: false },
   },
@@ -28,6 +31,8 @@ if (values.help) {
   console.log(`Fake vendor. Flags (defaults): --host 127.0.0.1 --port 8080 --seed 1 --tx-per-minute 1000 --users 500
   --start <ISO, default one hour ago> --end <ISO, default never> --requests-per-window 5 (0 lifts the limit)
   --rate-window-ms 60000 --bad-row-rate 0.001 --late-rate 0.01 --late-max-ms 30000
+  --very-late-rate 0 --very-late-min-ms 3600000 --very-late-max-ms 86400000 (rows that appear hours
+    after their createdAt, in ranges a consumer has already closed)
   --faults <share of requests to fail, spread over 5xx, 429, slow, dropped, truncated, shifted; default 0>`);
   process.exit(0);
 }
@@ -51,6 +56,9 @@ const vendor = await startFakeVendor({
     badRowRate: number("bad-row-rate"),
     lateRate: number("late-rate"),
     lateMaxMs: number("late-max-ms"),
+    veryLateRate: number("very-late-rate"),
+    veryLateMinMs: number("very-late-min-ms"),
+    veryLateMaxMs: number("very-late-max-ms"),
   },
   faults:
     faultShare === 0

@@ -659,7 +659,7 @@ export const openapiDocument: unknown = {
             "type": "string",
             "format": "int64",
             "pattern": "^-?[0-9]+$",
-            "description": "Outstanding requested payouts: payout_requested - paid_out."
+            "description": "Every vendor \"payout\" transaction: payouts the user requested, a sum by transaction type like earned, spent and paid_out (the same figure as payout_requested). Until issue 10 this field held the outstanding amount, which is now payout_outstanding."
           },
           "paidOut": {
             "type": "string",
@@ -721,6 +721,12 @@ export const openapiDocument: unknown = {
               "ACCOUNT_STATUS_FROZEN",
               "ACCOUNT_STATUS_CLOSED"
             ]
+          },
+          "payoutOutstanding": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Requested payouts not yet paid out: payout - paid_out, exactly. Negative when more was paid out than requested (for instance payouts requested before LEDGER_VENDOR_START, so never ingested): -48777 means 487.77 paid out beyond the requests the ledger holds. GetPayouts lists only the accounts where it is above zero."
           }
         }
       },

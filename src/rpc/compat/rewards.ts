@@ -47,6 +47,7 @@ async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {
     `"spent":${number(account.spent)}`,
     `"payout":${number(account.payout)}`,
     `"paidOut":${number(account.paidOut)}`,
+    `"payoutOutstanding":${number(account.payoutOutstanding)}`,
   ];
   sendText(ctx.response, 200, `{${fields.join(",")}}`);
 }

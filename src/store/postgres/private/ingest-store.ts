@@ -156,6 +156,28 @@ export class PostgresIngestStore implements IngestStore {
     return this.count("SELECT COUNT(*) AS count FROM vendor_quarantine", []);
   }
 
+  async countHeldRows(
+    startMs: number,
+    endMs: number,
+    createdAtOf: (raw: string) => number | undefined,
+  ): Promise<number> {
+    const entries = await this.count(
+      "SELECT COUNT(*) AS count FROM entries WHERE external_id IS NOT NULL AND occurred_at_ms >= $1 AND occurred_at_ms < $2",
+      [startMs, endMs],
+    );
+    let quarantined = 0;
+    try {
+      const result = await this.pool.query<{ raw: string }>("SELECT raw FROM vendor_quarantine");
+      for (const row of result.rows) {
+        const createdAtMs = createdAtOf(row.raw);
+        if (createdAtMs !== undefined && createdAtMs >= startMs && createdAtMs < endMs) quarantined += 1;
+      }
+    } catch (error) {
+      throw unavailable(error, "read");
+    }
+    return entries + quarantined;
+  }
+
   private async count(sql: string, values: unknown[]): Promise<number> {
     try {
       const result = await this.pool.query<{ count: bigint }>(sql, values);

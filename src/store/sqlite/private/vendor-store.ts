@@ -142,6 +142,18 @@ export class SqliteIngestStore implements IngestStore {
     return this.read(() => Number((this.statements.countQuarantine.get() as { count: bigint }).count));
   }
 
+  countHeldRows(startMs: number, endMs: number, createdAtOf: (raw: string) => number | undefined): Promise<number> {
+    return this.read(() => {
+      const entries = this.statements.countVendorEntries.get(startMs, endMs) as { count: bigint };
+      let held = Number(entries.count);
+      for (const row of this.statements.selectQuarantineRaw.iterate() as Iterable<{ raw: string }>) {
+        const createdAtMs = createdAtOf(row.raw);
+        if (createdAtMs !== undefined && createdAtMs >= startMs && createdAtMs < endMs) held += 1;
+      }
+      return held;
+    });
+  }
+
   /** Throws inside the transaction, so nothing of it commits, unless `holderId` holds the lease. */
   private checkLease(holderId: string): void {
     const row = this.statements.selectLease.get() as { holder_id: string } | undefined;
@@ -310,6 +322,10 @@ function prepare(db: Connection) {
       UPDATE vendor_quarantine SET seen_count = seen_count + 1, last_seen_at_ms = ? WHERE fingerprint = ?`),
     selectQuarantine: statement(`SELECT * FROM vendor_quarantine ORDER BY first_seen_at_ms, fingerprint LIMIT ?`),
     countQuarantine: statement(`SELECT COUNT(*) AS count FROM vendor_quarantine`),
+    selectQuarantineRaw: statement(`SELECT raw FROM vendor_quarantine`),
+    countVendorEntries: statement(`
+      SELECT COUNT(*) AS count FROM entries
+      WHERE external_id IS NOT NULL AND occurred_at_ms >= ? AND occurred_at_ms < ?`),
     selectEntryByExternal: statement(`
       SELECT user_id, currency, kind, amount, occurred_at_ms FROM entries WHERE external_id = ?`),
     selectAccount: statement(`
