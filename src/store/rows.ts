@@ -1,5 +1,6 @@
 /**
- * Row shapes of the SQLite schema and their conversion to the store's types. Integers are read
+ * Row shapes of the schema (the same on SQLite and PostgreSQL) and their conversion to the
+ * store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
 import type {
@@ -12,6 +13,7 @@ import type {
   EntryTotal,
   PayoutRow,
 } from "./store.js";
+import type { ClosingPass, VendorCursor } from "./ingest-port.js";
 
 export interface AccountRow {
   user_id: string;
@@ -128,5 +130,38 @@ export function toPolicyRow(row: PolicyRow): AccountPolicyRow {
     overdraftLimit: row.overdraft_limit,
     state: row.state,
     updatedAtMs: Number(row.updated_at_ms),
+  };
+}
+
+/** The vendor poller's one cursor row. */
+export interface CursorRow {
+  closed_until_ms: bigint;
+  pass_start_ms: bigint | null;
+  pass_end_ms: bigint | null;
+  pass_next_page: bigint | null;
+  pass_total_items: bigint | null;
+  pass_dirty: bigint;
+  pass_attempts: bigint;
+  newest_created_at_ms: bigint | null;
+}
+
+const toNumberOrNull = (value: bigint | null): number | null => (value === null ? null : Number(value));
+
+export function toVendorCursor(row: CursorRow): VendorCursor {
+  const pass: ClosingPass | null =
+    row.pass_start_ms === null || row.pass_end_ms === null
+      ? null
+      : {
+          startMs: Number(row.pass_start_ms),
+          endMs: Number(row.pass_end_ms),
+          nextPage: Number(row.pass_next_page ?? 1n),
+          totalItems: toNumberOrNull(row.pass_total_items),
+          dirty: row.pass_dirty !== 0n,
+          attempts: Number(row.pass_attempts),
+        };
+  return {
+    closedUntilMs: Number(row.closed_until_ms),
+    pass,
+    newestCreatedAtMs: toNumberOrNull(row.newest_created_at_ms),
   };
 }

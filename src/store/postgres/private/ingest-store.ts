@@ -11,7 +11,6 @@ import type pg from "pg";
 import {
   LeaseLostError,
   type CheckedRow,
-  type ClosingPass,
   type IngestStore,
   type PageCommit,
   type PageOutcome,
@@ -21,20 +20,10 @@ import {
   type VendorCursor,
 } from "../../ingest-port.js";
 import type { WriteBatchObserver } from "../../store.js";
+import { toVendorCursor, type CursorRow } from "../../rows.js";
 import { unavailable } from "./errors.js";
 import { inTransaction } from "./transaction.js";
 import { accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
-
-interface CursorRow {
-  closed_until_ms: bigint;
-  pass_start_ms: bigint | null;
-  pass_end_ms: bigint | null;
-  pass_next_page: bigint | null;
-  pass_total_items: bigint | null;
-  pass_dirty: bigint;
-  pass_attempts: bigint;
-  newest_created_at_ms: bigint | null;
-}
 
 interface ExistingFact {
   user_id: string;
@@ -44,7 +33,6 @@ interface ExistingFact {
   occurred_at_ms: bigint;
 }
 
-const toNumber = (value: bigint | null): number | null => (value === null ? null : Number(value));
 const isLeaseLost = (error: unknown): boolean => error instanceof LeaseLostError;
 
 export class PostgresIngestStore implements IngestStore {
@@ -340,18 +328,7 @@ async function readCursor(client: pg.PoolClient): Promise<VendorCursor> {
   const result = await client.query<CursorRow>("SELECT * FROM vendor_cursor WHERE id = 1");
   const row = result.rows[0];
   if (row === undefined) throw new Error("vendor_cursor has no row: loadCursor creates it first");
-  const pass: ClosingPass | null =
-    row.pass_start_ms === null || row.pass_end_ms === null
-      ? null
-      : {
-          startMs: Number(row.pass_start_ms),
-          endMs: Number(row.pass_end_ms),
-          nextPage: Number(row.pass_next_page ?? 1n),
-          totalItems: toNumber(row.pass_total_items),
-          dirty: row.pass_dirty !== 0n,
-          attempts: Number(row.pass_attempts),
-        };
-  return { closedUntilMs: Number(row.closed_until_ms), pass, newestCreatedAtMs: toNumber(row.newest_created_at_ms) };
+  return toVendorCursor(row);
 }
 
 async function writeCursor(client: pg.PoolClient, cursor: VendorCursor, nowMs: number): Promise<void> {

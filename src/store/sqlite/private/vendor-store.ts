@@ -20,10 +20,9 @@ import {
   type QuarantineRow,
   type Reservation,
   type VendorCursor,
-  type ClosingPass,
 } from "../../ingest-port.js";
 import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
-import { toAccount, type AccountRow } from "../../rows.js";
+import { toAccount, toVendorCursor, type AccountRow, type CursorRow } from "../../rows.js";
 import type { GroupCommitter } from "./group-commit.js";
 
 /** Appends an entry and its account's new state inside the current write transaction. */
@@ -33,19 +32,6 @@ export type AppendEntry = (
   next: AccountState,
   meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
 ) => Entry;
-
-interface CursorRow {
-  closed_until_ms: bigint;
-  pass_start_ms: bigint | null;
-  pass_end_ms: bigint | null;
-  pass_next_page: bigint | null;
-  pass_total_items: bigint | null;
-  pass_dirty: bigint;
-  pass_attempts: bigint;
-  newest_created_at_ms: bigint | null;
-}
-
-const toNumber = (value: bigint | null): number | null => (value === null ? null : Number(value));
 
 export class SqliteIngestStore implements IngestStore {
   private readonly statements: ReturnType<typeof prepare>;
@@ -253,19 +239,7 @@ export class SqliteIngestStore implements IngestStore {
   }
 
   private readCursor(): VendorCursor {
-    const row = this.statements.selectCursor.get() as CursorRow;
-    const pass: ClosingPass | null =
-      row.pass_start_ms === null || row.pass_end_ms === null
-        ? null
-        : {
-            startMs: Number(row.pass_start_ms),
-            endMs: Number(row.pass_end_ms),
-            nextPage: Number(row.pass_next_page ?? 1n),
-            totalItems: toNumber(row.pass_total_items),
-            dirty: row.pass_dirty !== 0n,
-            attempts: Number(row.pass_attempts),
-          };
-    return { closedUntilMs: Number(row.closed_until_ms), pass, newestCreatedAtMs: toNumber(row.newest_created_at_ms) };
+    return toVendorCursor(this.statements.selectCursor.get() as CursorRow);
   }
 
   private writeCursor(cursor: VendorCursor, nowMs: number): void {
