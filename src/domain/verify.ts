@@ -1,7 +1,7 @@
 /**
  * The audit behind `npm run verify`: every account's cached position must equal the fold of its
  * entries, and every entry must be consistent with the ones before it. The legs of a group (a
- * transfer) must be appended together, start at the group's id, share one currency and move no
+ * transfer) must start at the group's id, share one currency and move no
  * money in total.
  */
 import type { Account, AccountState, Entry } from "../store/store.js";
@@ -81,39 +81,43 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
 }
 
 /**
- * Checks groups as the entries stream by, in id order, holding only the open group: both stores
- * append a group's legs in one transaction with consecutive ids, so a group that reappears after
- * another entry is itself a finding.
+ * Checks groups as the entries stream by, in id order. A group's legs are appended in one
+ * transaction, but their ids need not be consecutive: PostgreSQL hands sequence values to
+ * concurrent transactions interleaved. So a group stays open until its legs sum to zero, and
+ * only groups still open at the end are findings; memory holds the groups in progress plus the
+ * ids of groups seen, as before.
  */
 class GroupChecker {
-  private open: { readonly first: Entry; sum: bigint } | undefined;
-  private readonly closed = new Set<bigint>();
+  private readonly open = new Map<bigint, { readonly first: Entry; sum: bigint; legs: number }>();
+  private readonly seen = new Set<bigint>();
 
   constructor(private readonly report: (userId: string, currency: string, problem: string) => void) {}
 
   check(entry: Entry): void {
-    if (this.open !== undefined && entry.groupId === this.open.first.groupId) {
-      if (entry.currency !== this.open.first.currency) {
-        this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${entry.groupId} mixes currencies`);
+    const { groupId } = entry;
+    if (groupId === undefined) return;
+    const group = this.open.get(groupId);
+    if (group === undefined) {
+      // The group's id is its first leg's: a group first met at another leg lost that one.
+      if (!this.seen.has(groupId) && groupId !== entry.id) {
+        this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} has no leg ${groupId}`);
       }
-      this.open.sum += entry.delta;
+      this.seen.add(groupId);
+      this.open.set(groupId, { first: entry, sum: entry.delta, legs: 1 });
       return;
     }
-    this.close();
-    if (entry.groupId === undefined) return;
-    if (entry.groupId !== entry.id || this.closed.has(entry.groupId)) {
-      this.report(entry.userId, entry.currency, `entry ${entry.id}: not contiguous with group ${entry.groupId}`);
+    if (entry.currency !== group.first.currency) {
+      this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} mixes currencies`);
     }
-    this.open = { first: entry, sum: entry.delta };
+    group.sum += entry.delta;
+    group.legs += 1;
+    if (group.sum === 0n) this.open.delete(groupId);
   }
 
   close(): void {
-    const open = this.open;
-    if (open === undefined) return;
-    this.open = undefined;
-    if (open.first.groupId !== undefined) this.closed.add(open.first.groupId);
-    if (open.sum !== 0n) {
-      this.report(open.first.userId, open.first.currency, `group ${open.first.groupId}: its legs sum to ${open.sum}`);
+    for (const [groupId, group] of this.open) {
+      this.report(group.first.userId, group.first.currency, `group ${groupId}: its legs sum to ${group.sum}`);
     }
+    this.open.clear();
   }
 }

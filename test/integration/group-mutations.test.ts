@@ -123,7 +123,7 @@ for (const kind of STORE_KINDS)
         return { legs, adjustSum: [...total.values()].reduce((sum, value) => sum + value, 0n) };
       });
       expect(sums).to.deep.equal({ legs: applied * 2, adjustSum: 0n });
-      // verify: every group contiguous, in one currency, summing to zero; every account its fold.
+      // verify: every group starting at its id, in one currency, summing to zero; every account its fold.
       const report = await store.withSnapshot((entries, accounts) => verifyLedger(entries, accounts));
       expect(report.mismatches).to.deep.equal([]);
       expect(report.entriesChecked).to.equal(4 + applied * 2);
