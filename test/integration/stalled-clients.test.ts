@@ -3,7 +3,6 @@
  * HTTP/1.1, the socket closed for HTTP/2), counted in a log line, and while 1,000 of them are
  * open, legitimate callers on HTTP/1.1 and native gRPC are still served.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -15,6 +14,7 @@ import { pino } from "pino";
 import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { readConfig } from "../../src/config.js";
 import { build, type App } from "../../src/server.js";
+import { makeCertificate } from "../support/certificate.js";
 import { GrpcTestClient } from "../support/grpc-client.js";
 
 const HTTP2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -170,28 +170,7 @@ describe("stalled clients are cut after their deadline", function () {
     let dir: string;
     before(async () => {
       dir = mkdtempSync(join(tmpdir(), "ledger-stall-tls-"));
-      const cert = join(dir, "cert.pem");
-      const key = join(dir, "key.pem");
-      const made = spawnSync(
-        "openssl",
-        [
-          "req",
-          "-x509",
-          "-newkey",
-          "rsa:2048",
-          "-nodes",
-          "-days",
-          "2",
-          "-subj",
-          "/CN=localhost",
-          "-keyout",
-          key,
-          "-out",
-          cert,
-        ],
-        { encoding: "utf8" },
-      );
-      if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
+      const { cert, key } = makeCertificate(dir);
       server = await start({ ...SHORT, LEDGER_TLS_CERT: cert, LEDGER_TLS_KEY: key });
     });
     after(async () => {

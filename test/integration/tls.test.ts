@@ -3,7 +3,6 @@
  * by openssl: ALPN offers h2 and http/1.1, native gRPC over both gRPC servers, Connect over
  * HTTP/2 and HTTP/1.1 and /healthz all work over TLS, and cleartext is refused.
  */
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import { tmpdir } from "node:os";
@@ -18,37 +17,10 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { readConfig } from "../../src/config.js";
 import { build } from "../../src/server.js";
 import { startApp, type TestApp } from "../support/app.js";
+import { makeCertificate } from "../support/certificate.js";
 import { grpc } from "../support/grpc-client.js";
 
 const { load } = LedgerService.method;
-
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = join(dir, "cert.pem");
-  const key = join(dir, "key.pem");
-  const made = spawnSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost,IP:127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { encoding: "utf8" },
-  );
-  if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr}`);
-  return { cert, key };
-}
 
 /** A Load over native gRPC with TLS (grpc-js client), or the error code name. */
 function grpcLoad(address: string, credentials: grpc.ChannelCredentials, userId: string): Promise<string> {
