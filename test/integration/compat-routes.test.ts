@@ -9,6 +9,28 @@ import { readConfig } from "../../src/config.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { httpCall } from "../support/http-call.js";
 
+/** The object shapes of `schema` hold for `value`, recursively: required keys present, no others. */
+function expectConforms(schema: JsonSchema, value: unknown, at: string): void {
+  if (schema.items !== undefined && Array.isArray(value)) {
+    value.forEach((item, index) => expectConforms(schema.items ?? {}, item, `${at}[${index}]`));
+    return;
+  }
+  if (schema.properties === undefined) return;
+  expect(value, at).to.be.an("object");
+  const keys = Object.keys(value as object);
+  expect(keys, at).to.include.members(schema.required ?? []);
+  expect(Object.keys(schema.properties), at).to.include.members(keys);
+  for (const key of keys) {
+    expectConforms(schema.properties[key] ?? {}, (value as Record<string, unknown>)[key], `${at}.${key}`);
+  }
+}
+
+interface JsonSchema {
+  readonly properties?: Record<string, JsonSchema>;
+  readonly required?: string[];
+  readonly items?: JsonSchema;
+}
+
 const amount = (value: string, currency = "USD", debitOrCredit?: string) => ({
   amount: value,
   currency,
@@ -26,6 +48,79 @@ describe("seed-compatible routes (LEDGER_COMPAT=card,wallet,rewards)", () => {
 
   after(async () => {
     await server.stop();
+  });
+
+  describe("GET /openapi.json", () => {
+    type Operation = {
+      tags?: string[];
+      parameters?: { name: string; in: string }[];
+      responses: Record<string, { content: { "application/json": { schema: JsonSchema } } }>;
+    };
+    const operations = async () =>
+      ((await call("GET", "/openapi.json")).json as { paths: Record<string, Record<string, Operation>> }).paths;
+
+    it("describes every route of the profiles served, beside the proto's REST routes", async () => {
+      const paths = await operations();
+      const described = Object.entries(paths).flatMap(([path, methods]) =>
+        Object.entries(methods)
+          .filter(([, operation]) => (operation.tags ?? []).some((tag) => tag.startsWith("compat: ")))
+          .map(([method]) => `${method.toUpperCase()} ${path}`),
+      );
+      expect(described.sort()).to.deep.equal([
+        "GET /api/ping",
+        "GET /api/users/{userId}",
+        "GET /user/{id}",
+        "GET /user/{id}/payouts",
+        "PUT /api/users/{userId}/balance",
+        "PUT /api/v1/authorization",
+        "PUT /api/v1/load",
+      ]);
+      expect(paths["/user/{id}/payouts"]?.["get"]?.parameters).to.deep.equal([
+        { name: "id", in: "path", required: true, schema: { type: "string" } },
+      ]);
+      expect(Object.keys(paths).some((path) => path.startsWith("/v1/users/"))).to.equal(true);
+    });
+
+    it("describes the answers as the routes give them", async () => {
+      const paths = await operations();
+      await call("PUT", "/api/users/doc1/balance", { amount: 5 });
+      const answers: [Operation | undefined, string, { status: number; json: unknown }][] = [
+        [
+          paths["/api/v1/load"]?.["put"],
+          "201",
+          await call("PUT", "/api/v1/load", {
+            userId: "doc1",
+            messageId: "doc-m1",
+            transactionAmount: amount("1.00"),
+          }),
+        ],
+        [paths["/api/users/{userId}"]?.["get"], "200", await call("GET", "/api/users/doc1")],
+        [paths["/user/{id}"]?.["get"], "200", await call("GET", "/user/doc1")],
+        [paths["/user/{id}"]?.["get"], "404", await call("GET", "/user/nobody-here")],
+        [paths["/user/{id}/payouts"]?.["get"], "200", await call("GET", "/user/doc1/payouts")],
+        [paths["/api/ping"]?.["get"], "200", await call("GET", "/api/ping")],
+        [
+          paths["/api/v1/authorization"]?.["put"],
+          "201",
+          await call("PUT", "/api/v1/authorization", {
+            userId: "doc1",
+            messageId: "doc-m2",
+            transactionAmount: amount("100.00"),
+          }),
+        ],
+        [
+          paths["/api/users/{userId}/balance"]?.["put"],
+          "400",
+          await call("PUT", "/api/users/doc1/balance", { amount: -100 }),
+        ],
+      ];
+      for (const [operation, status, answer] of answers) {
+        expect(answer.status).to.equal(Number(status));
+        const schema = operation?.responses[status]?.content["application/json"].schema;
+        expect(schema, status).to.not.equal(undefined);
+        expectConforms(schema ?? {}, answer.json, "answer");
+      }
+    });
   });
 
   describe("card", () => {
@@ -229,6 +324,8 @@ describe("seed-compatible routes are off by default and validated", () => {
           404,
         );
       }
+      const { paths } = (await httpCall(server.baseUrl, "GET", "/openapi.json")).json as { paths: object };
+      expect(Object.keys(paths).filter((path) => !path.startsWith("/v1/"))).to.deep.equal([]);
     } finally {
       await server.stop();
     }
@@ -243,6 +340,11 @@ describe("seed-compatible routes are off by default and validated", () => {
         success: false,
         error: "User not found",
       });
+      const { paths } = (await httpCall(server.baseUrl, "GET", "/openapi.json")).json as { paths: object };
+      expect(Object.keys(paths).filter((path) => !path.startsWith("/v1/"))).to.deep.equal([
+        "/api/users/{userId}",
+        "/api/users/{userId}/balance",
+      ]);
     } finally {
       await server.stop();
     }

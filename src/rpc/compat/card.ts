@@ -17,6 +17,7 @@ import {
   type CompatFailure,
 } from "./compat-call.js";
 import { majorToMinor, minorToMajor } from "./major-units.js";
+import { object, text, type CompatOperation } from "./openapi.js";
 import type { CompatRoute } from "./profiles.js";
 
 interface CardTransaction {
@@ -29,13 +30,65 @@ interface CardTransaction {
 type Parsed =
   { readonly ok: true; readonly value: CardTransaction } | { readonly ok: false; readonly failure: CompatFailure };
 
+const cardAmountSchema = object(
+  {
+    amount: { type: "string", description: "a decimal in major units" },
+    currency: text,
+    debitOrCredit: { enum: ["DEBIT", "CREDIT"] },
+  },
+  ["amount"],
+);
+const cardError = object({ message: text, code: text }, ["message", "code"]);
+
+function transactionDoc(direction: "CREDIT" | "DEBIT"): CompatOperation {
+  const echo = { userId: text, messageId: text };
+  const answer =
+    direction === "CREDIT"
+      ? object({ ...echo, balance: cardAmountSchema }, ["userId", "balance"])
+      : object({ ...echo, responseCode: { enum: ["APPROVED", "DECLINED"] }, balance: cardAmountSchema }, [
+          "userId",
+          "responseCode",
+          "balance",
+        ]);
+  return {
+    summary: direction === "CREDIT" ? "Card: load (credit)" : "Card: authorization (debit if funds suffice)",
+    description:
+      (direction === "CREDIT" ? "Load" : "Authorize: a decline is recorded and answered 201 DECLINED") +
+      "; messageId is the idempotency key.",
+    body: object({ userId: text, messageId: text, transactionAmount: cardAmountSchema }, [
+      "userId",
+      "transactionAmount",
+    ]),
+    responses: {
+      "201": { description: direction === "CREDIT" ? "loaded" : "decided", schema: answer },
+      "400": { description: "invalid input", schema: cardError },
+      "409": { description: "messageId reused with different fields", schema: cardError },
+    },
+  };
+}
+
 /** The card profile's routes. */
 export const cardRoutes: readonly CompatRoute[] = [
-  { method: "PUT", path: "/api/v1/load", serve: (deps, ctx) => serveTransaction(deps, ctx, "CREDIT") },
-  { method: "PUT", path: "/api/v1/authorization", serve: (deps, ctx) => serveTransaction(deps, ctx, "DEBIT") },
+  {
+    method: "PUT",
+    path: "/api/v1/load",
+    serve: (deps, ctx) => serveTransaction(deps, ctx, "CREDIT"),
+    doc: transactionDoc("CREDIT"),
+  },
+  {
+    method: "PUT",
+    path: "/api/v1/authorization",
+    serve: (deps, ctx) => serveTransaction(deps, ctx, "DEBIT"),
+    doc: transactionDoc("DEBIT"),
+  },
   {
     method: "GET",
     path: "/api/ping",
+    doc: {
+      summary: "Card: liveness",
+      description: "Open without a key, like /healthz.",
+      responses: { "200": { description: "alive", schema: object({ serverTime: text }, ["serverTime"]) } },
+    },
     // Open like the health check: a liveness probe must not need a key.
     serve: (_deps, ctx) => {
       sendText(ctx.response, 200, JSON.stringify({ serverTime: new Date().toISOString() }));

@@ -10,6 +10,7 @@ import { cardRoutes } from "./card.js";
 import { sendText, type CompatContext, type CompatDeps } from "./compat-call.js";
 import { rewardsRoutes } from "./rewards.js";
 import { walletRoutes } from "./wallet.js";
+import { withCompatOperations, type CompatOperation } from "./openapi.js";
 import type { CompatProfile } from "./profile-names.js";
 
 export type { CompatProfile } from "./profile-names.js";
@@ -18,6 +19,8 @@ export type { CompatProfile } from "./profile-names.js";
 export interface CompatRoute {
   readonly method: string;
   readonly path: string;
+  /** Its operation in GET /openapi.json. */
+  readonly doc: CompatOperation;
   serve(deps: CompatDeps, ctx: CompatContext): Promise<void>;
 }
 
@@ -26,6 +29,14 @@ const PROFILE_ROUTES: Record<CompatProfile, readonly CompatRoute[]> = {
   wallet: walletRoutes,
   rewards: rewardsRoutes,
 };
+
+/** `document` (the proto's OpenAPI description) with the routes of `profiles` added. */
+export function withCompatRoutes(document: unknown, profiles: readonly CompatProfile[]): unknown {
+  return withCompatOperations(
+    document,
+    profiles.flatMap((profile) => PROFILE_ROUTES[profile].map((route) => ({ ...route, profile }))),
+  );
+}
 
 /** A handler for the profiles' routes that returns false for any other request. */
 export function compatRoutes(

@@ -14,15 +14,60 @@ import {
   type CompatFailure,
 } from "./compat-call.js";
 import { minorToJsonNumber } from "./major-units.js";
+import { majorNumber, object, text, type CompatOperation } from "./openapi.js";
 import type { CompatRoute } from "./profiles.js";
 
 /** Most payouts one user can have listed: one per currency, so this is far above any real count. */
 const PAYOUTS_PAGE_SIZE = 1000;
 
+const rewardsError = object({ error: text, code: text }, ["error", "code"]);
+
+function userDoc(): CompatOperation {
+  const sums = ["balance", "earned", "spent", "payout", "paidOut", "payoutOutstanding"];
+  return {
+    summary: "Rewards: a user's balance and aggregates",
+    description:
+      "GetBalance: four sums by transaction type (payout is requested payouts) and payoutOutstanding = payout - paidOut. " +
+      "A user with several currencies names one with ?currency=.",
+    responses: {
+      "200": {
+        description: "the aggregates",
+        schema: object({ id: text, currency: text, ...Object.fromEntries(sums.map((name) => [name, majorNumber])) }, [
+          "id",
+          "currency",
+          ...sums,
+        ]),
+      },
+      "400": { description: "invalid user id, or several currencies and none named", schema: rewardsError },
+      "404": { description: "unknown user", schema: rewardsError },
+    },
+  };
+}
+
+function payoutsDoc(): CompatOperation {
+  const payout = object({ currency: text, amount: majorNumber, requested: majorNumber, paidOut: majorNumber }, [
+    "currency",
+    "amount",
+    "requested",
+    "paidOut",
+  ]);
+  return {
+    summary: "Rewards: a user's outstanding requested payouts",
+    description: "GetPayouts for one user: amount = requested - paid out, one item per currency with one outstanding.",
+    responses: {
+      "200": {
+        description: "the payouts",
+        schema: object({ id: text, payouts: { type: "array", items: payout } }, ["id", "payouts"]),
+      },
+      "400": { description: "invalid user id", schema: rewardsError },
+    },
+  };
+}
+
 /** The rewards profile's routes. */
 export const rewardsRoutes: readonly CompatRoute[] = [
-  { method: "GET", path: "/user/:id", serve: serveUser },
-  { method: "GET", path: "/user/:id/payouts", serve: servePayouts },
+  { method: "GET", path: "/user/:id", serve: serveUser, doc: userDoc() },
+  { method: "GET", path: "/user/:id/payouts", serve: servePayouts, doc: payoutsDoc() },
 ];
 
 async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {

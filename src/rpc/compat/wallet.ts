@@ -16,15 +16,45 @@ import {
   type CompatFailure,
 } from "./compat-call.js";
 import { majorToMinor, minorToJsonNumber } from "./major-units.js";
+import { majorNumber, object, text, type CompatOperation } from "./openapi.js";
 import type { CompatRoute } from "./profiles.js";
 
 /** The wallet's own text for a debit larger than the balance. */
 export const INSUFFICIENT_FUNDS_TEXT = "Insufficient funds";
 
+const walletData = object(
+  { success: { const: true }, data: object({ id: text, balance: majorNumber }, ["id", "balance"]) },
+  ["success", "data"],
+);
+const walletError = object({ success: { const: false }, error: text }, ["success", "error"]);
+
+function userDoc(): CompatOperation {
+  return {
+    summary: "Wallet: a user's balance",
+    description: "GetBalance in the default currency.",
+    responses: {
+      "200": { description: "the balance", schema: walletData },
+      "404": { description: "User not found", schema: walletError },
+    },
+  };
+}
+
+function adjustDoc(): CompatOperation {
+  return {
+    summary: "Wallet: add to or take from a balance",
+    description: "AdjustBalance in the default currency; a debit never takes the balance below zero.",
+    body: object({ amount: { ...majorNumber, description: "signed, major units" } }, ["amount"]),
+    responses: {
+      "200": { description: "applied: the balance after", schema: walletData },
+      "400": { description: "Insufficient funds, or an invalid amount", schema: walletError },
+    },
+  };
+}
+
 /** The wallet profile's routes. */
 export const walletRoutes: readonly CompatRoute[] = [
-  { method: "GET", path: "/api/users/:userId", serve: serveUser },
-  { method: "PUT", path: "/api/users/:userId/balance", serve: serveAdjust },
+  { method: "GET", path: "/api/users/:userId", serve: serveUser, doc: userDoc() },
+  { method: "PUT", path: "/api/users/:userId/balance", serve: serveAdjust, doc: adjustDoc() },
 ];
 
 async function serveUser(deps: CompatDeps, ctx: CompatContext): Promise<void> {

@@ -8,7 +8,7 @@ import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter, ConnectRouterOptions } from "@connectrpc/connect";
 import type { Logger } from "../../logger.js";
 import { openapiDocument } from "../../../gen/ledger/v1/ledger_openapi.js";
-import { compatRoutes, type CompatProfile } from "../compat/profiles.js";
+import { compatRoutes, withCompatRoutes, type CompatProfile } from "../compat/profiles.js";
 import { sendJson, type HttpRequest, type HttpResponse } from "./http-io.js";
 import { RestGateway } from "./rest-gateway.js";
 import { restRoutes } from "./rest-routes.js";
@@ -42,9 +42,10 @@ export function createHttpGateway(options: HttpGatewayOptions): HttpGateway {
     defaultCurrency: options.defaultCurrency,
     onBug,
   });
+  const openapi = withCompatRoutes(openapiDocument, options.compat);
   return (request, response) => {
     if (request.method === "GET" && request.url?.split("?")[0] === "/openapi.json") {
-      sendJson(response, 200, openapiDocument);
+      sendJson(response, 200, openapi);
       return true;
     }
     return compat(request, response) || rest.handle(request, response);
