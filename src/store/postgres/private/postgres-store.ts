@@ -46,6 +46,8 @@ import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided 
 import { PostgresIngestStore } from "./ingest-store.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
 import { inTransaction } from "./transaction.js";
+import { PolledEntryFeed, STREAM_POLL_INTERVAL_MS_DEFAULT } from "../../entry-feed.js";
+import { PostgresStreamHorizon } from "./stream-horizon.js";
 import {
   ACCOUNT_COLUMNS,
   accountKeyOf,
@@ -80,6 +82,7 @@ const BATCHES_IN_FLIGHT_MAX = 4;
 
 export class PostgresStore implements LedgerStore {
   readonly ingest: IngestStore;
+  readonly feed: PolledEntryFeed;
   private readonly writer: Batcher<AnyItem, AnyItemResult>;
   private closed = false;
 
@@ -93,7 +96,20 @@ export class PostgresStore implements LedgerStore {
       // Leave a connection for reads and the poller.
       inFlightMax: Math.max(1, Math.min(BATCHES_IN_FLIGHT_MAX, options.poolMax - 1)),
     });
-    this.ingest = new PostgresIngestStore(pool, options.writeObserver);
+    const horizon = new PostgresStreamHorizon(pool);
+    this.feed = new PolledEntryFeed(
+      { horizon: () => this.read(() => horizon.probe()), latestId: () => this.read(() => horizon.latestId()) },
+      options.streamPollIntervalMs ?? STREAM_POLL_INTERVAL_MS_DEFAULT,
+    );
+    // A local commit wakes this process's streams at once; the feed's poll sees other processes'.
+    const feed = this.feed;
+    const observer = options.writeObserver;
+    this.ingest = new PostgresIngestStore(pool, {
+      batchCommitted: (mutations, transactionMs, commitMs) => {
+        feed.nudge();
+        observer?.batchCommitted(mutations, transactionMs, commitMs);
+      },
+    });
   }
 
   /** Migrates the database to the newest schema (under knex's lock), then opens the pool. */
@@ -251,7 +267,8 @@ export class PostgresStore implements LedgerStore {
       const result = await this.pool.query<EntryRow>(
         `
         SELECT * FROM entries
-        WHERE id > $1 AND ($2::text IS NULL OR user_id = $2)
+        WHERE id > $1 AND id <= $6 AND ($2::text IS NULL OR user_id = $2)
+          AND ($7::text IS NULL OR currency = $7)
           AND created_at_ms >= $3 AND created_at_ms < $4
         ORDER BY id LIMIT $5`,
         [
@@ -260,6 +277,8 @@ export class PostgresStore implements LedgerStore {
           scan.fromMs ?? Number.MIN_SAFE_INTEGER,
           scan.toMs ?? Number.MAX_SAFE_INTEGER,
           scan.limit,
+          String(scan.throughId ?? INT64_MAX),
+          scan.currency ?? null,
         ],
       );
       return result.rows.map(toEntry);
@@ -301,6 +320,7 @@ export class PostgresStore implements LedgerStore {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.feed.close();
     await this.writer.drain();
     await this.pool.end();
   }
@@ -337,8 +357,10 @@ export class PostgresStore implements LedgerStore {
         return decided.map((outcome) => settleItem(outcome, groupIds, groups));
       },
       {
-        onCommitted: (transactionMs, commitMs) =>
-          this.options.writeObserver?.batchCommitted(batch.length, transactionMs, commitMs),
+        onCommitted: (transactionMs, commitMs) => {
+          this.feed.nudge();
+          this.options.writeObserver?.batchCommitted(batch.length, transactionMs, commitMs);
+        },
       },
     );
   }
