@@ -33,14 +33,14 @@ export function openStream(
   options: { metadata?: grpc.Metadata; deadlineMs?: number } = {},
 ): OpenStream {
   const request: StreamEntriesRequest = create(StreamEntriesRequestSchema, init);
-  const call = client.raw.makeServerStreamRequest(
+  const call = client.raw.makeServerStreamRequest<StreamEntriesRequest, StreamEntriesResponse>(
     PATH,
     (message: StreamEntriesRequest) => Buffer.from(toBinary(StreamEntriesRequestSchema, message)),
     (bytes: Buffer) => fromBinary(StreamEntriesResponseSchema, bytes),
     request,
     options.metadata ?? new grpc.Metadata(),
     options.deadlineMs === undefined ? {} : { deadline: Date.now() + options.deadlineMs },
-  ) as grpc.ClientReadableStream<StreamEntriesResponse>;
+  );
   const received: StreamEntriesResponse[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
   call.on("data", (message: StreamEntriesResponse) => {
