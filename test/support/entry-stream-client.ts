@@ -112,3 +112,28 @@ export async function connectJsonStream(
   }
   return { status: response.status, messages, end };
 }
+
+/**
+ * Writes rounds of entries while a consumer is paused until the server's delivered count stops
+ * moving for two rounds in a row: what a server that never buffers for a slow consumer does once
+ * the transport's windows and buffers are full. A server that queued entries for the consumer
+ * would count every round's entries and never plateau. Returns the ids written and the plateau.
+ */
+export async function writeUntilDeliveredPlateaus(
+  writeRound: () => Promise<bigint[]>,
+  deliveredNow: () => Promise<number>,
+  roundsMax = 15,
+): Promise<{ ids: bigint[]; plateau: number; rounds: number }> {
+  const ids: bigint[] = [];
+  let last = -1;
+  let steady = 0;
+  for (let round = 1; round <= roundsMax; round += 1) {
+    ids.push(...(await writeRound()));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const delivered = await deliveredNow();
+    steady = delivered === last ? steady + 1 : 0;
+    last = delivered;
+    if (steady >= 2) return { ids, plateau: delivered, rounds: round };
+  }
+  throw new Error(`the delivered count kept growing over ${roundsMax} rounds (last ${last}, ${ids.length} written)`);
+}
