@@ -95,6 +95,43 @@ describe("StreamEntries over each protocol", function () {
     });
   });
 
+  describe("a quiet stream and the connection timeouts", () => {
+    let server: TestApp;
+    before(async () => {
+      server = await startApp({
+        LEDGER_HEADERS_TIMEOUT_MS: "200",
+        LEDGER_REQUEST_TIMEOUT_MS: "200",
+        LEDGER_IDLE_TIMEOUT_MS: "200",
+      });
+    });
+    after(async () => {
+      await server.stop();
+    });
+
+    it("outlives the request and idle timeouts while no entry comes, then delivers the next one", async () => {
+      const client = new GrpcTestClient(server.address);
+      const connect = createClient(
+        LedgerService,
+        createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
+      );
+      try {
+        const native = openStream(client, {});
+        const overHttp1 = (async () => {
+          for await (const message of connect.streamEntries({ maxEntries: 1n })) return message.cursor;
+          return undefined;
+        })();
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const [id] = await loadSome(server, 1);
+        await native.until(1);
+        native.call.cancel();
+        expect(native.received[0]?.cursor).to.equal(id);
+        expect(await overHttp1).to.equal(id);
+      } finally {
+        client.close();
+      }
+    });
+  });
+
   describe("connect-node on HTTP/2 (LEDGER_GRPC_SERVER=connect)", () => {
     let server: TestApp;
     before(async () => {
