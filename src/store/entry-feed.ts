@@ -48,11 +48,17 @@ export class PolledEntryFeed implements EntryFeed {
   private probing: Promise<void> | undefined;
   private probeAgain = false;
   private closed = false;
+  private lastProbeMs = 0;
 
-  /** `pollIntervalMs`: how often to read the horizon while a stream waits for new entries. */
+  /**
+   * `pollIntervalMs`: how often to read the horizon while a stream waits for new entries.
+   * `probeSpacingMs`: the least time between two probes however many commits nudge, for a
+   * store whose probe has a cost beyond the query (PostgreSQL's takes a transaction id).
+   */
   constructor(
     private readonly probe: HorizonProbe,
     private readonly pollIntervalMs: number,
+    private readonly probeSpacingMs = 0,
   ) {}
 
   get horizonId(): bigint {
@@ -132,6 +138,9 @@ export class PolledEntryFeed implements EntryFeed {
     this.probing = (async () => {
       do {
         this.probeAgain = false;
+        const waitMs = this.lastProbeMs + this.probeSpacingMs - Date.now();
+        if (waitMs > 0) await sleep(waitMs);
+        this.lastProbeMs = Date.now();
         try {
           this.advance(await this.probe.horizon());
         } catch {
