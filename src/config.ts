@@ -106,6 +106,13 @@ export interface Config {
   readonly compat: readonly CompatProfile[];
   /** LEDGER_VENDOR_*: the vendor poller's settings; `undefined` (poller off) without LEDGER_VENDOR_URL. */
   readonly vendor: VendorConfig | undefined;
+  /**
+   * LEDGER_STREAM_POLL_INTERVAL_MS: while a StreamEntries call waits for new entries, how often
+   * the store is asked for them, in milliseconds. This process's own commits wake streams at
+   * once; the poll brings entries written by other processes (PostgreSQL, LEDGER_WORKERS, a CLI).
+   * Default 200.
+   */
+  readonly streamPollIntervalMs: number;
 }
 
 export interface PostgresSettings {
@@ -196,6 +203,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeBatchMax: read.integer("LEDGER_WRITE_BATCH_MAX", 1000, 1, 100_000),
     writeQueueMax: read.integer("LEDGER_WRITE_QUEUE_MAX", 50_000, 1, 10_000_000),
     busyTimeoutMs: read.integer("LEDGER_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
+    streamPollIntervalMs: read.integer("LEDGER_STREAM_POLL_INTERVAL_MS", 200, 10, 60_000),
     shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
     grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
@@ -322,6 +330,7 @@ export function storeOptions(config: Config): StoreSettings {
         ...config.postgres,
         batchSizeMax: config.writeBatchMax,
         queueDepthMax: config.writeQueueMax,
+        streamPollIntervalMs: config.streamPollIntervalMs,
       },
     };
   }
@@ -333,6 +342,7 @@ export function storeOptions(config: Config): StoreSettings {
       batchSizeMax: config.writeBatchMax,
       queueDepthMax: config.writeQueueMax,
       busyTimeoutMs: config.busyTimeoutMs,
+      streamPollIntervalMs: config.streamPollIntervalMs,
     },
   };
 }

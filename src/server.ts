@@ -120,7 +120,15 @@ export async function build(config: Config, logger: Logger, options: BuildOption
 
   // One instance of each implementation serves both transports.
   const services: { service: DescService; impl: object }[] = [
-    { service: LedgerService, impl: options.ledgerService?.(ledger) ?? new LedgerServiceImpl(ledger) },
+    {
+      service: LedgerService,
+      impl:
+        options.ledgerService?.(ledger) ??
+        new LedgerServiceImpl(ledger, {
+          shutdownSignal: shutdownController.signal,
+          ...(metrics === undefined ? {} : { observer: metrics.streams }),
+        }),
+    },
     { service: Health, impl: new HealthServiceImpl(health) },
     { service: ReflectionV1, impl: new ReflectionV1Impl(reflector) },
     { service: ReflectionV1Alpha, impl: new ReflectionV1AlphaImpl(reflector) },

@@ -18,6 +18,7 @@ import { assert } from "../assert.js";
 import { foldTotals, nearerThePresent, unfoldTotals } from "./account.js";
 import { INT64_MAX } from "./money.js";
 import { encodeEntryPageToken } from "./history.js";
+import { streamEntries, streamStart, type EntryStream, type StreamQuery } from "./entry-stream.js";
 import { DEFAULT_POLICY, type AccountPolicyRow } from "../store/store.js";
 import { refusalFailure, type PolicyInput } from "./policy.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
@@ -150,6 +151,17 @@ export class Ledger {
     const nextPageToken =
       read.value.length > query.limit && last !== undefined ? encodeEntryPageToken(last.id, query.order) : "";
     return success({ entries, nextPageToken });
+  }
+
+  /**
+   * The live stream of entries after the query's cursor (or after now), read at the consumer's
+   * pace until `signal` aborts: see `entry-stream.ts`. Fails at once for a cursor beyond the
+   * newest entry, or when the store cannot be read.
+   */
+  async streamEntries(query: StreamQuery, signal: AbortSignal): Promise<Outcome<EntryStream>> {
+    const startId = await streamStart(this.store, query);
+    if (typeof startId !== "bigint") return failure(startId);
+    return success({ startId, steps: streamEntries(this.store, query, startId, signal) });
   }
 
   async getEntry(id: bigint): Promise<Outcome<Entry>> {

@@ -12,6 +12,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { VendorPollerStatus } from "../ingest/status.js";
 import { CallMetrics } from "./call-metrics.js";
 import { WriteMetrics } from "./write-metrics.js";
+import { StreamMetrics } from "./stream-metrics.js";
 
 /** Where the scrape-time gauges come from. */
 export interface MetricSources {
@@ -37,11 +38,13 @@ export class LedgerMetrics {
   private readonly own = new Registry();
   readonly calls: CallMetrics;
   readonly writes: WriteMetrics;
+  readonly streams: StreamMetrics;
   private readonly refreshers: (() => void)[] = [];
 
   constructor(services: readonly DescService[]) {
     this.calls = new CallMetrics(this.own, services);
     this.writes = new WriteMetrics(this.own);
+    this.streams = new StreamMetrics(this.own);
   }
 
   /** The scrape-time gauges; called once the server's parts exist. */

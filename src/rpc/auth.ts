@@ -23,6 +23,7 @@ const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/GetPayouts", "read"],
   ["ledger.v1.LedgerService/ListEntries", "read"],
   ["ledger.v1.LedgerService/GetEntry", "read"],
+  ["ledger.v1.LedgerService/StreamEntries", "read"],
   ["ledger.v1.LedgerService/Load", "write"],
   ["ledger.v1.LedgerService/Authorize", "write"],
   ["ledger.v1.LedgerService/AdjustBalance", "write"],

@@ -146,3 +146,16 @@ export function unauthenticatedError(message: string): ConnectError {
 export function permissionDeniedError(message: string, scope: string): ConnectError {
   return new ConnectError(message, Code.PermissionDenied, undefined, [errorInfo("PERMISSION_DENIED", { scope })]);
 }
+
+/**
+ * A stream that ends early (the server drains, the store fails): the same code and reason, with
+ * the cursor to resume after (the last entry id sent, or where the stream started) in ErrorInfo
+ * metadata, and a retry delay: the consumer reconnects with after_entry_id = cursor.
+ */
+export function streamEndedError(error: ConnectError, cursor: bigint): ConnectError {
+  const reason = error.findDetails(ErrorInfoSchema)[0]?.reason ?? "SHUTTING_DOWN";
+  return new ConnectError(error.rawMessage, error.code, undefined, [
+    errorInfo(reason, { cursor: String(cursor) }),
+    retryInfo(),
+  ]);
+}

@@ -3,7 +3,7 @@
  * ledger, and maps its outcome to a response or to the error table's `ConnectError`.
  */
 import { create } from "@bufbuild/protobuf";
-import type { ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { Ledger } from "../domain/ledger.js";
 import type { Outcome } from "../domain/outcome.js";
 import { parseEntryId, parseEntryListing } from "../domain/history.js";
@@ -31,6 +31,8 @@ import {
   type LoadResponse,
   type SetAccountPolicyRequest,
   type SetAccountPolicyResponse,
+  type StreamEntriesRequest,
+  type StreamEntriesResponse,
   type TransferRequest,
   type TransferResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
@@ -48,6 +50,7 @@ import {
 import { parsePolicy } from "../domain/policy.js";
 import { toConnectError } from "./errors.js";
 import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
+import { serveEntryStream, type EntryStreamOptions } from "./entry-stream-rpc.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
 
@@ -64,7 +67,10 @@ function valid<T>(parsed: Parsed<T>): T {
 }
 
 export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
-  constructor(private readonly ledger: Ledger) {}
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly streamOptions: EntryStreamOptions = {},
+  ) {}
 
   async load(request: LoadRequest): Promise<LoadResponse> {
     return toLoadResponse(unwrap(await this.ledger.load(this.parse("load", request))));
@@ -123,6 +129,10 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   async getEntry(request: GetEntryRequest): Promise<GetEntryResponse> {
     const entry = unwrap(await this.ledger.getEntry(valid(parseEntryId(request.entryId))));
     return create(GetEntryResponseSchema, { entry: toLedgerEntry(entry) });
+  }
+
+  streamEntries(request: StreamEntriesRequest, context: HandlerContext): AsyncIterable<StreamEntriesResponse> {
+    return serveEntryStream(this.ledger, request, context, this.streamOptions);
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {

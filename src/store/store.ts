@@ -242,7 +242,33 @@ export interface EntryScan {
   readonly toMs?: number;
   /** Entries with a greater id. */
   readonly afterId: bigint;
+  /** Entries with this id or a smaller one: the live stream reads up to the feed's horizon. */
+  readonly throughId?: bigint;
+  /** With `userId`: only this currency. */
+  readonly currency?: string;
   readonly limit: number;
+}
+
+/**
+ * Where the live entry stream may read up to. The horizon is an entry id such that every entry
+ * at or below it is durable and visible to reads, and no entry with a lower id can appear later:
+ * a consumer that reads in id order up to the horizon, then waits for it to move, misses nothing
+ * and sees nothing twice. SQLite moves it after each durable group commit; PostgreSQL, where
+ * ids are not assigned in commit order, moves it once every transaction that could still hold a
+ * lower id has ended (see `postgres/private/stream-horizon.ts`).
+ */
+export interface EntryFeed {
+  /** The newest horizon known, without asking the database. */
+  readonly horizonId: bigint;
+  /** The horizon read from the database now (the stream's starting point for "now"). */
+  currentHorizon(): Promise<bigint>;
+  /** The highest entry id recorded, committed or not: a cursor above it names no entry. */
+  latestId(): Promise<bigint>;
+  /**
+   * Resolves with the horizon once it is above `afterId`, or with the horizon as it stands when
+   * `signal` aborts or the feed closes. Never rejects.
+   */
+  waitPast(afterId: bigint, signal: AbortSignal): Promise<bigint>;
 }
 
 export interface LedgerStore {
@@ -293,6 +319,8 @@ export interface LedgerStore {
   readonly writeQueueDepth: number;
   /** The vendor poller's part of the same database. */
   readonly ingest: IngestStore;
+  /** The live stream's horizon (issue 12). */
+  readonly feed: EntryFeed;
   /** Finishes queued writes, then closes. */
   close(): Promise<void>;
 }

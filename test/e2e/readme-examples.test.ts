@@ -40,6 +40,7 @@ for (const store of STORE_KINDS)
         "GetPayouts",
         "ListEntries",
         "GetEntry",
+        "StreamEntries",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
@@ -55,6 +56,14 @@ for (const store of STORE_KINDS)
     it("runs every curl example and gets JSON back (Prometheus text from /metrics)", async () => {
       for (const line of exampleLines("curl")) {
         const command = line.replaceAll("localhost:50051", server.address);
+        if (line.includes("application/connect+json")) {
+          // Connect streaming: enveloped frames, each JSON; the last one ends the stream without an error.
+          const { stdout: bytes } = await run("bash", ["-c", command], { encoding: "buffer" });
+          const frames = connectFrames(bytes);
+          expect(frames.length, line).to.be.greaterThan(1);
+          expect(frames.at(-1), line).to.deep.equal({});
+          continue;
+        }
         const { stdout } = await run("bash", ["-c", command]);
         if (/localhost:50051\/metrics\b/.test(line)) {
           const metrics = new Scrape(stdout.endsWith("\n") ? stdout : `${stdout}\n`);
@@ -113,6 +122,20 @@ for (const store of STORE_KINDS)
         const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
         if (method === undefined) continue; // list / describe: covered by the reflection tests.
         const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
+        if (method.endsWith("/StreamEntries")) {
+          // A stream that follows new entries ends here at a short deadline; either way Connect answers 200.
+          const json = Buffer.from(body);
+          const envelope = Buffer.concat([Buffer.from([0, 0, 0, 0, 0]), json]);
+          envelope.writeUInt32BE(json.length, 1);
+          const streamed = await fetch(`${server.baseUrl}/${method}`, {
+            method: "POST",
+            headers: { "content-type": "application/connect+json", "connect-timeout-ms": "500" },
+            body: envelope,
+          });
+          expect(streamed.status, line).to.equal(200);
+          expect(connectFrames(Buffer.from(await streamed.arrayBuffer())).length, line).to.be.greaterThan(0);
+          continue;
+        }
         const response = await fetch(`${server.baseUrl}/${method}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -122,3 +145,14 @@ for (const store of STORE_KINDS)
       }
     });
   });
+
+/** The JSON of each frame of a Connect streaming response (5-byte envelope: flags, length). */
+function connectFrames(bytes: Buffer): unknown[] {
+  const frames: unknown[] = [];
+  for (let offset = 0; offset + 5 <= bytes.length;) {
+    const length = bytes.readUInt32BE(offset + 1);
+    frames.push(JSON.parse(bytes.subarray(offset + 5, offset + 5 + length).toString("utf8")));
+    offset += 5 + length;
+  }
+  return frames;
+}

@@ -41,7 +41,7 @@ export async function callError(promise: Promise<unknown>): Promise<GrpcCallErro
   throw new Error("expected the call to fail");
 }
 
-function decodeError(error: grpc.ServiceError): GrpcCallError {
+export function decodeError(error: grpc.ServiceError): GrpcCallError {
   const [raw] = error.metadata?.get("grpc-status-details-bin") ?? [];
   let reason: string | undefined;
   let metadata: Record<string, string> = {};

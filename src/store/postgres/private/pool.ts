@@ -23,6 +23,8 @@ export interface PostgresStoreOptions {
   readonly sslCaFile: string;
   /** Told of every committed write batch, for the metrics. */
   readonly writeObserver?: WriteBatchObserver;
+  /** How often a waiting stream reads the horizon, in milliseconds (see `entry-feed.ts`). */
+  readonly streamPollIntervalMs?: number;
   /** Most mutations in one transaction. */
   readonly batchSizeMax: number;
   /** Most mutations waiting for a transaction before callers are turned away. */

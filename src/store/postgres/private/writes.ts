@@ -86,8 +86,12 @@ export interface PendingEntry {
  */
 export async function appendEntries(client: pg.PoolClient, pending: readonly PendingEntry[]): Promise<void> {
   if (pending.length === 0) return;
+  // The live stream's horizon (stream-horizon.ts) relies on this transaction having its id before
+  // it draws entry ids. Its users' row locks already gave it one; the CTE, scanned before any row
+  // of the join is projected, makes sure of it for any future caller.
   const idRows = await client.query<{ id: bigint }>(
-    "SELECT nextval('entries_id_seq') AS id FROM generate_series(1, $1::int)",
+    `WITH tx AS MATERIALIZED (SELECT pg_current_xact_id() AS xid)
+     SELECT nextval('entries_id_seq') AS id FROM tx, generate_series(1, $1::int)`,
     [pending.length],
   );
   const ids = idRows.rows.map((row) => row.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -45,6 +45,7 @@ import {
   type TotalRow,
 } from "../../rows.js";
 import { SqliteIngestStore } from "./vendor-store.js";
+import { PolledEntryFeed, STREAM_POLL_INTERVAL_MS_DEFAULT } from "../../entry-feed.js";
 
 /**
  * `full` fsyncs the WAL at every commit: an acknowledged write survives power loss.
@@ -67,6 +68,11 @@ export interface SqliteStoreOptions {
   readonly onFailStop?: (error: unknown) => void;
   /** Told each write batch's size and timings (metrics). */
   readonly writeObserver?: WriteBatchObserver;
+  /**
+   * How often the live stream reads the newest entry id while a stream waits, in milliseconds:
+   * this process's own commits wake streams at once; the poll sees writes by other processes.
+   */
+  readonly streamPollIntervalMs?: number;
 }
 
 export class SqliteStore implements LedgerStore {
@@ -74,13 +80,32 @@ export class SqliteStore implements LedgerStore {
   private readonly statements: ReturnType<typeof prepare>;
   private closed = false;
   readonly ingest: IngestStore;
+  readonly feed: PolledEntryFeed;
 
   private constructor(
     private readonly db: Connection,
     options: SqliteStoreOptions,
   ) {
     this.statements = prepare(db);
-    this.writer = new GroupCommitter(db, options);
+    // One writer commits in id order (AUTOINCREMENT inside the write transaction), and reads on
+    // this connection run between batches, so the newest committed id is a safe horizon. The
+    // group commit tells the feed only after COMMIT has returned, that is once the batch is
+    // durable: no stream sends an entry before its write is acknowledged-durable.
+    const newestId = (): Promise<bigint> => this.read(() => this.newestEntryId());
+    this.feed = new PolledEntryFeed(
+      { horizon: newestId, latestId: newestId },
+      options.streamPollIntervalMs ?? STREAM_POLL_INTERVAL_MS_DEFAULT,
+    );
+    const writeObserver = options.writeObserver;
+    this.writer = new GroupCommitter(db, {
+      ...options,
+      writeObserver: {
+        batchCommitted: (mutations, transactionMs, commitMs) => {
+          this.feed.nudge();
+          writeObserver?.batchCommitted(mutations, transactionMs, commitMs);
+        },
+      },
+    });
     this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) =>
       this.append(key, draft, next, meta),
     );
@@ -198,7 +223,9 @@ export class SqliteStore implements LedgerStore {
     return this.read(() => {
       const rows = this.statements.scanEntries.all({
         userId: scan.userId ?? null,
+        currency: scan.currency ?? null,
         afterId: scan.afterId,
+        throughId: scan.throughId ?? INT64_MAX,
         fromMs: scan.fromMs ?? Number.MIN_SAFE_INTEGER,
         toMs: scan.toMs ?? Number.MAX_SAFE_INTEGER,
         limit: scan.limit,
@@ -238,8 +265,15 @@ export class SqliteStore implements LedgerStore {
     if (this.closed) return Promise.resolve();
     this.closed = true;
     this.writer.drain();
+    this.feed.close();
     this.db.close();
     return Promise.resolve();
+  }
+
+  /** The highest entry id ever committed (AUTOINCREMENT never reuses one); 0 for an empty ledger. */
+  private newestEntryId(): bigint {
+    const row = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
+    return row?.seq ?? 0n;
   }
 
   private read<T>(query: () => T): Promise<T> {
@@ -410,7 +444,8 @@ function prepare(db: Connection) {
     selectEntryById: statement("SELECT * FROM entries WHERE id = ?"),
     scanEntries: statement(`
       SELECT * FROM entries
-      WHERE id > @afterId AND (@userId IS NULL OR user_id = @userId)
+      WHERE id > @afterId AND id <= @throughId AND (@userId IS NULL OR user_id = @userId)
+        AND (@currency IS NULL OR currency = @currency)
         AND created_at_ms >= @fromMs AND created_at_ms < @toMs
       ORDER BY id LIMIT @limit`),
     selectLastEntryAsOf: statement(`
