@@ -64,7 +64,9 @@ const SERVER_MODES: Record<ServerKind, { mode: string; durability: string; env?:
   "ledger-full": { mode: "ledger", durability: "full" },
   "ledger-normal": { mode: "ledger", durability: "normal" },
   "ledger-full-quiet": { mode: "ledger", durability: "full", env: { LEDGER_LOG_LEVEL: "warn" } },
+  "ledger-full-grpc-js-engine": { mode: "ledger", durability: "full", env: { LEDGER_GRPC_SERVER: "grpc-js" } },
   "trivial-stack": { mode: "trivial-stack", durability: "full" },
+  "trivial-stack-grpc-js-engine": { mode: "trivial-stack", durability: "full", env: { LEDGER_GRPC_SERVER: "grpc-js" } },
   "trivial-grpc-js": { mode: "trivial-grpc-js", durability: "full" },
   "trivial-node-http": { mode: "trivial-node-http", durability: "full" },
 };
