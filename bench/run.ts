@@ -54,7 +54,7 @@ const SERVER_ENV: Record<string, string> = {
   LEDGER_LOG_LEVEL: process.env.LEDGER_LOG_LEVEL ?? "info",
   LEDGER_WRITE_BATCH_MAX: process.env.LEDGER_WRITE_BATCH_MAX ?? "1000",
   LEDGER_WRITE_QUEUE_MAX: process.env.LEDGER_WRITE_QUEUE_MAX ?? "50000",
-  LEDGER_GRPC_SERVER: process.env.LEDGER_GRPC_SERVER ?? "grpc-js",
+  LEDGER_GRPC_SERVER: process.env.LEDGER_GRPC_SERVER ?? "http2",
   // 10,000 simultaneous connections, plus room for the bench's own clients.
   LEDGER_CONNECTIONS_MAX: process.env.LEDGER_CONNECTIONS_MAX ?? "16384",
   LEDGER_AUTH: "off",
