@@ -191,7 +191,7 @@ function send(session: ClientHttp2Session, request: WireRequest): Promise<WireAn
     const timer = setTimeout(() => {
       trailers = { hung: true, ...trailers };
       stream.close();
-    }, 3000);
+    }, 10_000);
     stream.on("close", () => {
       clearTimeout(timer);
       resolve({ name: request.name, headers, data: comparableData(request.path, Buffer.concat(data)), trailers });
