@@ -54,7 +54,7 @@ const SERVER_ENV: Record<string, string> = {
   LEDGER_LOG_LEVEL: process.env.LEDGER_LOG_LEVEL ?? "info",
   LEDGER_WRITE_BATCH_MAX: process.env.LEDGER_WRITE_BATCH_MAX ?? "1000",
   LEDGER_WRITE_QUEUE_MAX: process.env.LEDGER_WRITE_QUEUE_MAX ?? "50000",
-  LEDGER_GRPC_SERVER: process.env.LEDGER_GRPC_SERVER ?? "grpc-js",
+  LEDGER_GRPC_SERVER: process.env.LEDGER_GRPC_SERVER ?? "http2",
   // 10,000 simultaneous connections, plus room for the bench's own clients.
   LEDGER_CONNECTIONS_MAX: process.env.LEDGER_CONNECTIONS_MAX ?? "16384",
   LEDGER_AUTH: "off",
@@ -64,7 +64,9 @@ const SERVER_MODES: Record<ServerKind, { mode: string; durability: string; env?:
   "ledger-full": { mode: "ledger", durability: "full" },
   "ledger-normal": { mode: "ledger", durability: "normal" },
   "ledger-full-quiet": { mode: "ledger", durability: "full", env: { LEDGER_LOG_LEVEL: "warn" } },
+  "ledger-full-grpc-js-engine": { mode: "ledger", durability: "full", env: { LEDGER_GRPC_SERVER: "grpc-js" } },
   "trivial-stack": { mode: "trivial-stack", durability: "full" },
+  "trivial-stack-grpc-js-engine": { mode: "trivial-stack", durability: "full", env: { LEDGER_GRPC_SERVER: "grpc-js" } },
   "trivial-grpc-js": { mode: "trivial-grpc-js", durability: "full" },
   "trivial-node-http": { mode: "trivial-node-http", durability: "full" },
 };

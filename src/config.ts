@@ -51,11 +51,12 @@ export interface Config {
   /** LEDGER_LOG_LEVEL: pino level (fatal, error, warn, info, debug, trace, silent). Default info. */
   readonly logLevel: string;
   /**
-   * LEDGER_GRPC_SERVER: which server takes HTTP/2 connections. `grpc-js` (default) serves native
-   * gRPC about five times faster; Connect and gRPC-Web callers then use HTTP/1.1. `connect`
-   * serves every protocol on HTTP/2 through connect-node.
+   * LEDGER_GRPC_SERVER: which server takes cleartext HTTP/2 connections. `http2` (default) serves
+   * native gRPC with our own gRPC framing on node:http2; `grpc-js` serves it through @grpc/grpc-js
+   * (both about five times faster than connect-node; Connect and gRPC-Web callers then use
+   * HTTP/1.1). `connect` serves every protocol on HTTP/2 through connect-node.
    */
-  readonly grpcServer: "grpc-js" | "connect";
+  readonly grpcServer: "http2" | "grpc-js" | "connect";
   /**
    * LEDGER_HTTP1_UNARY: who answers unary Connect POSTs over HTTP/1.1. `lean` (default) serves
    * them on a short path with the same services, interceptors and wire format; `connect` leaves
@@ -206,7 +207,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     streamPollIntervalMs: read.integer("LEDGER_STREAM_POLL_INTERVAL_MS", 200, 10, 60_000),
     shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
-    grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "grpc-js", ["grpc-js", "connect"]),
+    grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "http2", ["http2", "grpc-js", "connect"]),
     http1Unary: read.oneOf("LEDGER_HTTP1_UNARY", "lean", ["lean", "connect"]),
     streamsPerConnectionMax: read.integer("LEDGER_STREAMS_PER_CONNECTION_MAX", 1000, 1, 1_000_000),
     connectionsMax: read.integer("LEDGER_CONNECTIONS_MAX", 16_384, 1, 1_000_000),

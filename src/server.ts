@@ -4,7 +4,7 @@
  */
 import { setMaxListeners } from "node:events";
 import type { AddressInfo } from "node:net";
-import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
+import type { ConnectRouter, Interceptor, ServiceImpl } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { storeOptions, type Config } from "./config.js";
 import { Ledger } from "./domain/ledger.js";
@@ -20,10 +20,11 @@ import { loadKeyring } from "./rpc/keyring-loader.js";
 import { loadTlsFiles } from "./rpc/tls-files.js";
 import { LedgerServiceImpl } from "./rpc/ledger-service.js";
 import { createHttpGateway } from "./rpc/gateway/http-gateway.js";
-import { DualProtocolListener, type Handler } from "./rpc/listener.js";
+import { DualProtocolListener, type Handler, type Http2ConnectionSink } from "./rpc/listener.js";
 import { withLeanUnary } from "./rpc/connect-http1/mount.js";
 import { StalledConnections } from "./rpc/stalled-connections.js";
 import { createNativeGrpcServer } from "./rpc/native-grpc/server.js";
+import { createH2GrpcServer } from "./rpc/grpc-h2/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
 import { openStore } from "./store/open.js";
@@ -200,18 +201,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   }) as Handler;
   const handler =
     config.http1Unary === "lean" ? withLeanUnary(connectHandler, { ...routerOptions, services }) : connectHandler;
-  const nativeGrpc =
-    config.grpcServer === "grpc-js"
-      ? createNativeGrpcServer({
-          services,
-          interceptors,
-          readMaxBytes: config.readMaxBytes,
-          writeMaxBytes: config.writeMaxBytes,
-          streamsPerConnectionMax: config.streamsPerConnectionMax,
-          idleTimeoutMs: config.idleTimeoutMs,
-          shutdownSignal: shutdownController.signal,
-        })
-      : undefined;
+  const nativeGrpc = nativeGrpcSink(config, { services, interceptors, shutdownSignal: shutdownController.signal });
   const stalled = new StalledConnections(logger);
   const listener = new DualProtocolListener(handler, {
     headersTimeoutMs: config.headersTimeoutMs,
@@ -220,7 +210,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     onStalled: (kind) => stalled.count(kind),
     connectionsMax: config.connectionsMax,
     streamsPerConnectionMax: config.streamsPerConnectionMax,
-    ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc.injector }),
+    ...(nativeGrpc === undefined ? {} : { http2Sink: nativeGrpc }),
     ...(tls === undefined ? {} : { tls }),
   });
 
@@ -268,4 +258,27 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     listen,
     shutdown: () => (shuttingDown ??= shutdown()),
   };
+}
+
+/**
+ * The engine that takes cleartext HTTP/2 (LEDGER_GRPC_SERVER): our own gRPC framing on
+ * node:http2, or grpc-js; none lets connect-node take it.
+ */
+function nativeGrpcSink(
+  config: Config,
+  wiring: {
+    services: readonly { service: DescService; impl: object }[];
+    interceptors: readonly Interceptor[];
+    shutdownSignal: AbortSignal;
+  },
+): Http2ConnectionSink | undefined {
+  if (config.grpcServer === "connect") return undefined;
+  const options = {
+    ...wiring,
+    readMaxBytes: config.readMaxBytes,
+    writeMaxBytes: config.writeMaxBytes,
+    streamsPerConnectionMax: config.streamsPerConnectionMax,
+    idleTimeoutMs: config.idleTimeoutMs,
+  };
+  return config.grpcServer === "http2" ? createH2GrpcServer(options) : createNativeGrpcServer(options).injector;
 }

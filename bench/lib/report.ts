@@ -185,6 +185,17 @@ export function renderMarkdown(report: BenchReport): string {
     0.8,
   );
   const logged = byId("hot-full-c100");
+  for (const [ours, previous] of [
+    ["trivial-stack-c100", "trivial-stack-engine-grpc-js-c100"],
+    ["hot-full-c100", "hot-full-engine-grpc-js-c100"],
+  ] as const) {
+    const [now, before] = [byId(ours), byId(previous)];
+    if (now !== undefined && before !== undefined) {
+      lines.push(
+        `- gRPC engine: ${ours} (http2, ours) ${now.stats.callsPerSec} / ${previous} (grpc-js) ${before.stats.callsPerSec} calls/s = ${Math.round((now.stats.callsPerSec / before.stats.callsPerSec) * 100)}%`,
+      );
+    }
+  }
   const quiet = byId("hot-full-quiet-c100");
   if (logged !== undefined && quiet !== undefined) {
     lines.push(

@@ -8,7 +8,14 @@ import type { H2loadShape } from "./h2load.js";
 import type { WorkloadName } from "./workload.js";
 
 export type ServerKind =
-  "ledger-full" | "ledger-normal" | "ledger-full-quiet" | "trivial-stack" | "trivial-grpc-js" | "trivial-node-http";
+  | "ledger-full"
+  | "ledger-normal"
+  | "ledger-full-quiet"
+  | "ledger-full-grpc-js-engine"
+  | "trivial-stack"
+  | "trivial-stack-grpc-js-engine"
+  | "trivial-grpc-js"
+  | "trivial-node-http";
 
 export interface RunSpec {
   /** A stable id, e.g. "sustained-full-c100". */
@@ -148,6 +155,23 @@ export function plan(sizes: Sizes): RunSpec[] {
     job: grpcJob("hot-writes", sizes.otherTotal, 100, sizes.warmup),
     h2load: grpcShape(100),
   });
+  // The previous engine (LEDGER_GRPC_SERVER=grpc-js), side by side with the default (http2).
+  runs.push(
+    {
+      id: "trivial-stack-engine-grpc-js-c100",
+      scenario: "trivial stack, grpc-js engine",
+      server: "trivial-stack-grpc-js-engine",
+      job: grpcJob("hot-writes", sizes.otherTotal, 100, sizes.warmup),
+      h2load: grpcShape(100),
+    },
+    {
+      id: "hot-full-engine-grpc-js-c100",
+      scenario: "hot account, grpc-js engine",
+      server: "ledger-full-grpc-js-engine",
+      job: grpcJob("hot-writes", sizes.otherTotal, 100, sizes.warmup),
+      h2load: grpcShape(100),
+    },
+  );
   return runs;
 }
 

@@ -34,7 +34,7 @@ function bearer(key: string): grpc.Metadata {
 }
 
 // Both HTTP/2 gRPC servers (native grpc-js and connect-node) must apply the same rule.
-for (const grpcServer of ["grpc-js", "connect"])
+for (const grpcServer of ["http2", "grpc-js", "connect"])
   describe(`authentication and scopes (real server, auth on, gRPC via ${grpcServer})`, () => {
     let dir: string;
     let app: App;

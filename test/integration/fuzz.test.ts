@@ -119,7 +119,7 @@ function tryDecode(schema: DescMessage, bytes: Uint8Array): AnyRequest | undefin
   }
 }
 
-for (const grpcServer of ["grpc-js", "connect"]) {
+for (const grpcServer of ["http2", "grpc-js", "connect"]) {
   describe(`bad input, property-based (gRPC via ${grpcServer}, LEDGER_READ_MAX_BYTES=${READ_MAX_BYTES})`, function () {
     this.timeout(120_000);
     let server: TestApp;

@@ -1,5 +1,5 @@
 /**
- * The native gRPC path (grpc-js through the adapter), connect-node's gRPC path and the REST
+ * The native gRPC paths (our engine on node:http2, and grpc-js through the adapter), connect-node's gRPC path and the REST
  * routes of the google.api.http annotations answer the same calls with the same messages and
  * the same errors: code, message, ErrorInfo reason and field violations. The same calls run
  * against a server of each kind, on fresh databases, and their transcripts must be equal.
@@ -35,7 +35,9 @@ import { LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { GrpcCallError, GrpcTestClient } from "../support/grpc-client.js";
 
-const ENGINES = ["grpc-js", "connect"] as const;
+const ENGINES = ["http2", "grpc-js", "connect"] as const;
+/** The engines that serve native gRPC themselves (connect-node serves every protocol). */
+const NATIVE_ENGINES = ["http2", "grpc-js"] as const;
 const ledger = LedgerService.method;
 
 interface Step {
@@ -171,11 +173,12 @@ async function withApp<T>(
 
 describe("native gRPC (grpc-js) and connect-node answer alike", () => {
   it("gives the same responses and errors for the same calls", async () => {
-    const [native, connectNode] = await Promise.all(
+    const [native, grpcJs, connectNode] = await Promise.all(
       ENGINES.map((engine) => withApp({ LEDGER_GRPC_SERVER: engine }, (_server, client) => transcript(client, STEPS))),
     );
     expect(native).to.have.length(STEPS.length);
     expect(native).to.deep.equal(connectNode);
+    expect(grpcJs).to.deep.equal(connectNode);
     // The transcript is worth comparing only if it holds the errors it is meant to.
     const reasons = (native as { reason?: string }[]).map((answer) => answer.reason).filter(Boolean);
     expect(reasons).to.include.members([
@@ -265,41 +268,45 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
   });
 
   it("serves reflection and health Check on the native path", async () => {
-    await withApp({ LEDGER_GRPC_SERVER: "grpc-js" }, async (_server, client) => {
-      const [answer] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
-        { messageRequest: { case: "listServices", value: "" } },
-      ]);
-      const names =
-        answer?.messageResponse.case === "listServicesResponse"
-          ? answer.messageResponse.value.service.map((entry) => entry.name)
-          : [];
-      expect(names).to.include.members(["ledger.v1.LedgerService", "grpc.health.v1.Health"]);
-      const health = await client.unary(Health.method.check, { service: "" });
-      expect(health.status).to.equal(ServingStatus.SERVING);
-    });
+    for (const engine of NATIVE_ENGINES) {
+      await withApp({ LEDGER_GRPC_SERVER: engine }, async (_server, client) => {
+        const [answer] = await client.bidi(ServerReflection.method.serverReflectionInfo, [
+          { messageRequest: { case: "listServices", value: "" } },
+        ]);
+        const names =
+          answer?.messageResponse.case === "listServicesResponse"
+            ? answer.messageResponse.value.service.map((entry) => entry.name)
+            : [];
+        expect(names).to.include.members(["ledger.v1.LedgerService", "grpc.health.v1.Health"]);
+        const health = await client.unary(Health.method.check, { service: "" });
+        expect(health.status).to.equal(ServingStatus.SERVING);
+      });
+    }
   });
 
   it("ends a health Watch when the server shuts down", async () => {
-    const server = await startApp({ LEDGER_GRPC_SERVER: "grpc-js" });
-    const client = new GrpcTestClient(server.address);
-    const statuses: ServingStatus[] = [];
-    const call = client.raw.makeServerStreamRequest(
-      "/grpc.health.v1.Health/Watch",
-      () => Buffer.alloc(0), // An empty HealthCheckRequest: the server as a whole.
-      (bytes: Buffer) => bytes,
-      {},
-    );
-    const ended = new Promise<void>((resolve) => {
-      call.on("data", (bytes: Buffer) => statuses.push(bytes.length === 0 ? 0 : (bytes[1] ?? 0)));
-      call.on("error", () => resolve());
-      call.on("end", () => resolve());
-    });
-    await new Promise((resolve) => call.once("data", resolve));
-    const stopped = server.stop();
-    await ended;
-    client.close();
-    await stopped;
-    expect(statuses[0]).to.equal(ServingStatus.SERVING);
+    for (const engine of NATIVE_ENGINES) {
+      const server = await startApp({ LEDGER_GRPC_SERVER: engine });
+      const client = new GrpcTestClient(server.address);
+      const statuses: ServingStatus[] = [];
+      const call = client.raw.makeServerStreamRequest(
+        "/grpc.health.v1.Health/Watch",
+        () => Buffer.alloc(0), // An empty HealthCheckRequest: the server as a whole.
+        (bytes: Buffer) => bytes,
+        {},
+      );
+      const ended = new Promise<void>((resolve) => {
+        call.on("data", (bytes: Buffer) => statuses.push(bytes.length === 0 ? 0 : (bytes[1] ?? 0)));
+        call.on("error", () => resolve());
+        call.on("end", () => resolve());
+      });
+      await new Promise((resolve) => call.once("data", resolve));
+      const stopped = server.stop();
+      await ended;
+      client.close();
+      await stopped;
+      expect(statuses[0], engine).to.equal(ServingStatus.SERVING);
+    }
   });
 
   it("sends HTTP/2 connections to grpc-js, which refuses Connect JSON there (HTTP/1.1 serves it)", async () => {
@@ -318,7 +325,7 @@ describe("native gRPC (grpc-js) and connect-node answer alike", () => {
             stream.end("{}");
             stream.resume();
           });
-          expect(status, engine).to.equal(engine === "grpc-js" ? 415 : 200);
+          expect(status, engine).to.equal(engine === "connect" ? 200 : 415);
         } finally {
           session.close();
         }

@@ -56,6 +56,7 @@ async function postJson(
 
 // Every engine: gRPC through grpc-js or connect-node, unary HTTP/1.1 through the lean path or connect-node.
 const ENGINES = [
+  { grpcServer: "http2", http1Unary: "lean" },
   { grpcServer: "grpc-js", http1Unary: "lean" },
   { grpcServer: "connect", http1Unary: "connect" },
 ];

@@ -117,7 +117,7 @@ const HTTP2_KINDS: [string, (string | Buffer)[]][] = [
 describe("stalled clients are cut after their deadline", function () {
   this.timeout(120_000);
 
-  for (const grpcServer of ["grpc-js", "connect"]) {
+  for (const grpcServer of ["http2", "grpc-js", "connect"]) {
     describe(`cleartext, LEDGER_GRPC_SERVER=${grpcServer}`, () => {
       let server: Running;
       before(async () => (server = await start({ ...SHORT, LEDGER_GRPC_SERVER: grpcServer })));

@@ -67,7 +67,7 @@ function httpsGet(port: number, path: string, ca: Buffer): Promise<{ status: num
   });
 }
 
-for (const grpcServer of ["grpc-js", "connect"]) {
+for (const grpcServer of ["http2", "grpc-js", "connect"]) {
   describe(`TLS on the single port (gRPC via ${grpcServer})`, () => {
     let dir: string;
     let server: TestApp;

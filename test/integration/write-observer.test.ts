@@ -74,6 +74,25 @@ for (const kind of STORE_KINDS)
       }
     });
 
+    it("lets a burst that arrives over several turns of the event loop share one batch (SQLite)", async () => {
+      const batches: number[] = [];
+      const opened = await open({ batchCommitted: (size) => batches.push(size) });
+      // Two writes in this turn, a third in the next: the committer sees the queue still growing
+      // and waits a turn, so one COMMIT (one fsync) serves the three.
+      const writes = [load(opened, 1n), load(opened, 2n)];
+      await new Promise<void>((resolve) =>
+        setImmediate(() => {
+          writes.push(load(opened, 3n));
+          resolve();
+        }),
+      );
+      await Promise.all(writes);
+      // A lone write afterwards commits on its own, without waiting for company.
+      await load(opened, 4n);
+      if (kind === "sqlite") expect(batches).to.deep.equal([3, 1]);
+      else expect(batches.reduce((sum, size) => sum + size, 0)).to.equal(4);
+    });
+
     it("cannot fail a durable write by throwing", async () => {
       const opened = await open({
         batchCommitted: () => {

@@ -11,7 +11,7 @@
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
-import { LazyRequest, LazyResponse, toMessage } from "../lazy-call.js";
+import { LazyRequest, LazyResponse, toMessage, type LazyCallContext } from "../lazy-call.js";
 import { NativeCallContext } from "./call-context.js";
 import { toGrpcStatus } from "./status.js";
 
@@ -22,8 +22,8 @@ export interface AdapterOptions {
 }
 
 /** The methods of a connect service implementation, called by name. */
-type AnyImpl = Record<string, (request: unknown, context: NativeCallContext) => unknown>;
-type AnyFn = (request: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
+export type AnyImpl = Record<string, (request: unknown, context: LazyCallContext) => unknown>;
+export type AnyFn = (request: UnaryRequest | StreamRequest) => Promise<UnaryResponse | StreamResponse>;
 type AnyCall =
   | grpc.ServerUnaryCall<unknown, unknown>
   | grpc.ServerReadableStream<unknown, unknown>
@@ -56,16 +56,17 @@ export function addService(server: grpc.Server, service: DescService, impl: obje
   }
 }
 
-function chain(interceptors: readonly Interceptor[], last: AnyFn): AnyFn {
+/** The interceptors around `last`, the first one outermost, as connect-node applies them. */
+export function chain(interceptors: readonly Interceptor[], last: AnyFn): AnyFn {
   return interceptors.reduceRight<AnyFn>((next, interceptor) => interceptor(next), last);
 }
 
 /** Calls the connect implementation and shapes its answer as a connect response. */
-async function callImpl(
-  methodImpl: (request: unknown, context: NativeCallContext) => unknown,
+export async function callImpl(
+  methodImpl: (request: unknown, context: LazyCallContext) => unknown,
   request: UnaryRequest | StreamRequest,
 ): Promise<UnaryResponse | StreamResponse> {
-  const context = (request as unknown as LazyRequest<NativeCallContext>).context;
+  const context = (request as unknown as LazyRequest).context;
   const { method } = context;
   if (method.methodKind === "unary" || method.methodKind === "client_streaming") {
     const answer = await methodImpl(request.message, context);

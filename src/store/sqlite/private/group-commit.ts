@@ -5,12 +5,16 @@
  * second in batches of 100, because the fsync, not the row, is the cost. Each mutation still
  * runs in its own savepoint and succeeds or fails on its own (a refused debit does not poison
  * its batch-mates), and each promise settles only after its batch has committed. A batch is cut
- * on the next turn of the event loop, so a lone call waits for nobody.
+ * on the first turn of the event loop that brought no new write (at most COALESCE_TURNS_MAX turns
+ * late), so a lone call waits for nobody and a burst shares one fsync (bench/README.md).
  */
 import type { Database } from "better-sqlite3";
 import { assert } from "../../../assert.js";
 import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../../errors.js";
 import type { WriteBatchObserver } from "../../store.js";
+
+/** Most extra event-loop turns a batch waits for more writes while they keep coming. */
+const COALESCE_TURNS_MAX = 4;
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction: bounds how long one commit holds the event loop. */
@@ -178,7 +182,23 @@ export class GroupCommitter {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
+    this.flushOnQuietTurn(this.queue.length, 0);
+  }
+
+  /**
+   * Commits once a turn of the event loop brought no new write, or after COALESCE_TURNS_MAX
+   * turns, or when a full batch waits. Under load the requests of one round arrive over several
+   * turns (one socket read each), and cutting a batch on the first turn made several small
+   * batches, each paying an fsync; a lone call still commits on the next turn.
+   */
+  private flushOnQuietTurn(seenDepth: number, turns: number): void {
     setImmediate(() => {
+      const depth = this.queue.length;
+      const growing = depth > seenDepth && depth < this.options.batchSizeMax;
+      if (growing && turns < COALESCE_TURNS_MAX && !this.closing) {
+        this.flushOnQuietTurn(depth, turns + 1);
+        return;
+      }
       this.flushScheduled = false;
       this.flushOneBatch();
       // One batch per turn, so that responses go out and new requests come in between batches.
