@@ -7,7 +7,12 @@
 import { expect } from "chai";
 import { applyEntry, emptyAccount } from "../../src/domain/account.js";
 import { captureLimit, decideCapture, decideExpire, decidePlaceHold, decideVoid } from "../../src/domain/hold.js";
-import { HOLD_SETTINGS_DEFAULT, parseHoldAction, parseHoldAuthorize } from "../../src/domain/hold-input.js";
+import {
+  HOLD_SETTINGS_DEFAULT,
+  parseHoldAction,
+  parseHoldAuthorize,
+  type RawHoldAuthorizeInput,
+} from "../../src/domain/hold-input.js";
 import { availableOf, debitRefusal } from "../../src/domain/policy.js";
 import { decideAdjust, decideAuthorize } from "../../src/domain/rules.js";
 import { decideTransfer } from "../../src/domain/transfer.js";
@@ -198,7 +203,14 @@ describe("hold rules (unit)", () => {
   });
 
   it("validates a manual-capture Authorize and its expiry", () => {
-    const raw = { userId: "u", amount: 5n, currency: "", idempotencyKey: "", expiresAtMs: undefined, ttlSeconds: 0n };
+    const raw: RawHoldAuthorizeInput = {
+      userId: "u",
+      amount: 5n,
+      currency: "",
+      idempotencyKey: "",
+      expiresAtMs: undefined,
+      ttlSeconds: 0n,
+    };
     const parse = (change: Partial<typeof raw>) =>
       parseHoldAuthorize({ ...raw, ...change }, HOLD_SETTINGS_DEFAULT, NOW, "USD");
     expect(parse({})).to.deep.equal({
