@@ -40,6 +40,8 @@ for (const store of STORE_KINDS)
         "GetPayouts",
         "ListEntries",
         "GetEntry",
+        "Capture",
+        "Void",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
@@ -81,6 +83,8 @@ for (const store of STORE_KINDS)
         ":adjustBalance",
         ":transfer",
         ":setAccountPolicy",
+        ":capture",
+        ":void",
         "/balances",
         "/v1/payouts",
         "/payouts",
@@ -109,16 +113,21 @@ for (const store of STORE_KINDS)
     });
 
     it("sends every grpcurl example's body to its method and gets an answer", async () => {
+      // A body in double quotes names the last hold an example placed as $HOLD, as a shell would.
+      let hold = "";
       for (const line of exampleLines("grpcurl")) {
         const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
         if (method === undefined) continue; // list / describe: covered by the reflection tests.
-        const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
+        const quoted = /-d "((?:[^"\\]|\\.)*)"/.exec(line)?.[1]?.replaceAll('\\"', '"').replaceAll("$HOLD", hold);
+        const body = quoted ?? /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
         const response = await fetch(`${server.baseUrl}/${method}`, {
           method: "POST",
           headers: { "content-type": "application/json" },
           body,
         });
         expect(response.status, line).to.equal(200);
+        const answer = (await response.json()) as { holdId?: string };
+        if (answer.holdId !== undefined && answer.holdId !== "0") hold = answer.holdId;
       }
     });
   });
