@@ -62,9 +62,12 @@ export class ExpirySweeper {
 
   private wakeIn(delayMs: number): void {
     if (this.stopped) return;
-    this.cancelTimer?.();
     const boundedMs = Math.max(0, Math.min(delayMs, this.options.sweepIntervalMs));
-    this.wakeAtMs = this.clock.nowMs() + boundedMs;
+    const wakeAtMs = this.clock.nowMs() + boundedMs;
+    // A hold placed during a sweep may have asked for an earlier wake than the sweep's list knew.
+    if (this.cancelTimer !== undefined && this.wakeAtMs !== undefined && this.wakeAtMs <= wakeAtMs) return;
+    this.cancelTimer?.();
+    this.wakeAtMs = wakeAtMs;
     this.cancelTimer = this.clock.setTimer(() => {
       this.cancelTimer = undefined;
       this.wakeAtMs = undefined;

@@ -63,7 +63,7 @@ export const openapiDocument: unknown = {
       "post": {
         "operationId": "LedgerService_Authorize",
         "summary": "Authorize",
-        "description": "Authorize debits an account when its balance covers the amount (DECISION_APPROVED); otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a normal response, not an error.",
+        "description": "Authorize debits an account when its available balance (balance - held, down to -overdraft_limit) covers the amount (DECISION_APPROVED); otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a normal response, not an error. With capture_mode CAPTURE_MODE_MANUAL it places a hold instead of debiting (see Capture and Void), answering its hold_id.",
         "parameters": [
           {
             "name": "user_id",

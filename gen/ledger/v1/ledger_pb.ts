@@ -1662,9 +1662,11 @@ export const LedgerService: GenService<{
     output: typeof LoadResponseSchema;
   },
   /**
-   * Authorize debits an account when its balance covers the amount (DECISION_APPROVED);
-   * otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as
-   * entries. A decline is a normal response, not an error.
+   * Authorize debits an account when its available balance (balance - held, down to
+   * -overdraft_limit) covers the amount (DECISION_APPROVED); otherwise it answers
+   * DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a
+   * normal response, not an error. With capture_mode CAPTURE_MODE_MANUAL it places a hold
+   * instead of debiting (see Capture and Void), answering its hold_id.
    *
    * @generated from rpc ledger.v1.LedgerService.Authorize
    */
