@@ -338,6 +338,17 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
   await stopChild(transfers.child, undefined);
   records.push({ id: "store-transfer-full-c100", durability: "full", concurrency: 100, stats });
   console.log(`store alone transfers full c=100: ${stats.callsPerSec} calls/s, p99 ${stats.latencyMs.p99} ms`);
+  // Holds: a manual-capture Authorize then its final Capture, per operation, durable, at c=100.
+  const holds = startScript<RunStats>("store-ceiling.ts", ["full", "hold", String(sizes.otherTotal / 2), "100"], {
+    core: PINNING?.server,
+    env: SERVER_ENV,
+  });
+  const holdStats = await holds.first;
+  await stopChild(holds.child, undefined);
+  records.push({ id: "store-hold-capture-full-c100", durability: "full", concurrency: 100, stats: holdStats });
+  console.log(
+    `store alone hold-then-capture full c=100: ${holdStats.callsPerSec} pairs/s, p99 ${holdStats.latencyMs.p99} ms`,
+  );
   return records;
 }
 

@@ -43,6 +43,8 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     getPayouts: () => ({}),
     listEntries: () => ({}),
     getEntry: () => ({}),
+    capture: () => ({}),
+    void: () => ({}),
     streamEntries: async function* () {},
   };
 }

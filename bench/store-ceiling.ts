@@ -6,7 +6,11 @@
  * `transfer` instead runs Transfer(1) between two of the 1,000 accounts (each loaded first,
  * outside the timing): the cost of a two-account group mutation against the one-account writes.
  *
- * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer> <total> <concurrency>
+ * `hold` runs a hold-then-capture per operation on the same loaded accounts: a manual-capture
+ * Authorize of 2, then a final Capture of 2 (the store reads the hold under the account's lock):
+ * two durable mutations per operation, each latency the pair's.
+ *
+ * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer|hold> <total> <concurrency>
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +32,7 @@ const store = await openSqliteStore({
   busyTimeoutMs: 2000,
 });
 const ledger = new Ledger(store, { defaultCurrency: "USD" });
-if (spread === "transfer") {
+if (spread === "transfer" || spread === "hold") {
   await Promise.all(
     Array.from({ length: ACCOUNT_COUNT }, (_, index) =>
       ledger.load({ userId: accountName(index), amount: 10n ** 9n, currency: "USD", idempotencyKey: null }),
@@ -50,21 +54,37 @@ async function worker(): Promise<void> {
       idempotencyKey: null,
     };
     const callStartedAt = performance.now();
-    const outcome = await (spread === "transfer"
-      ? ledger.transfer({
-          payerUserId: input.userId,
-          payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
-          amount: 1n,
-          currency: "USD",
-          idempotencyKey: null,
-        })
-      : index % 2 === 0
-        ? ledger.load(input)
-        : ledger.adjust(input));
+    const outcome = await (spread === "hold"
+      ? holdThenCapture(input.userId)
+      : spread === "transfer"
+        ? ledger.transfer({
+            payerUserId: input.userId,
+            payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
+            amount: 1n,
+            currency: "USD",
+            idempotencyKey: null,
+          })
+        : index % 2 === 0
+          ? ledger.load(input)
+          : ledger.adjust(input));
     latencies[index] = performance.now() - callStartedAt;
     const code = outcome.ok ? "OK" : outcome.failure.kind.toUpperCase();
     codes[code] = (codes[code] ?? 0) + 1;
   }
+}
+
+/** A hold of 2, then its final capture: what a card authorization settled later costs. */
+async function holdThenCapture(userId: string) {
+  const placed = await ledger.holds.authorize({
+    userId,
+    amount: 2n,
+    currency: "USD",
+    idempotencyKey: null,
+    expiry: { ttlMs: 3_600_000 },
+  });
+  if (!placed.ok || placed.value.hold === undefined) return placed;
+  const { holdId } = placed.value.hold;
+  return ledger.holds.capture({ userId, holdId, amount: 2n, final: true, idempotencyKey: null });
 }
 
 await Promise.all(Array.from({ length: concurrency }, () => worker()));

@@ -3,6 +3,7 @@
  * default for every setting that works on a laptop. Operators script against these names, so
  * they are stable; the README lists them all.
  */
+import { HOLD_SETTINGS_DEFAULT, type HoldSettings } from "./domain/hold-input.js";
 import { isKnownCurrency } from "./domain/currency.js";
 import { INT64_MAX } from "./domain/money.js";
 import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
@@ -114,6 +115,19 @@ export interface Config {
    * Default 200.
    */
   readonly streamPollIntervalMs: number;
+  /** LEDGER_HOLD_*: hold lifetimes, over-capture tolerance and the expiry sweeper's bounds. */
+  readonly holds: HoldConfig;
+}
+
+export interface HoldConfig extends HoldSettings {
+  /**
+   * LEDGER_HOLD_SWEEP_INTERVAL_MS: the longest the expiry sweeper sleeps, in milliseconds, so
+   * that it also finds holds placed by other processes. Default 60000. It wakes earlier for the
+   * next expiry it knows of.
+   */
+  readonly sweepIntervalMs: number;
+  /** LEDGER_HOLD_SWEEP_BATCH_MAX: most holds one sweep releases before it yields. Default 500. */
+  readonly sweepBatchMax: number;
 }
 
 export interface PostgresSettings {
@@ -227,7 +241,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     postgres: postgresSettings(read, env),
     workers: read.integer("LEDGER_WORKERS", 1, 1, 64),
     vendor: vendorSettings(read, env),
+    holds: holdSettings(read),
   };
+  if (config.holds.ttlDefaultMs > config.holds.ttlMaxMs) {
+    read.problems.push("LEDGER_HOLD_TTL_DEFAULT_SECONDS must not exceed LEDGER_HOLD_TTL_MAX_SECONDS");
+  }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     read.problems.push(
       "LEDGER_HEADERS_TIMEOUT_MS must not exceed LEDGER_REQUEST_TIMEOUT_MS: the headers are part of the request",
@@ -247,6 +265,22 @@ function compatSettings(read: EnvReader): CompatProfile[] {
   const { profiles, problem } = parseCompatProfiles(read.string("LEDGER_COMPAT", ""));
   if (problem !== undefined) read.problems.push(problem);
   return profiles;
+}
+
+/** Hold settings; defaults in `HOLD_SETTINGS_DEFAULT` (7 days, at most 30 days, no over-capture). */
+function holdSettings(read: EnvReader): HoldConfig {
+  const dayS = 24 * 3600;
+  const seconds = (ms: number) => Math.floor(ms / 1000);
+  return {
+    ttlDefaultMs:
+      read.integer("LEDGER_HOLD_TTL_DEFAULT_SECONDS", seconds(HOLD_SETTINGS_DEFAULT.ttlDefaultMs), 1, 366 * dayS) *
+      1000,
+    ttlMaxMs:
+      read.integer("LEDGER_HOLD_TTL_MAX_SECONDS", seconds(HOLD_SETTINGS_DEFAULT.ttlMaxMs), 1, 366 * dayS) * 1000,
+    overcaptureBps: read.bigInteger("LEDGER_HOLD_OVERCAPTURE_BPS", HOLD_SETTINGS_DEFAULT.overcaptureBps, 0n, 10_000n),
+    sweepIntervalMs: read.integer("LEDGER_HOLD_SWEEP_INTERVAL_MS", 60_000, 10, 3_600_000),
+    sweepBatchMax: read.integer("LEDGER_HOLD_SWEEP_BATCH_MAX", 500, 1, 10_000),
+  };
 }
 
 /** The vendor poller's settings; their problems join the others so start-up names them all. */

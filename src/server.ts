@@ -28,6 +28,8 @@ import { createH2GrpcServer } from "./rpc/grpc-h2/server.js";
 import { ReflectionV1AlphaImpl, ReflectionV1Impl, Reflector } from "./rpc/reflection.js";
 import { startVendorPoller, type VendorPoller } from "./ingest/poller.js";
 import { openStore } from "./store/open.js";
+import { systemClock, type Clock } from "./clock.js";
+import { ExpirySweeper } from "./holds/expiry-sweeper.js";
 import type { LedgerStore } from "./store/store.js";
 import { file_grpc_health_v1_health, Health } from "../gen/grpc/health/v1/health_pb.js";
 import {
@@ -57,6 +59,8 @@ export interface App {
   readonly listener: DualProtocolListener;
   /** The vendor poller, once `listen()` has started it; only when LEDGER_VENDOR_URL is set. */
   readonly poller: () => VendorPoller | undefined;
+  /** Releases expired holds; started by `listen()`, stopped by `shutdown()`. */
+  readonly holdSweeper: ExpirySweeper;
   /**
    * Starts listening on the configured host and port (port 0 picks a free one), then the vendor
    * poller when one is configured.
@@ -82,6 +86,8 @@ export interface BuildOptions {
    * then on). The entry point shuts down and exits for its supervisor to restart the process.
    */
   readonly onFailStop?: (error: unknown) => void;
+  /** The clock of commit times and hold expiry; the system clock unless a test injects one. */
+  readonly clock?: Clock;
 }
 
 export async function build(config: Config, logger: Logger, options: BuildOptions = {}): Promise<App> {
@@ -98,11 +104,19 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   };
   const metrics =
     config.metrics === "on" ? new LedgerMetrics([LedgerService, Health, ReflectionV1, ReflectionV1Alpha]) : undefined;
+  const clock = options.clock ?? systemClock;
   const store = await openStore(storeOptions(config), {
     onFailStop: (error) => failStop(error),
     ...(metrics === undefined ? {} : { writeObserver: metrics.writes }),
+    ...(options.clock === undefined ? {} : { clockMs: () => clock.nowMs() }),
   });
-  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
+  const ledger = new Ledger(store, {
+    defaultCurrency: config.defaultCurrency,
+    amountMinorMax: config.amountMinorMax,
+    holds: config.holds,
+    clockMs: () => clock.nowMs(),
+  });
+  const holdSweeper = new ExpirySweeper(ledger.holds, clock, config.holds, logger.child({ component: "holds" }));
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
   const shutdownController = new AbortController();
@@ -223,6 +237,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
   });
   const listen = async () => {
     const address = await listener.listen(config.port, config.host);
+    holdSweeper.start();
     if (config.vendor !== undefined) {
       poller = startVendorPoller({ store, config: config.vendor, logger: logger.child({ component: "ingest" }) });
     }
@@ -246,6 +261,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     await stopped;
     // The poller commits a page and its cursor together; stopping lets a commit in flight land.
     await poller?.stop();
+    await holdSweeper.stop();
     await store.close();
     stalled.flush();
   };
@@ -255,6 +271,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     health,
     listener,
     poller: () => poller,
+    holdSweeper,
     listen,
     shutdown: () => (shuttingDown ??= shutdown()),
   };

@@ -2,7 +2,7 @@
  * How an entry changes an account: the single fold that both the write path and `verify` use,
  * so the cached balances and their recomputation from entries cannot drift apart by code.
  */
-import type { AccountState, EntryDraft, EntryKind, EntryTotal } from "../store/store.js";
+import { isHoldKind, type AccountState, type EntryDraft, type EntryKind, type EntryTotal } from "../store/store.js";
 import { assert } from "../assert.js";
 import { addInt64, INT64_MAX, saturatingAddInt64 } from "./money.js";
 
@@ -18,6 +18,7 @@ export function emptyAccount(atMs: number): AccountState {
     authorized: 0n,
     declinedCount: 0n,
     entryCount: 0n,
+    held: 0n,
     createdAtMs: atMs,
     updatedAtMs: atMs,
   };
@@ -34,7 +35,12 @@ export function balanceDelta(kind: EntryKind, amount: bigint): bigint {
     case "vendor_spent":
     case "vendor_paid_out":
       return -amount;
+    case "hold_capture":
+      return -amount;
     case "vendor_payout":
+    case "hold":
+    case "hold_void":
+    case "hold_expire":
       return 0n;
   }
 }
@@ -60,8 +66,18 @@ function increments(entry: EntryDraft): Increments {
       return { payoutRequested: amount };
     case "vendor_paid_out":
       return { balance: delta, paidOut: amount };
+    // A hold moves no money until captured; a capture is a spend, like an approved authorization.
+    case "hold":
+    case "hold_void":
+    case "hold_expire":
+      return { held: entry.heldDelta ?? 0n };
+    case "hold_capture":
+      return { balance: delta, spent: amount, authorized: amount, held: entry.heldDelta ?? 0n };
   }
 }
+
+/** The fields that are exact sums (never saturating): a wrong one is a wrong answer. */
+const EXACT_FIELDS: ReadonlySet<string> = new Set(["balance", "held"]);
 
 /**
  * The account after `entry`, or `undefined` when the balance would leave int64: such an entry is
@@ -75,10 +91,10 @@ export function applyEntry(state: AccountState | undefined, entry: EntryDraft, a
   const next: Record<string, bigint | number> = { ...base, updatedAtMs: atMs };
   const changes: Increments = { ...increments(entry), entryCount: 1n };
   for (const [field, increment] of Object.entries(changes) as [keyof Counters, bigint][]) {
-    if (field === "balance") {
-      const sum = addInt64(base.balance, increment);
+    if (EXACT_FIELDS.has(field)) {
+      const sum = addInt64(base[field], increment);
       if (sum === undefined) return undefined;
-      next.balance = sum;
+      next[field] = sum;
     } else {
       next[field] = saturatingAddInt64(base[field], increment);
     }
@@ -107,10 +123,12 @@ export function applyNewEntry(
     `a ${entry.kind} entry has amount ${entry.amount}`,
   );
   assert(
-    entry.status === "applied" || entry.kind === "authorize",
-    `only an authorization can be declined, not a ${entry.kind}`,
+    entry.status === "applied" || entry.kind === "authorize" || entry.kind === "hold",
+    `only an authorization or a hold can be declined, not a ${entry.kind}`,
   );
+  assertHeldDelta(entry);
   const next = applyEntry(state, entry, atMs);
+  if (next !== undefined) assert(next.held >= 0n, "the held amount went below zero");
   if (next !== undefined) {
     assert(next.balance === (state?.balance ?? 0n) + entry.delta, "the balance moved by other than the entry's delta");
     assert(
@@ -119,6 +137,20 @@ export function applyNewEntry(
     );
   }
   return next;
+}
+
+/** What each kind may do to the held amount: a hold adds its amount, releases take some away. */
+function assertHeldDelta(entry: EntryDraft): void {
+  const heldDelta = entry.heldDelta ?? 0n;
+  if (entry.status === "declined" || !isHoldKind(entry.kind)) {
+    assert(heldDelta === 0n, `a ${entry.status} ${entry.kind} entry changes held by ${heldDelta}`);
+  } else if (entry.kind === "hold") {
+    assert(heldDelta === entry.amount, "a hold holds its amount");
+  } else if (entry.kind === "hold_capture") {
+    assert(heldDelta <= 0n, "a capture only releases");
+  } else {
+    assert(heldDelta === -entry.amount, `a ${entry.kind} releases its amount`);
+  }
 }
 
 /**
@@ -196,6 +228,7 @@ export function diffAccounts(expected: AccountState, actual: AccountState): (key
     "authorized",
     "declinedCount",
     "entryCount",
+    "held",
   ];
   return fields.filter((field) => expected[field] !== actual[field]);
 }

@@ -2,7 +2,9 @@
  * The ledger's operations: validated input in, typed outcomes out. Pure logic over the storage
  * port; no transport and no SQL here.
  */
-import { StoreOutcomeUnknownError, StoreOverloadedError, StoreUnavailableError } from "../store/errors.js";
+import { attempt } from "./attempt.js";
+import { HoldLedger } from "./hold-ledger.js";
+import { HOLD_SETTINGS_DEFAULT, type HoldSettings } from "./hold-input.js";
 import type {
   Account,
   AccountPolicy,
@@ -62,13 +64,22 @@ export interface LedgerOptions {
   readonly defaultCurrency: string;
   /** The largest amount one mutation may move, in minor units. Default `AMOUNT_MINOR_MAX_DEFAULT`. */
   readonly amountMinorMax?: bigint;
+  /** Hold lifetimes and the over-capture tolerance. Default `HOLD_SETTINGS_DEFAULT`. */
+  readonly holds?: HoldSettings;
+  /** The clock requests are validated against (milliseconds since 1970); `Date.now` by default. */
+  readonly clockMs?: () => number;
 }
 
 export class Ledger {
+  /** Manual-capture authorizations, captures, voids and expiry. */
+  readonly holds: HoldLedger;
+
   constructor(
     private readonly store: LedgerStore,
     readonly options: LedgerOptions,
-  ) {}
+  ) {
+    this.holds = new HoldLedger(store, options.holds ?? HOLD_SETTINGS_DEFAULT, options.clockMs ?? Date.now);
+  }
 
   load(input: MutationInput): Promise<Outcome<Receipt>> {
     return this.mutate("load", input, decideLoad(input.amount));
@@ -188,7 +199,8 @@ export class Ledger {
       const folded =
         state ?? foldTotals(await this.store.entryTotals(account, 0n, last.id), account.createdAtMs, last.createdAtMs);
       assert(folded.balance === last.balanceAfter, "an entry's balance_after is the sum of its account's deltas");
-      accounts.push({ userId: account.userId, currency: account.currency, ...folded });
+      // Grouped sums carry no held amounts; the last entry records the account's held after it.
+      accounts.push({ userId: account.userId, currency: account.currency, ...folded, held: last.heldAfter ?? 0n });
     }
     return accounts;
   }
@@ -223,24 +235,9 @@ export class Ledger {
       case "rejected": {
         // Authorize and Load amounts are debits and credits of that size; an adjustment is signed.
         const signed = kind === "authorize" ? -input.amount : input.amount;
-        return failure(refusalFailure(result.reason, result.current?.balance ?? 0n, result.policy, signed));
+        return failure(refusalFailure(result.reason, result.current, result.policy, signed));
       }
     }
-  }
-}
-
-/**
- * Runs a store operation, turning the store's operating errors into failures. Anything else is a
- * bug and propagates, to be logged and masked as INTERNAL at the edge.
- */
-async function attempt<T>(operation: () => Promise<T>): Promise<Outcome<T>> {
-  try {
-    return success(await operation());
-  } catch (error) {
-    if (error instanceof StoreUnavailableError) return failure({ kind: "unavailable", message: error.message });
-    if (error instanceof StoreOutcomeUnknownError) return failure({ kind: "outcome_unknown", message: error.message });
-    if (error instanceof StoreOverloadedError) return failure({ kind: "overloaded", message: error.message });
-    throw error;
   }
 }
 

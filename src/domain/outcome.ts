@@ -5,16 +5,25 @@
 import type { FieldViolation } from "./validate.js";
 
 /** The field of a request that differs from the first one sent with its idempotency key. */
-export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id";
+export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id" | "hold_id";
+
+/** Why a capture or a void of a hold was refused. */
+export type HoldRefusal = "hold_voided" | "hold_expired" | "hold_captured" | "capture_exceeds_hold";
 
 export type LedgerFailure =
   | { readonly kind: "invalid_argument"; readonly violations: readonly FieldViolation[] }
-  | { readonly kind: "insufficient_funds"; readonly balance: bigint; readonly amount: bigint }
+  | {
+      readonly kind: "insufficient_funds";
+      readonly balance: bigint;
+      /** The balance minus active holds: what the debit was checked against. */
+      readonly available: bigint;
+      readonly amount: bigint;
+    }
   | { readonly kind: "balance_overflow" }
   | {
       readonly kind: "account_policy";
       readonly reason: "account_frozen" | "account_closed" | "overdraft_limit_exceeded";
-      /** The balance available to debits (no holds exist yet, so the balance). */
+      /** The balance available to debits: balance minus active holds. */
       readonly available: bigint;
       readonly overdraftLimit: bigint;
       /** Negative for a debit. */
@@ -23,6 +32,18 @@ export type LedgerFailure =
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "entry_not_found"; readonly entryId: bigint }
+  | { readonly kind: "hold_not_found"; readonly holdId: bigint }
+  | {
+      readonly kind: "hold_refused";
+      readonly reason: HoldRefusal;
+      readonly holdId: bigint;
+      readonly amount: bigint;
+      readonly captured: bigint;
+      /** Still reserved (0 unless active). */
+      readonly remaining: bigint;
+      /** The most that may be captured in total: amount plus the over-capture tolerance. */
+      readonly captureLimit: bigint;
+    }
   | { readonly kind: "unavailable"; readonly message: string }
   | { readonly kind: "outcome_unknown"; readonly message: string }
   | { readonly kind: "overloaded"; readonly message: string };

@@ -3,7 +3,7 @@
  * limit allow, and how a refusal is explained to the caller. Pure; the store reads the policy in
  * the same transaction as the account, so no concurrent write can slip past a freeze or a limit.
  */
-import type { AccountPolicy } from "../store/store.js";
+import type { AccountPolicy, AccountState } from "../store/store.js";
 import type { LedgerFailure } from "./outcome.js";
 import { AMOUNT_MINOR_MAX_DEFAULT, checkCurrency, checkUserId, Violations, type Parsed } from "./validate.js";
 
@@ -12,15 +12,27 @@ export type RejectReason =
   "insufficient_funds" | "balance_overflow" | "account_frozen" | "account_closed" | "overdraft_limit_exceeded";
 
 /**
- * Why taking `amount` from an account at `balance` is refused, or `undefined` when it is allowed:
- * a closed or frozen account takes no debit, and no debit takes the balance below minus the
- * overdraft limit. With no overdraft allowed the reason stays INSUFFICIENT_FUNDS, as before
- * policies existed.
+ * What debits may use: the balance minus what active holds reserve. Every debit is checked
+ * against it (here, so every rule and every composition of rules inherits the check).
  */
-export function debitRefusal(balance: bigint, amount: bigint, policy: AccountPolicy): RejectReason | undefined {
+export function availableOf(account: AccountState | undefined): bigint {
+  return (account?.balance ?? 0n) - (account?.held ?? 0n);
+}
+
+/**
+ * Why taking `amount` from `account` is refused, or `undefined` when it is allowed: a closed or
+ * frozen account takes no debit, and no debit takes the AVAILABLE balance (balance - held) below
+ * minus the overdraft limit. With no overdraft allowed the reason stays INSUFFICIENT_FUNDS, as
+ * before policies existed.
+ */
+export function debitRefusal(
+  account: AccountState | undefined,
+  amount: bigint,
+  policy: AccountPolicy,
+): RejectReason | undefined {
   if (policy.state === "closed") return "account_closed";
   if (policy.state === "frozen") return "account_frozen";
-  if (balance - amount >= -policy.overdraftLimit) return undefined;
+  if (availableOf(account) - amount >= -policy.overdraftLimit) return undefined;
   return policy.overdraftLimit === 0n ? "insufficient_funds" : "overdraft_limit_exceeded";
 }
 
@@ -30,24 +42,25 @@ export function creditRefusal(policy: AccountPolicy): RejectReason | undefined {
 }
 
 /**
- * The caller's failure for a refusal: the balance, the limit and the amount (negative for a
- * debit), so that a decline explains itself.
+ * The caller's failure for a refusal: the balance, the available balance, the limit and the
+ * amount (negative for a debit), so that a decline explains itself.
  */
 export function refusalFailure(
   reason: RejectReason,
-  balance: bigint,
+  account: AccountState | undefined,
   policy: AccountPolicy,
   amount: bigint,
 ): LedgerFailure {
+  const available = availableOf(account);
   switch (reason) {
     case "insufficient_funds":
-      return { kind: "insufficient_funds", balance, amount };
+      return { kind: "insufficient_funds", balance: account?.balance ?? 0n, available, amount };
     case "balance_overflow":
       return { kind: "balance_overflow" };
     case "account_frozen":
     case "account_closed":
     case "overdraft_limit_exceeded":
-      return { kind: "account_policy", reason, available: balance, overdraftLimit: policy.overdraftLimit, amount };
+      return { kind: "account_policy", reason, available, overdraftLimit: policy.overdraftLimit, amount };
   }
 }
 

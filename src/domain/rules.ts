@@ -25,14 +25,13 @@ export function decideLoad(amount: bigint) {
 }
 
 /**
- * An authorization is approved when the balance (down to minus the overdraft limit) covers it
+ * An authorization is approved when the available balance (balance - held, down to minus the overdraft limit) covers it
  * and otherwise recorded as declined: a decline is an entry too, because card networks require
  * every decision to be kept. A frozen or closed account refuses it outright, recording nothing.
  */
 export function decideAuthorize(amount: bigint) {
   return (current: AccountState | undefined, nowMs: number, policy = DEFAULT_POLICY): Verdict<RejectReason> => {
-    const balance = current?.balance ?? 0n;
-    const refused = debitRefusal(balance, amount, policy);
+    const refused = debitRefusal(current, amount, policy);
     if (refused === "account_closed" || refused === "account_frozen") return { type: "reject", reason: refused };
     const approved = refused === undefined;
     const entry: EntryDraft = {
@@ -52,8 +51,7 @@ export function decideAuthorize(amount: bigint) {
  */
 export function decideAdjust(amount: bigint) {
   return (current: AccountState | undefined, nowMs: number, policy = DEFAULT_POLICY): Verdict<RejectReason> => {
-    const balance = current?.balance ?? 0n;
-    const refused = amount < 0n ? debitRefusal(balance, -amount, policy) : creditRefusal(policy);
+    const refused = amount < 0n ? debitRefusal(current, -amount, policy) : creditRefusal(policy);
     if (refused !== undefined) return { type: "reject", reason: refused };
     return post(current, { kind: "adjust", status: "applied", amount, delta: balanceDelta("adjust", amount) }, nowMs);
   };

@@ -53,8 +53,7 @@ export function decideTransfer(input: TransferInput) {
     const payerBefore = current[0];
     const payeeBefore = current[1];
     const refused =
-      debitRefusal(payerBefore?.balance ?? 0n, amount, policies[0] ?? DEFAULT_POLICY) ??
-      creditRefusal(policies[1] ?? DEFAULT_POLICY);
+      debitRefusal(payerBefore, amount, policies[0] ?? DEFAULT_POLICY) ?? creditRefusal(policies[1] ?? DEFAULT_POLICY);
     if (refused !== undefined) return { type: "reject", reason: refused };
     const debit = {
       kind: "adjust",
@@ -107,7 +106,7 @@ export function transferOutcome(input: TransferInput, result: GroupResult<Reject
       const index = payeeRefused ? 1 : 0;
       const policy = result.policies[index] ?? DEFAULT_POLICY;
       const amount = payeeRefused ? input.amount : -input.amount;
-      return failure(refusalFailure(result.reason, result.current[index]?.balance ?? 0n, policy, amount));
+      return failure(refusalFailure(result.reason, result.current[index], policy, amount));
     }
   }
 }

@@ -31,9 +31,11 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
   };
   let entriesChecked = 0;
   const groups = new GroupChecker(report);
+  const holds = new HoldChecker(report);
   for (const entry of entries) {
     entriesChecked += 1;
     groups.check(entry);
+    holds.check(entry);
     const key = JSON.stringify([entry.userId, entry.currency]);
     const expectedDelta = entry.status === "declined" ? 0n : balanceDelta(entry.kind, entry.amount);
     if (entry.delta !== expectedDelta) {
@@ -49,6 +51,13 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
         entry.userId,
         entry.currency,
         `entry ${entry.id}: balance_after ${entry.balanceAfter}, expected ${next.balance}`,
+      );
+    }
+    if ((entry.heldAfter ?? 0n) !== next.held) {
+      report(
+        entry.userId,
+        entry.currency,
+        `entry ${entry.id}: held_after ${entry.heldAfter ?? 0n}, expected ${next.held}`,
       );
     }
     folded.set(key, next);
@@ -67,6 +76,7 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
     for (const field of diffAccounts(expected, account)) {
       report(account.userId, account.currency, `${field} is ${account[field]}, entries sum to ${expected[field]}`);
     }
+    if (account.held < 0n) report(account.userId, account.currency, `held is ${account.held}, below zero`);
     // A saturated total reads "at least", so the identity holds only while none has saturated.
     const saturated = [account.earned, account.spent, account.paidOut].includes(INT64_MAX);
     if (!saturated && account.balance !== account.earned - account.spent - account.paidOut) {
@@ -119,5 +129,40 @@ class GroupChecker {
       this.report(group.first.userId, group.first.currency, `group ${groupId}: its legs sum to ${group.sum}`);
     }
     this.open.clear();
+  }
+}
+
+/**
+ * Checks each hold's entries as they stream by: a hold's id is the id of the `hold` entry that
+ * placed it, its later entries name it and its account, it never releases more than it reserved,
+ * and nothing follows its void or expiry. Memory holds one small record per hold.
+ */
+class HoldChecker {
+  private readonly holds = new Map<bigint, { readonly first: Entry; reserved: bigint; closed: boolean }>();
+
+  constructor(private readonly report: (userId: string, currency: string, problem: string) => void) {}
+
+  check(entry: Entry): void {
+    const { holdId } = entry;
+    if (entry.kind === "hold") {
+      if (entry.status === "declined") return;
+      if (holdId !== entry.id)
+        this.report(entry.userId, entry.currency, `entry ${entry.id}: a hold whose id is ${holdId}`);
+      this.holds.set(entry.id, { first: entry, reserved: entry.heldDelta ?? 0n, closed: false });
+      return;
+    }
+    if (holdId === undefined) return;
+    const hold = this.holds.get(holdId);
+    if (hold === undefined || hold.first.userId !== entry.userId || hold.first.currency !== entry.currency) {
+      this.report(entry.userId, entry.currency, `entry ${entry.id}: its hold ${holdId} is not this account's hold`);
+      return;
+    }
+    if (hold.closed)
+      this.report(entry.userId, entry.currency, `entry ${entry.id}: hold ${holdId} was already released`);
+    hold.reserved += entry.heldDelta ?? 0n;
+    if (hold.reserved < 0n) {
+      this.report(entry.userId, entry.currency, `entry ${entry.id}: hold ${holdId} released more than it reserved`);
+    }
+    if (entry.kind === "hold_void" || entry.kind === "hold_expire") hold.closed = true;
   }
 }

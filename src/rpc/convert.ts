@@ -49,6 +49,7 @@ export function toAuthorizeResponse({ entry, replayed }: Receipt): AuthorizeResp
     balanceAfter: entry.balanceAfter,
     replayed,
     createdAt: timestampFromMs(entry.createdAtMs),
+    availableAfter: entry.balanceAfter - (entry.heldAfter ?? 0n),
   });
 }
 
@@ -132,6 +133,8 @@ export function toAccountBalance(account: AccountView): AccountBalance {
     overdraftLimit: account.policy.overdraftLimit,
     status: STATUS_TO_WIRE[account.policy.state],
     payoutOutstanding: account.payoutRequested - account.paidOut,
+    held: account.held,
+    available: account.balance - account.held,
   });
 }
 

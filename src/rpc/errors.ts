@@ -50,11 +50,34 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
     }
     case "insufficient_funds":
       return new ConnectError(
-        `insufficient funds: the balance ${failure.balance} does not cover ${-failure.amount}`,
+        failure.available === failure.balance
+          ? `insufficient funds: the balance ${failure.balance} does not cover ${-failure.amount}`
+          : `insufficient funds: the available balance ${failure.available} (balance ${failure.balance} minus holds) does not cover ${-failure.amount}`,
         Code.FailedPrecondition,
         undefined,
-        [errorInfo("INSUFFICIENT_FUNDS", { balance: String(failure.balance), amount: String(failure.amount) })],
+        [
+          errorInfo("INSUFFICIENT_FUNDS", {
+            balance: String(failure.balance),
+            available: String(failure.available),
+            overdraft_limit: "0",
+            amount: String(failure.amount),
+          }),
+        ],
       );
+    case "hold_not_found":
+      return new ConnectError(`this user has no hold with id ${failure.holdId}`, Code.NotFound, undefined, [
+        errorInfo("HOLD_NOT_FOUND", { hold_id: String(failure.holdId) }),
+      ]);
+    case "hold_refused":
+      return new ConnectError(holdMessage(failure), Code.FailedPrecondition, undefined, [
+        errorInfo(failure.reason.toUpperCase(), {
+          hold_id: String(failure.holdId),
+          hold_amount: String(failure.amount),
+          captured: String(failure.captured),
+          remaining: String(failure.remaining),
+          capture_limit: String(failure.captureLimit),
+        }),
+      ]);
     case "account_policy":
       return new ConnectError(policyMessage(failure), Code.FailedPrecondition, undefined, [
         errorInfo(failure.reason.toUpperCase(), {
@@ -121,6 +144,19 @@ function policyMessage(failure: Extract<LedgerFailure, { kind: "account_policy" 
       return "the account is closed: it accepts no mutation";
     case "overdraft_limit_exceeded":
       return `overdraft limit exceeded: the available balance ${failure.available} minus ${-failure.amount} would go below -${failure.overdraftLimit}`;
+  }
+}
+
+function holdMessage(failure: Extract<LedgerFailure, { kind: "hold_refused" }>): string {
+  switch (failure.reason) {
+    case "hold_voided":
+      return `hold ${failure.holdId} was voided: nothing is left to capture or release`;
+    case "hold_expired":
+      return `hold ${failure.holdId} has expired: its remainder is released`;
+    case "hold_captured":
+      return `hold ${failure.holdId} is fully captured`;
+    case "capture_exceeds_hold":
+      return `the capture would take hold ${failure.holdId} past ${failure.captureLimit} in total (${failure.captured} captured of ${failure.amount})`;
   }
 }
 

@@ -24,6 +24,10 @@ const KINDS_TO_WIRE: ReadonlyMap<DomainEntryKind, EntryKind> = new Map([
   ["vendor_spent", EntryKind.VENDOR_SPENT],
   ["vendor_payout", EntryKind.VENDOR_PAYOUT],
   ["vendor_paid_out", EntryKind.VENDOR_PAID_OUT],
+  ["hold", EntryKind.HOLD],
+  ["hold_capture", EntryKind.HOLD_CAPTURE],
+  ["hold_void", EntryKind.HOLD_VOID],
+  ["hold_expire", EntryKind.HOLD_EXPIRE],
 ]);
 
 const KINDS_FROM_WIRE: ReadonlyMap<EntryKind, DomainEntryKind> = new Map(
@@ -71,5 +75,8 @@ export function toLedgerEntry(entry: Entry): LedgerEntry {
     vendorId: entry.externalId ?? "",
     occurredAt: timestampFromMs(entry.occurredAtMs),
     createdAt: timestampFromMs(entry.createdAtMs),
+    holdId: entry.holdId ?? 0n,
+    heldDelta: entry.heldDelta ?? 0n,
+    heldAfter: entry.heldAfter ?? 0n,
   });
 }

@@ -18,6 +18,11 @@ import {
   type AdjustBalanceResponse,
   type AuthorizeRequest,
   type AuthorizeResponse,
+  type CaptureRequest,
+  type CaptureResponse,
+  type VoidRequest,
+  type VoidResponse,
+  CaptureMode,
   type GetBalanceRequest,
   type GetBalanceResponse,
   type GetEntryRequest,
@@ -48,6 +53,15 @@ import {
   toSetAccountPolicyResponse,
 } from "./convert.js";
 import { parsePolicy } from "../domain/policy.js";
+import { checkImmediateAuthorize, parseHoldAction, parseHoldAuthorize } from "../domain/hold-input.js";
+import {
+  toCaptureResponse,
+  toHoldAuthorizeResponse,
+  toRawCapture,
+  toRawHoldAuthorize,
+  toRawVoid,
+  toVoidResponse,
+} from "./hold-convert.js";
 import { toConnectError } from "./errors.js";
 import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
 import { serveEntryStream, type EntryStreamOptions } from "./entry-stream-rpc.js";
@@ -77,7 +91,26 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   }
 
   async authorize(request: AuthorizeRequest): Promise<AuthorizeResponse> {
-    return toAuthorizeResponse(unwrap(await this.ledger.authorize(this.parse("authorize", request))));
+    const raw = toRawHoldAuthorize(request);
+    if (request.captureMode === CaptureMode.MANUAL) {
+      const { defaultCurrency, amountMinorMax } = this.ledger.options;
+      const { holds } = this.ledger;
+      const input = valid(parseHoldAuthorize(raw, holds.settings, holds.nowMs(), defaultCurrency, amountMinorMax));
+      return toHoldAuthorizeResponse(unwrap(await holds.authorize(input)));
+    }
+    const input = this.parse("authorize", request);
+    valid(checkImmediateAuthorize(raw));
+    return toAuthorizeResponse(unwrap(await this.ledger.authorize(input)));
+  }
+
+  async capture(request: CaptureRequest): Promise<CaptureResponse> {
+    const input = valid(parseHoldAction(toRawCapture(request), true, this.ledger.options.amountMinorMax));
+    return toCaptureResponse(unwrap(await this.ledger.holds.capture(input)));
+  }
+
+  async void(request: VoidRequest): Promise<VoidResponse> {
+    const input = valid(parseHoldAction(toRawVoid(request), false));
+    return toVoidResponse(unwrap(await this.ledger.holds.void(input)));
   }
 
   async adjustBalance(request: AdjustBalanceRequest): Promise<AdjustBalanceResponse> {

@@ -28,11 +28,19 @@ export interface StoreHooks {
   readonly onFailStop?: (error: unknown) => void;
   /** Told of every committed write batch (its size and timings), for the metrics; both stores. */
   readonly writeObserver?: WriteBatchObserver;
+  /**
+   * The clock both stores take the commit time from (milliseconds since 1970): `Date.now`
+   * unless a test injects one, so that hold expiry is tested without sleeping.
+   */
+  readonly clockMs?: () => number;
 }
 
 export function openStore(settings: StoreSettings, hooks: StoreHooks = {}): Promise<LedgerStore> {
-  const { onFailStop, writeObserver } = hooks;
-  const observed = writeObserver === undefined ? {} : { writeObserver };
+  const { onFailStop, writeObserver, clockMs } = hooks;
+  const observed = {
+    ...(writeObserver === undefined ? {} : { writeObserver }),
+    ...(clockMs === undefined ? {} : { clockMs }),
+  };
   if (settings.kind === "postgres") return openPostgresStore({ ...settings.postgres, ...observed });
   return openSqliteStore({ ...settings.sqlite, ...observed, ...(onFailStop === undefined ? {} : { onFailStop }) });
 }

@@ -3,6 +3,7 @@
  * store's types. Integers are read
  * as `bigint` (safe integers on), so money never passes through a float.
  */
+import { isHoldKind } from "./store.js";
 import type {
   Account,
   AccountPolicy,
@@ -11,6 +12,8 @@ import type {
   EntryKind,
   EntryStatus,
   EntryTotal,
+  Hold,
+  HoldStatus,
   PayoutRow,
 } from "./store.js";
 import type { ClosingPass, VendorCursor } from "./ingest-port.js";
@@ -27,6 +30,8 @@ export interface AccountRow {
   authorized: bigint;
   declined_count: bigint;
   entry_count: bigint;
+  /** Absent before the holds migration's reads. */
+  held?: bigint;
   created_at_ms: bigint;
   updated_at_ms: bigint;
 }
@@ -44,6 +49,9 @@ export interface EntryRow {
   external_id: string | null;
   /** Set on the legs of a group mutation (absent before the entry-groups migration's reads). */
   group_id?: bigint | null;
+  hold_id?: bigint | null;
+  held_delta?: bigint;
+  held_after?: bigint;
   occurred_at_ms: bigint;
   created_at_ms: bigint;
 }
@@ -61,6 +69,7 @@ export function toAccount(row: AccountRow): Account {
     authorized: row.authorized,
     declinedCount: row.declined_count,
     entryCount: row.entry_count,
+    held: row.held ?? 0n,
     createdAtMs: Number(row.created_at_ms),
     updatedAtMs: Number(row.updated_at_ms),
   };
@@ -81,6 +90,52 @@ export function toEntry(row: EntryRow): Entry {
     occurredAtMs: Number(row.occurred_at_ms),
     createdAtMs: Number(row.created_at_ms),
     ...(row.group_id === null || row.group_id === undefined ? {} : { groupId: row.group_id }),
+    ...entryHoldFields(row.kind, row.hold_id ?? null, row.held_delta ?? 0n, row.held_after ?? 0n),
+  };
+}
+
+/**
+ * The hold fields of an entry, only where they say something: entries of other kinds written
+ * while no money was held read exactly as before holds existed. Both stores build appended
+ * entries with it too, so an entry reads back as it was returned.
+ */
+export function entryHoldFields(
+  kind: EntryKind,
+  holdId: bigint | null,
+  heldDelta: bigint,
+  heldAfter: bigint,
+): Pick<Entry, "holdId" | "heldDelta" | "heldAfter"> {
+  const fields: { holdId?: bigint; heldDelta?: bigint; heldAfter?: bigint } = {};
+  if (holdId !== null) fields.holdId = holdId;
+  if (isHoldKind(kind)) fields.heldDelta = heldDelta;
+  if (isHoldKind(kind) || heldAfter !== 0n) fields.heldAfter = heldAfter;
+  return fields;
+}
+
+export interface HoldRow {
+  hold_id: bigint;
+  user_id: string;
+  currency: string;
+  amount: bigint;
+  captured: bigint;
+  status: HoldStatus;
+  expires_at_ms: bigint;
+  created_at_ms: bigint;
+  updated_at_ms: bigint;
+}
+
+/** PostgreSQL reads BIGINT as bigint through the pool's parser; SQLite with safe integers on. */
+export function toHold(row: HoldRow): Hold {
+  return {
+    holdId: BigInt(row.hold_id),
+    userId: row.user_id,
+    currency: row.currency,
+    amount: BigInt(row.amount),
+    captured: BigInt(row.captured),
+    status: row.status,
+    expiresAtMs: Number(row.expires_at_ms),
+    createdAtMs: Number(row.created_at_ms),
+    updatedAtMs: Number(row.updated_at_ms),
   };
 }
 

@@ -29,6 +29,8 @@ export interface AccountState {
   readonly authorized: bigint;
   readonly declinedCount: bigint;
   readonly entryCount: bigint;
+  /** Reserved by active holds: the fold of the entries' `heldDelta`. Available = balance - held. */
+  readonly held: bigint;
   readonly createdAtMs: number;
   readonly updatedAtMs: number;
 }
@@ -37,7 +39,17 @@ export interface Account extends AccountKey, AccountState {}
 
 /** What an entry records. The vendor kinds arrive through the vendor poller. */
 export type EntryKind =
-  "load" | "authorize" | "adjust" | "vendor_earned" | "vendor_spent" | "vendor_payout" | "vendor_paid_out";
+  | "load"
+  | "authorize"
+  | "adjust"
+  | "vendor_earned"
+  | "vendor_spent"
+  | "vendor_payout"
+  | "vendor_paid_out"
+  | "hold"
+  | "hold_capture"
+  | "hold_void"
+  | "hold_expire";
 
 export const ENTRY_KINDS: readonly EntryKind[] = [
   "load",
@@ -47,7 +59,16 @@ export const ENTRY_KINDS: readonly EntryKind[] = [
   "vendor_spent",
   "vendor_payout",
   "vendor_paid_out",
+  "hold",
+  "hold_capture",
+  "hold_void",
+  "hold_expire",
 ];
+
+/** Whether entries of this kind belong to a hold (and may move the held amount). */
+export function isHoldKind(kind: EntryKind): boolean {
+  return kind === "hold" || kind === "hold_capture" || kind === "hold_void" || kind === "hold_expire";
+}
 
 /** `declined` entries record an authorization that moved no money. */
 export type EntryStatus = "applied" | "declined";
@@ -60,6 +81,8 @@ export interface EntryDraft {
   readonly amount: bigint;
   /** What the entry changed the balance by: 0 when declined and for requested payouts. */
   readonly delta: bigint;
+  /** What the entry changed the held amount by (hold entries only); absent means 0. */
+  readonly heldDelta?: bigint;
 }
 
 /** An entry as stored: append-only, never updated or deleted. */
@@ -74,6 +97,10 @@ export interface Entry extends AccountKey, EntryDraft {
   readonly createdAtMs: number;
   /** For a leg of a group mutation: the id of the group's first entry. Absent otherwise. */
   readonly groupId?: bigint;
+  /** For the entries of a hold: the hold's id, which is the id of the entry that placed it. */
+  readonly holdId?: bigint;
+  /** The account's held amount after this entry; absent when it was 0 and the entry no hold's. */
+  readonly heldAfter?: bigint;
 }
 
 /** What an account may do: active (everything), frozen (credits only), closed (nothing). */
@@ -93,9 +120,38 @@ export interface AccountPolicyRow extends AccountKey, AccountPolicy {
   readonly updatedAtMs: number;
 }
 
+/** Where a hold stands. Only an active hold reserves money. */
+export type HoldStatus = "active" | "captured" | "voided" | "expired";
+
+/** The part of a hold that its entries change. */
+export interface HoldState {
+  /** Reserved at authorization, in minor units. */
+  readonly amount: bigint;
+  /** Captured so far; may pass `amount` by the over-capture tolerance. */
+  readonly captured: bigint;
+  readonly status: HoldStatus;
+  readonly expiresAtMs: number;
+}
+
+/** A hold as stored: its id is the id of the entry that placed it. */
+export interface Hold extends AccountKey, HoldState {
+  readonly holdId: bigint;
+  readonly createdAtMs: number;
+  readonly updatedAtMs: number;
+}
+
 /** The domain's verdict on one mutation, given the account as it stands. */
 export type Verdict<Reason extends string> =
-  | { readonly type: "post"; readonly entry: EntryDraft; readonly next: AccountState }
+  | {
+      readonly type: "post";
+      readonly entry: EntryDraft;
+      readonly next: AccountState;
+      /**
+       * The hold this entry places (a mutation without `holdId`) or the state it leaves the
+       * mutation's hold in. Absent for entries that are no hold's.
+       */
+      readonly hold?: HoldState;
+    }
   | { readonly type: "reject"; readonly reason: Reason };
 
 /** One mutation for the store to run atomically: look up the key, read, decide, append. */
@@ -104,10 +160,20 @@ export interface Mutation<Reason extends string> {
   /** Scoped to `account.userId`; `null` makes every call a new mutation. */
   readonly idempotencyKey: string | null;
   /**
-   * Pure: called inside the write transaction with the current state, the commit time and the
-   * account's policy as read in the same transaction.
+   * The hold this mutation acts on (capture, void, expiry): the store reads it in the write
+   * transaction, under the account's lock, and passes it to `decide`.
    */
-  decide(current: AccountState | undefined, nowMs: number, policy: AccountPolicy): Verdict<Reason>;
+  readonly holdId?: bigint;
+  /**
+   * Pure: called inside the write transaction with the current state, the commit time, the
+   * account's policy and (when `holdId` is set) the hold, all read in the same transaction.
+   */
+  decide(
+    current: AccountState | undefined,
+    nowMs: number,
+    policy: AccountPolicy,
+    hold: Hold | undefined,
+  ): Verdict<Reason>;
 }
 
 /**
@@ -127,6 +193,8 @@ export type MutationResult<Reason extends string> =
       readonly reason: Reason;
       readonly current: AccountState | undefined;
       readonly policy: AccountPolicy;
+      /** The mutation's hold as read in the transaction, when it named one. */
+      readonly hold?: Hold;
     };
 
 /** One leg of a group: the entry the domain decided for one account and that account's next state. */
@@ -297,6 +365,13 @@ export interface LedgerStore {
   scanEntries(scan: EntryScan): Promise<Entry[]>;
   /** The entry with this id, or undefined. */
   getEntry(id: bigint): Promise<Entry | undefined>;
+  /** The hold with this id, or undefined. */
+  getHold(holdId: bigint): Promise<Hold | undefined>;
+  /**
+   * Up to `limit` active holds in expiry order (earliest first): the expiry sweeper releases the
+   * ones due and sleeps until the next.
+   */
+  activeHoldsByExpiry(limit: number): Promise<Hold[]>;
   /**
    * The account's last entry recorded at or before `asOfMs`, in (created_at_ms, id) order: one
    * index seek. Recording times follow id order within an account, since a user's entries are

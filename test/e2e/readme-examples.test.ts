@@ -40,6 +40,8 @@ for (const store of STORE_KINDS)
         "GetPayouts",
         "ListEntries",
         "GetEntry",
+        "Capture",
+        "Void",
         "StreamEntries",
       ]) {
         expect(
@@ -90,6 +92,8 @@ for (const store of STORE_KINDS)
         ":adjustBalance",
         ":transfer",
         ":setAccountPolicy",
+        ":capture",
+        ":void",
         "/balances",
         "/v1/payouts",
         "/payouts",
@@ -118,10 +122,13 @@ for (const store of STORE_KINDS)
     });
 
     it("sends every grpcurl example's body to its method and gets an answer", async () => {
+      // A body in double quotes names the last hold an example placed as $HOLD, as a shell would.
+      let hold = "";
       for (const line of exampleLines("grpcurl")) {
         const method = /localhost:50051 (\S+\/\S+)/.exec(line)?.[1];
         if (method === undefined) continue; // list / describe: covered by the reflection tests.
-        const body = /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
+        const quoted = /-d "((?:[^"\\]|\\.)*)"/.exec(line)?.[1]?.replaceAll('\\"', '"').replaceAll("$HOLD", hold);
+        const body = quoted ?? /-d '([^']*)'/.exec(line)?.[1] ?? "{}";
         if (method.endsWith("/StreamEntries")) {
           // A stream that follows new entries ends here at a short deadline; either way Connect answers 200.
           const json = Buffer.from(body);
@@ -142,6 +149,8 @@ for (const store of STORE_KINDS)
           body,
         });
         expect(response.status, line).to.equal(200);
+        const answer = (await response.json()) as { holdId?: string };
+        if (answer.holdId !== undefined && answer.holdId !== "0") hold = answer.holdId;
       }
     });
   });

@@ -101,6 +101,7 @@ for (const store of STORE_KINDS)
               authorized: balance.authorized,
               declinedCount: balance.declinedCount,
               entryCount: balance.entryCount,
+              held: balance.held,
             },
             `${balance.currency} at ${asOfMs}`,
           ).to.deep.equal(account);

@@ -91,6 +91,8 @@ for (const store of STORE_KINDS)
             "GetPayouts",
             "ListEntries",
             "GetEntry",
+            "Capture",
+            "Void",
             "StreamEntries",
           ]);
         });

@@ -128,7 +128,7 @@ for (const store of STORE_KINDS)
         const error = await callError(client.unary(adjustBalance, { userId: "w", amount: -6n }));
         expect(error.code).to.equal(grpc.status.FAILED_PRECONDITION);
         expect(error.reason).to.equal("INSUFFICIENT_FUNDS");
-        expect(error.metadata).to.deep.equal({ balance: "5", amount: "-6" });
+        expect(error.metadata).to.deep.equal({ balance: "5", available: "5", overdraft_limit: "0", amount: "-6" });
         const [account] = (await client.unary(getBalance, { userId: "w" })).balances;
         expect(account?.balance).to.equal(5n);
         expect(account?.entryCount).to.equal(1n);

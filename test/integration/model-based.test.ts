@@ -1,24 +1,44 @@
 /**
- * Model-based test: random sequences of Load, Authorize, AdjustBalance and Transfer, with fresh, reused and
+ * Model-based test: random sequences of Load, Authorize, AdjustBalance, Transfer, SetAccountPolicy
+ * and holds (manual-capture Authorize, Capture, Void, and expiry as time passes on a manual clock
+ * that the server's commits and sweeper read), with fresh, reused and
  * absent idempotency keys and exact retries, sent to the real server and checked call by call
  * against the reference model (test/support/ledger-model.ts), then GetBalance against the
  * model's accounts. fast-check shrinks any failure to a short sequence.
  */
 import { expect } from "chai";
 import fc from "fast-check";
-import { AccountStatus, Decision, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
+import { AccountStatus, CaptureMode, Decision, LedgerService } from "../../gen/ledger/v1/ledger_pb.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { GrpcCallError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { auditLedger } from "../support/ledger-audit.js";
-import { LedgerModel, type ModelCall, type Operation } from "../support/ledger-model.js";
+import {
+  LedgerModel,
+  MODEL_HOLD_TTL_MS,
+  type ModelCall,
+  type ModelHold,
+  type Operation,
+} from "../support/ledger-model.js";
+import { ManualClock } from "../support/manual-clock.js";
 import { STORE_KINDS } from "../support/stores.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
-const { load, authorize, adjustBalance, transfer, setAccountPolicy, getBalance } = LedgerService.method;
+const {
+  load,
+  authorize,
+  adjustBalance,
+  transfer,
+  setAccountPolicy,
+  getBalance,
+  capture,
+  void: voidHold,
+} = LedgerService.method;
+/** The server's over-capture tolerance in these runs: 10%. */
+const OVERCAPTURE_BPS = 1000n;
 const RUNS = 100;
 
 interface Step {
-  readonly operation: Operation | "retry";
+  readonly operation: Operation | "retry" | "expire";
   readonly user: string;
   readonly currency: "" | "USD" | "EUR";
   readonly amount: bigint;
@@ -34,7 +54,21 @@ const amountArbitrary = fc.oneof(
 );
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
-  operation: fc.constantFrom<Operation | "retry">("load", "load", "authorize", "adjust", "transfer", "policy", "retry"),
+  operation: fc.constantFrom<Operation | "retry" | "expire">(
+    "load",
+    "load",
+    "authorize",
+    "adjust",
+    "transfer",
+    "policy",
+    "retry",
+    "hold",
+    "hold",
+    "capture",
+    "capture",
+    "void",
+    "expire",
+  ),
   user: fc.constantFrom("a", "b"),
   currency: fc.constantFrom<"" | "USD" | "EUR">("", "USD", "EUR"),
   amount: amountArbitrary,
@@ -53,6 +87,15 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
   try {
     if (call.operation === "load") return await client.unary(load, input);
     if (call.operation === "authorize") return await client.unary(authorize, input);
+    if (call.operation === "hold") {
+      return await client.unary(authorize, { ...input, captureMode: CaptureMode.MANUAL, ttlSeconds: 60n });
+    }
+    if (call.operation === "capture" || call.operation === "void") {
+      const target = { userId: call.userId, holdId: call.holdId ?? 0n, idempotencyKey: call.key ?? "" };
+      return call.operation === "void"
+        ? await client.unary(voidHold, target)
+        : await client.unary(capture, { ...target, amount: call.amount, final: call.final ?? false });
+    }
     if (call.operation === "policy") {
       const policy = call.policy ?? { overdraftLimit: 0n, state: "active" };
       const status = { active: AccountStatus.ACTIVE, frozen: AccountStatus.FROZEN, closed: AccountStatus.CLOSED };
@@ -86,15 +129,44 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
   }
 }
 
+/**
+ * The hold a capture or void names: mostly one of the caller's own (the newest ones first), now
+ * and then another user's or one that does not exist, which must be NOT_FOUND.
+ */
+function pickHold(holdIds: readonly bigint[], model: LedgerModel, userId: string, stepAmount: bigint): bigint {
+  if (stepAmount % 7n === 0n) return 999_999_999n;
+  if (stepAmount % 7n === 1n && holdIds.length > 0) return holdIds[Number(stepAmount % BigInt(holdIds.length))] ?? 0n;
+  const own = holdIds.filter((id) => model.holds.get(id)?.userId === userId).reverse();
+  return own[Number(stepAmount % 3n)] ?? own[0] ?? 999_999_999n;
+}
+
+/**
+ * A capture's amount, mostly at the edges of its hold: part of what is left, all of it, exactly
+ * the over-capture limit, one unit past it, or the step's own amount.
+ */
+function captureAmount(hold: ModelHold | undefined, stepAmount: bigint): bigint {
+  if (hold === undefined) return stepAmount;
+  const remaining = hold.amount - hold.captured;
+  const limit = hold.amount + (hold.amount * OVERCAPTURE_BPS) / 10_000n - hold.captured;
+  const choices = [remaining / 2n, remaining, limit, limit + 1n, stepAmount];
+  const choice = choices[Number(stepAmount % BigInt(choices.length))] ?? stepAmount;
+  return choice > 0n ? choice : 1n;
+}
+
 for (const store of STORE_KINDS)
   describe(`model-based: random call sequences against a reference model, on ${store}`, function () {
     this.timeout(120_000);
     let server: TestApp;
     let client: GrpcTestClient;
+    const clock = new ManualClock();
 
     before(async () => {
       // The per-call limit lifted to int64, so that balances and totals reach their own limits.
-      server = await startApp({ LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX) }, store);
+      server = await startApp(
+        { LEDGER_AMOUNT_MINOR_MAX: String(INT64_MAX), LEDGER_HOLD_OVERCAPTURE_BPS: String(OVERCAPTURE_BPS) },
+        store,
+        { clock },
+      );
       client = new GrpcTestClient(server.address);
     });
 
@@ -111,16 +183,34 @@ for (const store of STORE_KINDS)
         fc.asyncProperty(fc.array(stepArbitrary, { minLength: 1, maxLength: 60, size: "max" }), async (steps) => {
           // Each sequence gets its own users, so sequences (and shrinking) never see each other's state.
           run += 1;
-          const model = new LedgerModel();
+          const model = new LedgerModel(clock.nowMs(), OVERCAPTURE_BPS);
+          const holdIds: bigint[] = [];
           let previous: { call: ModelCall; rawCurrency: string } | undefined;
           for (const step of steps) {
             let call: ModelCall;
             let rawCurrency: string;
+            if (step.operation === "expire") {
+              // Past the holds' lifetime: the sweeper releases what is due, as the model does.
+              const ms = step.amount % 2n === 0n ? MODEL_HOLD_TTL_MS : MODEL_HOLD_TTL_MS / 2;
+              clock.advance(ms);
+              await server.app.holdSweeper.settled();
+              model.advance(ms);
+              continue;
+            }
             if (step.operation === "retry") {
               if (previous === undefined) continue;
               ({ call, rawCurrency } = previous);
             } else {
-              const amount = step.operation === "adjust" && step.amount % 2n === 0n ? -step.amount : step.amount;
+              const holdId =
+                step.operation === "capture" || step.operation === "void"
+                  ? pickHold(holdIds, model, `r${run}-${step.user}`, step.amount)
+                  : undefined;
+              const amount =
+                step.operation === "adjust" && step.amount % 2n === 0n
+                  ? -step.amount
+                  : step.operation === "capture"
+                    ? captureAmount(model.holds.get(holdId ?? 0n), step.amount)
+                    : step.amount;
               rawCurrency = step.currency;
               call = {
                 operation: step.operation,
@@ -130,6 +220,9 @@ for (const store of STORE_KINDS)
                 key: step.key,
                 // The other user of the sequence: a transfer's payee never equals its payer.
                 ...(step.operation === "transfer" ? { payeeUserId: `r${run}-${step.user === "a" ? "b" : "a"}` } : {}),
+                // One of the sequence's holds (possibly the other user's), or one that does not exist.
+                ...(holdId === undefined ? {} : { holdId }),
+                ...(step.operation === "capture" ? { final: step.amount % 3n === 0n } : {}),
                 // Mostly active with a small overdraft; sometimes frozen or closed.
                 ...(step.operation === "policy"
                   ? {
@@ -163,15 +256,20 @@ for (const store of STORE_KINDS)
               expect(answer.entryId > lastEntryId, `${context}: entry ids must grow`).to.equal(true);
               lastEntryId = answer.lastEntryId ?? answer.entryId;
               if (recorded !== undefined) recorded.answer = answer.entryId;
+              if (call.operation === "hold" && expected.approved === true) {
+                model.placed(call, answer.entryId);
+                holdIds.push(answer.entryId);
+              }
             }
           }
           for (const [account, state] of model.accounts) {
             const [userId = "", currency = ""] = account.split(" ");
             const { balances } = await client.unary(getBalance, { userId, currency });
-            const { balance, earned, spent, loaded, authorized, declinedCount, entryCount } = balances[0]!;
-            expect({ balance, earned, spent, loaded, authorized, declinedCount, entryCount }, account).to.deep.equal(
-              state,
-            );
+            const { balance, earned, spent, loaded, authorized, declinedCount, entryCount, held } = balances[0]!;
+            expect(
+              { balance, earned, spent, loaded, authorized, declinedCount, entryCount, held },
+              account,
+            ).to.deep.equal(state);
           }
         }),
         { numRuns: RUNS },

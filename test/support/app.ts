@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readConfig, type Config } from "../../src/config.js";
 import { createLogger } from "../../src/logger.js";
-import { build, type App } from "../../src/server.js";
+import { build, type App, type BuildOptions } from "../../src/server.js";
 import { databaseFor, type StoreKind } from "./stores.js";
 
 export interface TestApp {
@@ -22,7 +22,11 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
-export async function startApp(env: Record<string, string> = {}, store: StoreKind = "sqlite"): Promise<TestApp> {
+export async function startApp(
+  env: Record<string, string> = {},
+  store: StoreKind = "sqlite",
+  options: BuildOptions = {},
+): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), "ledger-test-"));
   const config = readConfig({
     LEDGER_PORT: "0",
@@ -30,7 +34,7 @@ export async function startApp(env: Record<string, string> = {}, store: StoreKin
     LEDGER_LOG_LEVEL: "silent",
     ...env,
   });
-  const app = await build(config, createLogger(config.logLevel));
+  const app = await build(config, createLogger(config.logLevel), options);
   const { port } = await app.listen();
   return {
     app,

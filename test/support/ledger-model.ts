@@ -5,7 +5,20 @@
  */
 const INT64_MAX = 2n ** 63n - 1n;
 
-export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy";
+export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy" | "hold" | "capture" | "void";
+
+/** A hold as the contract describes it; its id is the service's answer to the placing call. */
+export interface ModelHold {
+  readonly userId: string;
+  readonly currency: string;
+  readonly amount: bigint;
+  captured: bigint;
+  status: "active" | "captured" | "voided" | "expired";
+  readonly expiresAtMs: number;
+}
+
+/** A hold's lifetime in the model's calls (ttl_seconds 60). */
+export const MODEL_HOLD_TTL_MS = 60_000;
 
 /** An account's policy as SetAccountPolicy sets it: no policy is limit 0, active. */
 export interface ModelPolicy {
@@ -24,6 +37,10 @@ export interface ModelCall {
   readonly payeeUserId?: string;
   /** For a policy call: the policy to set (`amount` and `key` are unused). */
   readonly policy?: ModelPolicy;
+  /** For a capture or a void: the hold's id, as the service answered it. */
+  readonly holdId?: bigint;
+  /** For a capture: release the rest. A replay does not compare it (the contract says so). */
+  readonly final?: boolean;
 }
 
 export interface ModelAccount {
@@ -34,6 +51,7 @@ export interface ModelAccount {
   authorized: bigint;
   declinedCount: bigint;
   entryCount: bigint;
+  held: bigint;
 }
 
 /** What the model expects of one call. `recorded` answers carry the balance after. */
@@ -45,7 +63,7 @@ export type Expected =
       readonly approved?: boolean;
       readonly firstAnswer?: unknown;
     }
-  | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" };
+  | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" | "NOT_FOUND" };
 
 interface Recorded {
   readonly call: ModelCall;
@@ -59,6 +77,47 @@ export class LedgerModel {
   readonly accounts = new Map<string, ModelAccount>();
   private readonly policies = new Map<string, ModelPolicy>();
   private readonly keys = new Map<string, Recorded>();
+  /** Holds by the id the service gave them (`placed` learns it from the answer). */
+  readonly holds = new Map<bigint, ModelHold>();
+  /** The commit clock: the model's calls run at this instant. */
+  nowMs = 0;
+
+  constructor(
+    startMs = 0,
+    /** LEDGER_HOLD_OVERCAPTURE_BPS of the server under test. */
+    private readonly overcaptureBps = 0n,
+  ) {
+    this.nowMs = startMs;
+  }
+
+  /** The service answered `holdId` for a hold the model approved: it is now known by that id. */
+  placed(call: ModelCall, holdId: bigint): void {
+    this.holds.set(holdId, {
+      userId: call.userId,
+      currency: call.currency,
+      amount: call.amount,
+      captured: 0n,
+      status: "active",
+      expiresAtMs: this.nowMs + MODEL_HOLD_TTL_MS,
+    });
+  }
+
+  /** Time passes by `ms`, and the service's sweeper releases every hold due by then. */
+  advance(ms: number): void {
+    this.nowMs += ms;
+    for (const hold of this.holds.values()) {
+      if (hold.status !== "active" || hold.expiresAtMs > this.nowMs) continue;
+      const account = this.current(hold.userId, hold.currency);
+      const remaining = hold.amount - hold.captured;
+      hold.status = "expired";
+      this.accounts.set(`${hold.userId} ${hold.currency}`, {
+        ...account,
+        held: account.held - remaining,
+        entryCount: account.entryCount + 1n,
+      });
+      saturate(this.current(hold.userId, hold.currency));
+    }
+  }
 
   account(userId: string, currency: string): ModelAccount | undefined {
     return this.accounts.get(`${userId} ${currency}`);
@@ -74,14 +133,22 @@ export class LedgerModel {
       this.policies.set(`${call.userId} ${call.currency}`, call.policy ?? { overdraftLimit: 0n, state: "active" });
       return { expected: { code: "OK", replayed: false, balanceAfter: 0n } };
     }
+    let hold: ModelHold | undefined;
+    if (call.operation === "capture" || call.operation === "void") {
+      // Another user's hold is unknown to this user, whatever key the call carries.
+      hold = call.holdId === undefined ? undefined : this.holds.get(call.holdId);
+      if (hold === undefined || hold.userId !== call.userId) return { expected: { code: "NOT_FOUND" } };
+      call = { ...call, currency: hold.currency };
+    }
     if (call.key !== null) {
       const previous = this.keys.get(`${call.userId} ${call.key}`);
       if (previous !== undefined) {
         const same =
           previous.call.operation === call.operation &&
           previous.call.currency === call.currency &&
-          previous.call.amount === call.amount &&
-          previous.call.payeeUserId === call.payeeUserId;
+          (previous.call.amount === call.amount || call.operation === "void") &&
+          previous.call.payeeUserId === call.payeeUserId &&
+          previous.call.holdId === call.holdId;
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
           expected: {
@@ -95,9 +162,12 @@ export class LedgerModel {
       }
     }
     if (call.operation === "transfer") return this.transfer(call);
+    if (hold !== undefined) return this.settleHold(call, hold);
     const current = this.current(call.userId, call.currency);
     const policy = this.policyOf(call.userId, call.currency);
-    const debit = call.operation === "authorize" || (call.operation === "adjust" && call.amount < 0n);
+    const available = current.balance - current.held;
+    const debit =
+      call.operation === "authorize" || call.operation === "hold" || (call.operation === "adjust" && call.amount < 0n);
     if (policy.state === "closed" || (debit && policy.state === "frozen")) {
       return { expected: { code: "FAILED_PRECONDITION" } };
     }
@@ -109,8 +179,14 @@ export class LedgerModel {
         next.earned += call.amount;
         next.loaded += call.amount;
         break;
+      case "hold":
+        approved = available - call.amount >= -policy.overdraftLimit;
+        if (approved) next.held += call.amount;
+        else next.declinedCount += 1n;
+        if (next.held > INT64_MAX) return { expected: { code: "OUT_OF_RANGE" } };
+        break;
       case "authorize":
-        approved = current.balance - call.amount >= -policy.overdraftLimit;
+        approved = available - call.amount >= -policy.overdraftLimit;
         if (approved) {
           next.balance -= call.amount;
           next.spent += call.amount;
@@ -120,7 +196,7 @@ export class LedgerModel {
         }
         break;
       case "adjust":
-        if (call.amount < 0n && current.balance + call.amount < -policy.overdraftLimit)
+        if (call.amount < 0n && available + call.amount < -policy.overdraftLimit)
           return { expected: { code: "FAILED_PRECONDITION" } };
         next.balance += call.amount;
         if (call.amount > 0n) next.earned += call.amount;
@@ -154,8 +230,49 @@ export class LedgerModel {
         authorized: 0n,
         declinedCount: 0n,
         entryCount: 0n,
+        held: 0n,
       }
     );
+  }
+
+  /**
+   * A capture or a void of one of the caller's holds: refused once the hold is voided, expired
+   * (its instant passed, swept or not) or used up; a capture past amount + tolerance is refused,
+   * and its part beyond what is still reserved is a debit like any other.
+   */
+  private settleHold(call: ModelCall, hold: ModelHold): { expected: Expected; recorded?: Recorded } {
+    if (hold.status !== "active" || this.nowMs >= hold.expiresAtMs)
+      return { expected: { code: "FAILED_PRECONDITION" } };
+    const current = this.current(call.userId, call.currency);
+    const policy = this.policyOf(call.userId, call.currency);
+    const remaining = hold.amount - hold.captured;
+    const next = { ...current, entryCount: current.entryCount + 1n };
+    if (call.operation === "void") {
+      next.held -= remaining;
+      hold.status = "voided";
+    } else {
+      if (policy.state === "closed") return { expected: { code: "FAILED_PRECONDITION" } };
+      const limit = hold.amount + (hold.amount * this.overcaptureBps) / 10_000n;
+      if (hold.captured + call.amount > limit) return { expected: { code: "FAILED_PRECONDITION" } };
+      const excess = call.amount > remaining ? call.amount - remaining : 0n;
+      if (excess > 0n) {
+        if (policy.state === "frozen") return { expected: { code: "FAILED_PRECONDITION" } };
+        if (current.balance - current.held - excess < -policy.overdraftLimit) {
+          return { expected: { code: "FAILED_PRECONDITION" } };
+        }
+      }
+      next.balance -= call.amount;
+      next.spent += call.amount;
+      next.authorized += call.amount;
+      next.held -= call.final === true || call.amount >= remaining ? remaining : call.amount;
+      hold.captured += call.amount;
+      if (call.final === true || hold.captured >= hold.amount) hold.status = "captured";
+    }
+    saturate(next);
+    this.accounts.set(`${call.userId} ${call.currency}`, next);
+    const recorded: Recorded = { call, balanceAfter: next.balance };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter: next.balance }, recorded };
   }
 
   /**
@@ -168,7 +285,9 @@ export class LedgerModel {
     const payee = this.current(payeeUserId, call.currency);
     const payerPolicy = this.policyOf(call.userId, call.currency);
     if (payerPolicy.state !== "active") return { expected: { code: "FAILED_PRECONDITION" } };
-    if (payer.balance - call.amount < -payerPolicy.overdraftLimit) return { expected: { code: "FAILED_PRECONDITION" } };
+    if (payer.balance - payer.held - call.amount < -payerPolicy.overdraftLimit) {
+      return { expected: { code: "FAILED_PRECONDITION" } };
+    }
     if (this.policyOf(payeeUserId, call.currency).state === "closed")
       return { expected: { code: "FAILED_PRECONDITION" } };
     if (payee.balance + call.amount > INT64_MAX) return { expected: { code: "OUT_OF_RANGE" } };

@@ -10,6 +10,7 @@ const account = (payoutRequested: bigint, paidOut: bigint): AccountView => ({
   earned: 1000n,
   spent: 0n,
   payoutRequested,
+  held: 0n,
   paidOut,
   loaded: 0n,
   authorized: 0n,

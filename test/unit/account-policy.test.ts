@@ -21,15 +21,15 @@ function withBalance(balance: bigint): AccountState {
 
 describe("account policies (unit)", () => {
   it("allows a debit down to exactly -overdraft_limit and not one unit further", () => {
-    expect(debitRefusal(10n, 60n, active(50n))).to.equal(undefined);
-    expect(debitRefusal(10n, 61n, active(50n))).to.equal("overdraft_limit_exceeded");
-    expect(debitRefusal(10n, 10n, DEFAULT_POLICY)).to.equal(undefined);
-    expect(debitRefusal(10n, 11n, DEFAULT_POLICY)).to.equal("insufficient_funds");
+    expect(debitRefusal(withBalance(10n), 60n, active(50n))).to.equal(undefined);
+    expect(debitRefusal(withBalance(10n), 61n, active(50n))).to.equal("overdraft_limit_exceeded");
+    expect(debitRefusal(withBalance(10n), 10n, DEFAULT_POLICY)).to.equal(undefined);
+    expect(debitRefusal(withBalance(10n), 11n, DEFAULT_POLICY)).to.equal("insufficient_funds");
   });
 
   it("refuses every debit of a frozen or closed account, credits only of a closed one", () => {
-    expect(debitRefusal(1000n, 1n, FROZEN)).to.equal("account_frozen");
-    expect(debitRefusal(1000n, 1n, CLOSED)).to.equal("account_closed");
+    expect(debitRefusal(withBalance(1000n), 1n, FROZEN)).to.equal("account_frozen");
+    expect(debitRefusal(withBalance(1000n), 1n, CLOSED)).to.equal("account_closed");
     expect(creditRefusal(FROZEN)).to.equal(undefined);
     expect(creditRefusal(CLOSED)).to.equal("account_closed");
     expect(creditRefusal(DEFAULT_POLICY)).to.equal(undefined);
@@ -69,16 +69,17 @@ describe("account policies (unit)", () => {
   });
 
   it("explains a refusal with the available balance, the limit and the amount", () => {
-    expect(refusalFailure("overdraft_limit_exceeded", -5n, active(10n), -6n)).to.deep.equal({
+    expect(refusalFailure("overdraft_limit_exceeded", withBalance(-5n), active(10n), -6n)).to.deep.equal({
       kind: "account_policy",
       reason: "overdraft_limit_exceeded",
       available: -5n,
       overdraftLimit: 10n,
       amount: -6n,
     });
-    expect(refusalFailure("insufficient_funds", 3n, DEFAULT_POLICY, -4n)).to.deep.equal({
+    expect(refusalFailure("insufficient_funds", withBalance(3n), DEFAULT_POLICY, -4n)).to.deep.equal({
       kind: "insufficient_funds",
       balance: 3n,
+      available: 3n,
       amount: -4n,
     });
   });

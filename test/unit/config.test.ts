@@ -27,6 +27,23 @@ describe("readConfig", () => {
     });
   });
 
+  it("has hold defaults (7 days, at most 30, no over-capture) and refuses bad LEDGER_HOLD_* values", () => {
+    expect(readConfig({}).holds).to.deep.equal({
+      ttlDefaultMs: 604_800_000,
+      ttlMaxMs: 2_592_000_000,
+      overcaptureBps: 0n,
+      sweepIntervalMs: 60_000,
+      sweepBatchMax: 500,
+    });
+    expect(readConfig({ LEDGER_HOLD_OVERCAPTURE_BPS: "1500" }).holds.overcaptureBps).to.equal(1500n);
+    expect(problemsOf({ LEDGER_HOLD_OVERCAPTURE_BPS: "10001" })).to.contain("LEDGER_HOLD_OVERCAPTURE_BPS");
+    expect(problemsOf({ LEDGER_HOLD_TTL_DEFAULT_SECONDS: "0" })).to.contain("LEDGER_HOLD_TTL_DEFAULT_SECONDS");
+    expect(problemsOf({ LEDGER_HOLD_TTL_DEFAULT_SECONDS: "600", LEDGER_HOLD_TTL_MAX_SECONDS: "60" })).to.contain(
+      "LEDGER_HOLD_TTL_DEFAULT_SECONDS must not exceed LEDGER_HOLD_TTL_MAX_SECONDS",
+    );
+    expect(problemsOf({ LEDGER_HOLD_SWEEP_BATCH_MAX: "0" })).to.contain("LEDGER_HOLD_SWEEP_BATCH_MAX");
+  });
+
   it("takes LEDGER_HTTP1_UNARY=connect and refuses anything but lean or connect", () => {
     expect(readConfig({ LEDGER_HTTP1_UNARY: "connect" }).http1Unary).to.equal("connect");
     expect(() => readConfig({ LEDGER_HTTP1_UNARY: "fast" })).to.throw(ConfigError, "LEDGER_HTTP1_UNARY");

@@ -117,6 +117,9 @@ describe("the transfer rule (unit)", () => {
       current: [withBalance(12n), undefined],
       policies: [DEFAULT_POLICY, DEFAULT_POLICY],
     });
-    expect(outcome).to.deep.equal({ ok: false, failure: { kind: "insufficient_funds", balance: 12n, amount: -30n } });
+    expect(outcome).to.deep.equal({
+      ok: false,
+      failure: { kind: "insufficient_funds", balance: 12n, available: 12n, amount: -30n },
+    });
   });
 });

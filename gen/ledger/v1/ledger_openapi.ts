@@ -63,7 +63,7 @@ export const openapiDocument: unknown = {
       "post": {
         "operationId": "LedgerService_Authorize",
         "summary": "Authorize",
-        "description": "Authorize debits an account when its balance covers the amount (DECISION_APPROVED); otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a normal response, not an error.",
+        "description": "Authorize debits an account when its available balance (balance - held, down to -overdraft_limit) covers the amount (DECISION_APPROVED); otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a normal response, not an error. With capture_mode CAPTURE_MODE_MANUAL it places a hold instead of debiting (see Capture and Void), answering its hold_id.",
         "parameters": [
           {
             "name": "user_id",
@@ -484,7 +484,11 @@ export const openapiDocument: unknown = {
                   "ENTRY_KIND_VENDOR_EARNED",
                   "ENTRY_KIND_VENDOR_SPENT",
                   "ENTRY_KIND_VENDOR_PAYOUT",
-                  "ENTRY_KIND_VENDOR_PAID_OUT"
+                  "ENTRY_KIND_VENDOR_PAID_OUT",
+                  "ENTRY_KIND_HOLD",
+                  "ENTRY_KIND_HOLD_CAPTURE",
+                  "ENTRY_KIND_HOLD_VOID",
+                  "ENTRY_KIND_HOLD_EXPIRE"
                 ]
               }
             },
@@ -582,6 +586,124 @@ export const openapiDocument: unknown = {
                 "schema": {
                   "$ref": "#/components/schemas/ConnectError"
                 }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/users/{user_id}/holds/{hold_id}:capture": {
+      "post": {
+        "operationId": "LedgerService_Capture",
+        "summary": "Capture",
+        "description": "Capture debits part or all of a hold placed by Authorize with CAPTURE_MODE_MANUAL. Captures may repeat until the hold is used up; final = true releases what is left. A capture may go past the hold by the configured tolerance (LEDGER_HOLD_OVERCAPTURE_BPS), the excess checked against the available balance and the account policy like any debit. Fails with FAILED_PRECONDITION and reason HOLD_VOIDED, HOLD_EXPIRED, HOLD_CAPTURED or CAPTURE_EXCEEDS_HOLD, and NOT_FOUND (HOLD_NOT_FOUND) when the user has no such hold.",
+        "parameters": [
+          {
+            "name": "user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "The hold's owner: another user's hold is NOT_FOUND."
+          },
+          {
+            "name": "hold_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.CaptureResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.CaptureRequest"
+              }
+            }
+          }
+        }
+      }
+    },
+    "/v1/users/{user_id}/holds/{hold_id}:void": {
+      "post": {
+        "operationId": "LedgerService_Void",
+        "summary": "Void",
+        "description": "Void releases what is left of a hold. Voiding a hold that is no longer active fails with FAILED_PRECONDITION (HOLD_VOIDED, HOLD_EXPIRED or HOLD_CAPTURED); a retry with the same idempotency_key returns the first answer.",
+        "parameters": [
+          {
+            "name": "user_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          },
+          {
+            "name": "hold_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": ""
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.VoidResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.VoidRequest"
               }
             }
           }
@@ -727,6 +849,18 @@ export const openapiDocument: unknown = {
             "format": "int64",
             "pattern": "^-?[0-9]+$",
             "description": "Requested payouts not yet paid out: payout - paid_out, exactly. Negative when more was paid out than requested (for instance payouts requested before LEDGER_VENDOR_START, so never ingested): -48777 means 487.77 paid out beyond the requests the ledger holds. GetPayouts lists only the accounts where it is above zero."
+          },
+          "held": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Reserved by active holds (Authorize with CAPTURE_MODE_MANUAL) and not yet captured or released."
+          },
+          "available": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "What debits may use: balance - held (debits may take it down to -overdraft_limit)."
           }
         }
       },
@@ -807,6 +941,25 @@ export const openapiDocument: unknown = {
           },
           "idempotencyKey": {
             "type": "string"
+          },
+          "captureMode": {
+            "type": "string",
+            "enum": [
+              "CAPTURE_MODE_UNSPECIFIED",
+              "CAPTURE_MODE_IMMEDIATE",
+              "CAPTURE_MODE_MANUAL"
+            ],
+            "description": "IMMEDIATE (the default) debits now; MANUAL places a hold to Capture or Void later."
+          },
+          "expiresAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp",
+            "description": "MANUAL only, optional: when the hold expires and its remainder is released by the service. At most LEDGER_HOLD_TTL_MAX_SECONDS ahead; set this or ttl_seconds, not both."
+          },
+          "ttlSeconds": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "MANUAL only, optional: the hold's lifetime in seconds (default LEDGER_HOLD_TTL_DEFAULT_SECONDS)."
           }
         }
       },
@@ -844,6 +997,98 @@ export const openapiDocument: unknown = {
             "format": "int64",
             "pattern": "^-?[0-9]+$",
             "description": "The balance right after this authorization (unchanged when declined)."
+          },
+          "replayed": {
+            "type": "boolean"
+          },
+          "createdAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "MANUAL and approved: the hold's id, for Capture and Void; 0 otherwise."
+          },
+          "holdExpiresAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp",
+            "description": "MANUAL and approved: when the hold expires."
+          },
+          "availableAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The available balance (balance - held) right after this authorization: with a decline, what the amount was compared against (the overdraft limit comes on top)."
+          }
+        }
+      },
+      "ledger.v1.CaptureRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string",
+            "description": "The hold's owner: another user's hold is NOT_FOUND."
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units to debit: greater than zero."
+          },
+          "final": {
+            "type": "boolean",
+            "description": "Release what is left of the hold after this capture."
+          },
+          "idempotencyKey": {
+            "type": "string"
+          }
+        }
+      },
+      "ledger.v1.CaptureResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "entryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The capture's entry."
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "balanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "heldAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "hold": {
+            "$ref": "#/components/schemas/ledger.v1.Hold",
+            "description": "The hold after this capture."
           },
           "replayed": {
             "type": "boolean"
@@ -895,6 +1140,60 @@ export const openapiDocument: unknown = {
           }
         }
       },
+      "ledger.v1.Hold": {
+        "type": "object",
+        "description": "Hold is a reservation placed by Authorize with CAPTURE_MODE_MANUAL.",
+        "properties": {
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The amount reserved at authorization."
+          },
+          "captured": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Captured so far (may exceed amount by the over-capture tolerance)."
+          },
+          "remaining": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Still reserved: amount - captured while active, else 0."
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "HOLD_STATUS_UNSPECIFIED",
+              "HOLD_STATUS_ACTIVE",
+              "HOLD_STATUS_CAPTURED",
+              "HOLD_STATUS_VOIDED",
+              "HOLD_STATUS_EXPIRED"
+            ]
+          },
+          "expiresAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          },
+          "createdAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          },
+          "updatedAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
       "ledger.v1.LedgerEntry": {
         "type": "object",
         "description": "LedgerEntry is one entry of the append-only ledger.",
@@ -921,7 +1220,11 @@ export const openapiDocument: unknown = {
               "ENTRY_KIND_VENDOR_EARNED",
               "ENTRY_KIND_VENDOR_SPENT",
               "ENTRY_KIND_VENDOR_PAYOUT",
-              "ENTRY_KIND_VENDOR_PAID_OUT"
+              "ENTRY_KIND_VENDOR_PAID_OUT",
+              "ENTRY_KIND_HOLD",
+              "ENTRY_KIND_HOLD_CAPTURE",
+              "ENTRY_KIND_HOLD_VOID",
+              "ENTRY_KIND_HOLD_EXPIRE"
             ]
           },
           "status": {
@@ -965,6 +1268,24 @@ export const openapiDocument: unknown = {
           "createdAt": {
             "$ref": "#/components/schemas/google.protobuf.Timestamp",
             "description": "When the ledger recorded the entry."
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "For hold entries: the hold's id (the id of the entry that placed it); 0 otherwise."
+          },
+          "heldDelta": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "What the entry changed the account's held amount by (positive for a hold, negative for a release)."
+          },
+          "heldAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The account's held amount right after this entry."
           }
         }
       },
@@ -1207,6 +1528,71 @@ export const openapiDocument: unknown = {
             "format": "int64",
             "pattern": "^-?[0-9]+$",
             "description": "The payee's balance right after the transfer."
+          },
+          "replayed": {
+            "type": "boolean"
+          },
+          "createdAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
+      "ledger.v1.VoidRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "idempotencyKey": {
+            "type": "string"
+          }
+        }
+      },
+      "ledger.v1.VoidResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "entryId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The void's entry."
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "userId": {
+            "type": "string"
+          },
+          "currency": {
+            "type": "string"
+          },
+          "released": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "What the void released."
+          },
+          "balanceAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "heldAfter": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "hold": {
+            "$ref": "#/components/schemas/ledger.v1.Hold"
           },
           "replayed": {
             "type": "boolean"

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChdTZXRBY2NvdW50UG9saWN5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cyKwAQoYU2V0QWNjb3VudFBvbGljeVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSFwoPb3ZlcmRyYWZ0X2xpbWl0GAMgASgDEigKBnN0YXR1cxgEIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImEKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoFYXNfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlIrEDCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmRyYWZ0X2xpbWl0GA8gASgDEigKBnN0YXR1cxgQIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEhoKEnBheW91dF9vdXRzdGFuZGluZxgRIAEoAyJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywIKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEg8KB3VzZXJfaWQYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSIgoEa2luZBgEIAEoDjIULmxlZGdlci52MS5FbnRyeUtpbmQSJgoGc3RhdHVzGAUgASgOMhYubGVkZ2VyLnYxLkVudHJ5U3RhdHVzEg4KBmFtb3VudBgGIAEoAxINCgVkZWx0YRgHIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAggASgDEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIRCgl2ZW5kb3JfaWQYCiABKAkSLwoLb2NjdXJyZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCChJMaXN0RW50cmllc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFa2luZHMYBSADKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiQKBW9yZGVyGAYgASgOMhUubGVkZ2VyLnYxLkVudHJ5T3JkZXISEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiVwoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjCg9HZXRFbnRyeVJlcXVlc3QSEAoIZW50cnlfaWQYASABKAMiOQoQR2V0RW50cnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeSJxChRTdHJlYW1FbnRyaWVzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhgKDmFmdGVyX2VudHJ5X2lkGAMgASgDSAASEwoLbWF4X2VudHJpZXMYBCABKANCBwoFc3RhcnQiTgoVU3RyZWFtRW50cmllc1Jlc3BvbnNlEiUKBWVudHJ5GAEgASgLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5Eg4KBmN1cnNvchgCIAEoAypSCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESFQoRREVDSVNJT05fREVDTElORUQQAiqAAQoNQWNjb3VudFN0YXR1cxIeChpBQ0NPVU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUFDQ09VTlRfU1RBVFVTX0FDVElWRRABEhkKFUFDQ09VTlRfU1RBVFVTX0ZST1pFThACEhkKFUFDQ09VTlRfU1RBVFVTX0NMT1NFRBADKuYBCglFbnRyeUtpbmQSGgoWRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEhMKD0VOVFJZX0tJTkRfTE9BRBABEhgKFEVOVFJZX0tJTkRfQVVUSE9SSVpFEAISFQoRRU5UUllfS0lORF9BREpVU1QQAxIcChhFTlRSWV9LSU5EX1ZFTkRPUl9FQVJORUQQBBIbChdFTlRSWV9LSU5EX1ZFTkRPUl9TUEVOVBAFEhwKGEVOVFJZX0tJTkRfVkVORE9SX1BBWU9VVBAGEh4KGkVOVFJZX0tJTkRfVkVORE9SX1BBSURfT1VUEAcqYAoLRW50cnlTdGF0dXMSHAoYRU5UUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoURU5UUllfU1RBVFVTX0FQUExJRUQQARIZChVFTlRSWV9TVEFUVVNfREVDTElORUQQAiplCgpFbnRyeU9yZGVyEhsKF0VOVFJZX09SREVSX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHAoYRU5UUllfT1JERVJfT0xERVNUX0ZJUlNUEAIylQkKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3VzZXJzL3twYXllcl91c2VyX2lkfTp0cmFuc2ZlchKPAQoQU2V0QWNjb3VudFBvbGljeRIiLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVxdWVzdBojLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVzcG9uc2UiMpACAoLT5JMCKToBKiIkL3YxL3VzZXJzL3t1c2VyX2lkfTpzZXRBY2NvdW50UG9saWN5EnIKCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIieQAgGC0+STAh4SHC92MS91c2Vycy97dXNlcl9pZH0vYmFsYW5jZXMSgAEKCkdldFBheW91dHMSHC5sZWRnZXIudjEuR2V0UGF5b3V0c1JlcXVlc3QaHS5sZWRnZXIudjEuR2V0UGF5b3V0c1Jlc3BvbnNlIjWQAgGC0+STAixaHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXlvdXRzEgsvdjEvcGF5b3V0cxJ0CgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSImkAIBgtPkkwIdEhsvdjEvdXNlcnMve3VzZXJfaWR9L2VudHJpZXMSYwoIR2V0RW50cnkSGi5sZWRnZXIudjEuR2V0RW50cnlSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldEVudHJ5UmVzcG9uc2UiHoLT5JMCGBIWL3YxL2VudHJpZXMve2VudHJ5X2lkfRJZCg1TdHJlYW1FbnRyaWVzEh8ubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXF1ZXN0GiAubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLRAQoQQXV0aG9yaXplUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSLAoMY2FwdHVyZV9tb2RlGAUgASgOMhYubGVkZ2VyLnYxLkNhcHR1cmVNb2RlEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3R0bF9zZWNvbmRzGAcgASgDIrcCChFBdXRob3JpemVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIlCghkZWNpc2lvbhgCIAEoDjITLmxlZGdlci52MS5EZWNpc2lvbhIPCgd1c2VyX2lkGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEg4KBmFtb3VudBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2hvbGRfaWQYCSABKAMSMwoPaG9sZF9leHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hdmFpbGFibGVfYWZ0ZXIYCyABKAMiYgoUQWRqdXN0QmFsYW5jZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIs0BChVBZGp1c3RCYWxhbmNlUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFgoOYmFsYW5jZV9iZWZvcmUYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ6Cg9UcmFuc2ZlclJlcXVlc3QSFQoNcGF5ZXJfdXNlcl9pZBgBIAEoCRIVCg1wYXllZV91c2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiowIKEFRyYW5zZmVyUmVzcG9uc2USEwoLdHJhbnNmZXJfaWQYASABKAMSFgoOcGF5ZXJfZW50cnlfaWQYAiABKAMSFgoOcGF5ZWVfZW50cnlfaWQYAyABKAMSFQoNcGF5ZXJfdXNlcl9pZBgEIAEoCRIVCg1wYXllZV91c2VyX2lkGAUgASgJEhAKCGN1cnJlbmN5GAYgASgJEg4KBmFtb3VudBgHIAEoAxIbChNwYXllcl9iYWxhbmNlX2FmdGVyGAggASgDEhsKE3BheWVlX2JhbGFuY2VfYWZ0ZXIYCSABKAMSEAoIcmVwbGF5ZWQYCiABKAgSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoXU2V0QWNjb3VudFBvbGljeVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIXCg9vdmVyZHJhZnRfbGltaXQYAyABKAMSKAoGc3RhdHVzGAQgASgOMhgubGVkZ2VyLnYxLkFjY291bnRTdGF0dXMisAEKGFNldEFjY291bnRQb2xpY3lSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChFHZXRCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChJHZXRCYWxhbmNlUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIrCghiYWxhbmNlcxgCIAMoCzIZLmxlZGdlci52MS5BY2NvdW50QmFsYW5jZSLSAwoOQWNjb3VudEJhbGFuY2USEAoIY3VycmVuY3kYASABKAkSDwoHYmFsYW5jZRgCIAEoAxIOCgZlYXJuZWQYAyABKAMSDQoFc3BlbnQYBCABKAMSDgoGcGF5b3V0GAUgASgDEhAKCHBhaWRfb3V0GAYgASgDEhgKEHBheW91dF9yZXF1ZXN0ZWQYByABKAMSDgoGbG9hZGVkGAggASgDEhIKCmF1dGhvcml6ZWQYCSABKAMSFgoOZGVjbGluZWRfY291bnQYCiABKAMSEwoLZW50cnlfY291bnQYCyABKAMSEQoJb3ZlcmRyYXduGAwgASgIEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD292ZXJkcmFmdF9saW1pdBgPIAEoAxIoCgZzdGF0dXMYECABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIaChJwYXlvdXRfb3V0c3RhbmRpbmcYESABKAMSDAoEaGVsZBgSIAEoAxIRCglhdmFpbGFibGUYEyABKAMiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQDCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEiIKBGtpbmQYBCABKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiYKBnN0YXR1cxgFIAEoDjIWLmxlZGdlci52MS5FbnRyeVN0YXR1cxIOCgZhbW91bnQYBiABKAMSDQoFZGVsdGEYByABKAMSFQoNYmFsYW5jZV9hZnRlchgIIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSEQoJdmVuZG9yX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdob2xkX2lkGBQgASgDEhIKCmhlbGRfZGVsdGEYFSABKAMSEgoKaGVsZF9hZnRlchgWIAEoAyKHAgoSTGlzdEVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWtpbmRzGAUgAygOMhQubGVkZ2VyLnYxLkVudHJ5S2luZBIkCgVvcmRlchgGIAEoDjIVLmxlZGdlci52MS5FbnRyeU9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoPR2V0RW50cnlSZXF1ZXN0EhAKCGVudHJ5X2lkGAEgASgDIjkKEEdldEVudHJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkiagoOQ2FwdHVyZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEg4KBmFtb3VudBgDIAEoAxINCgVmaW5hbBgEIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAki8wEKD0NhcHR1cmVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgdob2xkX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSDgoGYW1vdW50GAUgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBiABKAMSEgoKaGVsZF9hZnRlchgHIAEoAxIdCgRob2xkGAggASgLMg8ubGVkZ2VyLnYxLkhvbGQSEAoIcmVwbGF5ZWQYCSABKAgSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoLVm9pZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSLyAQoMVm9pZFJlc3BvbnNlEhAKCGVudHJ5X2lkGAEgASgDEg8KB2hvbGRfaWQYAiABKAMSDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIQCghyZWxlYXNlZBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhIKCmhlbGRfYWZ0ZXIYByABKAMSHQoEaG9sZBgIIAEoCzIPLmxlZGdlci52MS5Ib2xkEhAKCHJlcGxheWVkGAkgASgIEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYCCgRIb2xkEg8KB2hvbGRfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSEAoIY2FwdHVyZWQYBSABKAMSEQoJcmVtYWluaW5nGAYgASgDEiUKBnN0YXR1cxgHIAEoDjIVLmxlZGdlci52MS5Ib2xkU3RhdHVzEi4KCmV4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKFFN0cmVhbUVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSGAoOYWZ0ZXJfZW50cnlfaWQYAyABKANIABITCgttYXhfZW50cmllcxgEIAEoA0IHCgVzdGFydCJOChVTdHJlYW1FbnRyaWVzUmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkSDgoGY3Vyc29yGAIgASgDKlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMqzgIKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPRU5UUllfS0lORF9MT0FEEAESGAoURU5UUllfS0lORF9BVVRIT1JJWkUQAhIVChFFTlRSWV9LSU5EX0FESlVTVBADEhwKGEVOVFJZX0tJTkRfVkVORE9SX0VBUk5FRBAEEhsKF0VOVFJZX0tJTkRfVkVORE9SX1NQRU5UEAUSHAoYRU5UUllfS0lORF9WRU5ET1JfUEFZT1VUEAYSHgoaRU5UUllfS0lORF9WRU5ET1JfUEFJRF9PVVQQBxITCg9FTlRSWV9LSU5EX0hPTEQQCBIbChdFTlRSWV9LSU5EX0hPTERfQ0FQVFVSRRAJEhgKFEVOVFJZX0tJTkRfSE9MRF9WT0lEEAoSGgoWRU5UUllfS0lORF9IT0xEX0VYUElSRRALKmAKC0VudHJ5U3RhdHVzEhwKGEVOVFJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVOVFJZX1NUQVRVU19BUFBMSUVEEAESGQoVRU5UUllfU1RBVFVTX0RFQ0xJTkVEEAIqZQoKRW50cnlPcmRlchIbChdFTlRSWV9PUkRFUl9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX09SREVSX05FV0VTVF9GSVJTVBABEhwKGEVOVFJZX09SREVSX09MREVTVF9GSVJTVBACKmAKC0NhcHR1cmVNb2RlEhwKGENBUFRVUkVfTU9ERV9VTlNQRUNJRklFRBAAEhoKFkNBUFRVUkVfTU9ERV9JTU1FRElBVEUQARIXChNDQVBUVVJFX01PREVfTUFOVUFMEAIqjAEKCkhvbGRTdGF0dXMSGwoXSE9MRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJIT0xEX1NUQVRVU19BQ1RJVkUQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhYKEkhPTERfU1RBVFVTX1ZPSURFRBADEhcKE0hPTERfU1RBVFVTX0VYUElSRUQQBDL9CgoNTGVkZ2VyU2VydmljZRJcCgRMb2FkEhYubGVkZ2VyLnYxLkxvYWRSZXF1ZXN0GhcubGVkZ2VyLnYxLkxvYWRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9OmxvYWQScAoJQXV0aG9yaXplEhsubGVkZ2VyLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5sZWRnZXIudjEuQXV0aG9yaXplUmVzcG9uc2UiKILT5JMCIjoBKiIdL3YxL3VzZXJzL3t1c2VyX2lkfTphdXRob3JpemUSgAEKDUFkanVzdEJhbGFuY2USHy5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlcXVlc3QaIC5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlc3BvbnNlIiyC0+STAiY6ASoiIS92MS91c2Vycy97dXNlcl9pZH06YWRqdXN0QmFsYW5jZRJyCghUcmFuc2ZlchIaLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaGy5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvdXNlcnMve3BheWVyX3VzZXJfaWR9OnRyYW5zZmVyEo8BChBTZXRBY2NvdW50UG9saWN5EiIubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXF1ZXN0GiMubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXNwb25zZSIykAICgtPkkwIpOgEqIiQvdjEvdXNlcnMve3VzZXJfaWR9OnNldEFjY291bnRQb2xpY3kScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzEnQKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIiaQAgGC0+STAh0SGy92MS91c2Vycy97dXNlcl9pZH0vZW50cmllcxJjCghHZXRFbnRyeRIaLmxlZGdlci52MS5HZXRFbnRyeVJlcXVlc3QaGy5sZWRnZXIudjEuR2V0RW50cnlSZXNwb25zZSIegtPkkwIYEhYvdjEvZW50cmllcy97ZW50cnlfaWR9EngKB0NhcHR1cmUSGS5sZWRnZXIudjEuQ2FwdHVyZVJlcXVlc3QaGi5sZWRnZXIudjEuQ2FwdHVyZVJlc3BvbnNlIjaC0+STAjA6ASoiKy92MS91c2Vycy97dXNlcl9pZH0vaG9sZHMve2hvbGRfaWR9OmNhcHR1cmUSbAoEVm9pZBIWLmxlZGdlci52MS5Wb2lkUmVxdWVzdBoXLmxlZGdlci52MS5Wb2lkUmVzcG9uc2UiM4LT5JMCLToBKiIoL3YxL3VzZXJzL3t1c2VyX2lkfS9ob2xkcy97aG9sZF9pZH06dm9pZBJZCg1TdHJlYW1FbnRyaWVzEh8ubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXF1ZXN0GiAubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -136,6 +136,28 @@ export type AuthorizeRequest = Message<"ledger.v1.AuthorizeRequest"> & {
    * @generated from field: string idempotency_key = 4;
    */
   idempotencyKey: string;
+
+  /**
+   * IMMEDIATE (the default) debits now; MANUAL places a hold to Capture or Void later.
+   *
+   * @generated from field: ledger.v1.CaptureMode capture_mode = 5;
+   */
+  captureMode: CaptureMode;
+
+  /**
+   * MANUAL only, optional: when the hold expires and its remainder is released by the service.
+   * At most LEDGER_HOLD_TTL_MAX_SECONDS ahead; set this or ttl_seconds, not both.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * MANUAL only, optional: the hold's lifetime in seconds (default LEDGER_HOLD_TTL_DEFAULT_SECONDS).
+   *
+   * @generated from field: int64 ttl_seconds = 7;
+   */
+  ttlSeconds: bigint;
 };
 
 /**
@@ -192,6 +214,28 @@ export type AuthorizeResponse = Message<"ledger.v1.AuthorizeResponse"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 8;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * MANUAL and approved: the hold's id, for Capture and Void; 0 otherwise.
+   *
+   * @generated from field: int64 hold_id = 9;
+   */
+  holdId: bigint;
+
+  /**
+   * MANUAL and approved: when the hold expires.
+   *
+   * @generated from field: google.protobuf.Timestamp hold_expires_at = 10;
+   */
+  holdExpiresAt?: Timestamp | undefined;
+
+  /**
+   * The available balance (balance - held) right after this authorization: with a decline, what
+   * the amount was compared against (the overdraft limit comes on top).
+   *
+   * @generated from field: int64 available_after = 11;
+   */
+  availableAfter: bigint;
 };
 
 /**
@@ -663,6 +707,20 @@ export type AccountBalance = Message<"ledger.v1.AccountBalance"> & {
    * @generated from field: int64 payout_outstanding = 17;
    */
   payoutOutstanding: bigint;
+
+  /**
+   * Reserved by active holds (Authorize with CAPTURE_MODE_MANUAL) and not yet captured or released.
+   *
+   * @generated from field: int64 held = 18;
+   */
+  held: bigint;
+
+  /**
+   * What debits may use: balance - held (debits may take it down to -overdraft_limit).
+   *
+   * @generated from field: int64 available = 19;
+   */
+  available: bigint;
 };
 
 /**
@@ -865,6 +923,28 @@ export type LedgerEntry = Message<"ledger.v1.LedgerEntry"> & {
    * @generated from field: google.protobuf.Timestamp created_at = 12;
    */
   createdAt?: Timestamp | undefined;
+
+  /**
+   * For hold entries: the hold's id (the id of the entry that placed it); 0 otherwise.
+   *
+   * @generated from field: int64 hold_id = 20;
+   */
+  holdId: bigint;
+
+  /**
+   * What the entry changed the account's held amount by (positive for a hold, negative for a
+   * release).
+   *
+   * @generated from field: int64 held_delta = 21;
+   */
+  heldDelta: bigint;
+
+  /**
+   * The account's held amount right after this entry.
+   *
+   * @generated from field: int64 held_after = 22;
+   */
+  heldAfter: bigint;
 };
 
 /**
@@ -997,6 +1077,278 @@ export const GetEntryResponseSchema: GenMessage<GetEntryResponse> = /*@__PURE__*
   messageDesc(file_ledger_v1_ledger, 20);
 
 /**
+ * @generated from message ledger.v1.CaptureRequest
+ */
+export type CaptureRequest = Message<"ledger.v1.CaptureRequest"> & {
+  /**
+   * The hold's owner: another user's hold is NOT_FOUND.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: int64 hold_id = 2;
+   */
+  holdId: bigint;
+
+  /**
+   * Minor units to debit: greater than zero.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * Release what is left of the hold after this capture.
+   *
+   * @generated from field: bool final = 4;
+   */
+  final: boolean;
+
+  /**
+   * @generated from field: string idempotency_key = 5;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.CaptureRequest.
+ * Use `create(CaptureRequestSchema)` to create a new message.
+ */
+export const CaptureRequestSchema: GenMessage<CaptureRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 21);
+
+/**
+ * @generated from message ledger.v1.CaptureResponse
+ */
+export type CaptureResponse = Message<"ledger.v1.CaptureResponse"> & {
+  /**
+   * The capture's entry.
+   *
+   * @generated from field: int64 entry_id = 1;
+   */
+  entryId: bigint;
+
+  /**
+   * @generated from field: int64 hold_id = 2;
+   */
+  holdId: bigint;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount = 5;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: int64 balance_after = 6;
+   */
+  balanceAfter: bigint;
+
+  /**
+   * @generated from field: int64 held_after = 7;
+   */
+  heldAfter: bigint;
+
+  /**
+   * The hold after this capture.
+   *
+   * @generated from field: ledger.v1.Hold hold = 8;
+   */
+  hold?: Hold | undefined;
+
+  /**
+   * @generated from field: bool replayed = 9;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 10;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.CaptureResponse.
+ * Use `create(CaptureResponseSchema)` to create a new message.
+ */
+export const CaptureResponseSchema: GenMessage<CaptureResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 22);
+
+/**
+ * @generated from message ledger.v1.VoidRequest
+ */
+export type VoidRequest = Message<"ledger.v1.VoidRequest"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: int64 hold_id = 2;
+   */
+  holdId: bigint;
+
+  /**
+   * @generated from field: string idempotency_key = 3;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.VoidRequest.
+ * Use `create(VoidRequestSchema)` to create a new message.
+ */
+export const VoidRequestSchema: GenMessage<VoidRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 23);
+
+/**
+ * @generated from message ledger.v1.VoidResponse
+ */
+export type VoidResponse = Message<"ledger.v1.VoidResponse"> & {
+  /**
+   * The void's entry.
+   *
+   * @generated from field: int64 entry_id = 1;
+   */
+  entryId: bigint;
+
+  /**
+   * @generated from field: int64 hold_id = 2;
+   */
+  holdId: bigint;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+
+  /**
+   * What the void released.
+   *
+   * @generated from field: int64 released = 5;
+   */
+  released: bigint;
+
+  /**
+   * @generated from field: int64 balance_after = 6;
+   */
+  balanceAfter: bigint;
+
+  /**
+   * @generated from field: int64 held_after = 7;
+   */
+  heldAfter: bigint;
+
+  /**
+   * @generated from field: ledger.v1.Hold hold = 8;
+   */
+  hold?: Hold | undefined;
+
+  /**
+   * @generated from field: bool replayed = 9;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 10;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.VoidResponse.
+ * Use `create(VoidResponseSchema)` to create a new message.
+ */
+export const VoidResponseSchema: GenMessage<VoidResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 24);
+
+/**
+ * Hold is a reservation placed by Authorize with CAPTURE_MODE_MANUAL.
+ *
+ * @generated from message ledger.v1.Hold
+ */
+export type Hold = Message<"ledger.v1.Hold"> & {
+  /**
+   * @generated from field: int64 hold_id = 1;
+   */
+  holdId: bigint;
+
+  /**
+   * @generated from field: string user_id = 2;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+
+  /**
+   * The amount reserved at authorization.
+   *
+   * @generated from field: int64 amount = 4;
+   */
+  amount: bigint;
+
+  /**
+   * Captured so far (may exceed amount by the over-capture tolerance).
+   *
+   * @generated from field: int64 captured = 5;
+   */
+  captured: bigint;
+
+  /**
+   * Still reserved: amount - captured while active, else 0.
+   *
+   * @generated from field: int64 remaining = 6;
+   */
+  remaining: bigint;
+
+  /**
+   * @generated from field: ledger.v1.HoldStatus status = 7;
+   */
+  status: HoldStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 8;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 9;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 10;
+   */
+  updatedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.Hold.
+ * Use `create(HoldSchema)` to create a new message.
+ */
+export const HoldSchema: GenMessage<Hold> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 25);
+
+/**
  * @generated from message ledger.v1.StreamEntriesRequest
  */
 export type StreamEntriesRequest = Message<"ledger.v1.StreamEntriesRequest"> & {
@@ -1042,7 +1394,7 @@ export type StreamEntriesRequest = Message<"ledger.v1.StreamEntriesRequest"> & {
  * Use `create(StreamEntriesRequestSchema)` to create a new message.
  */
 export const StreamEntriesRequestSchema: GenMessage<StreamEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 21);
+  messageDesc(file_ledger_v1_ledger, 26);
 
 /**
  * @generated from message ledger.v1.StreamEntriesResponse
@@ -1066,7 +1418,7 @@ export type StreamEntriesResponse = Message<"ledger.v1.StreamEntriesResponse"> &
  * Use `create(StreamEntriesResponseSchema)` to create a new message.
  */
 export const StreamEntriesResponseSchema: GenMessage<StreamEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_ledger_v1_ledger, 22);
+  messageDesc(file_ledger_v1_ledger, 27);
 
 /**
  * Decision is the outcome of an authorization.
@@ -1184,6 +1536,34 @@ export enum EntryKind {
    * @generated from enum value: ENTRY_KIND_VENDOR_PAID_OUT = 7;
    */
   VENDOR_PAID_OUT = 7,
+
+  /**
+   * A hold placed (moves no money; held grows by amount), or declined.
+   *
+   * @generated from enum value: ENTRY_KIND_HOLD = 8;
+   */
+  HOLD = 8,
+
+  /**
+   * A capture of a hold: debits amount, releases what it used of the hold.
+   *
+   * @generated from enum value: ENTRY_KIND_HOLD_CAPTURE = 9;
+   */
+  HOLD_CAPTURE = 9,
+
+  /**
+   * A void: releases what was left of a hold.
+   *
+   * @generated from enum value: ENTRY_KIND_HOLD_VOID = 10;
+   */
+  HOLD_VOID = 10,
+
+  /**
+   * An expiry, recorded by the service: releases what was left of a hold.
+   *
+   * @generated from enum value: ENTRY_KIND_HOLD_EXPIRE = 11;
+   */
+  HOLD_EXPIRE = 11,
 }
 
 /**
@@ -1253,6 +1633,82 @@ export const EntryOrderSchema: GenEnum<EntryOrder> = /*@__PURE__*/
   enumDesc(file_ledger_v1_ledger, 4);
 
 /**
+ * CaptureMode tells Authorize whether to debit now or to place a hold.
+ *
+ * @generated from enum ledger.v1.CaptureMode
+ */
+export enum CaptureMode {
+  /**
+   * Same as IMMEDIATE.
+   *
+   * @generated from enum value: CAPTURE_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Debit now (the behaviour before holds).
+   *
+   * @generated from enum value: CAPTURE_MODE_IMMEDIATE = 1;
+   */
+  IMMEDIATE = 1,
+
+  /**
+   * Reserve the amount: available drops, the balance does not, until Capture, Void or expiry.
+   *
+   * @generated from enum value: CAPTURE_MODE_MANUAL = 2;
+   */
+  MANUAL = 2,
+}
+
+/**
+ * Describes the enum ledger.v1.CaptureMode.
+ */
+export const CaptureModeSchema: GenEnum<CaptureMode> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 5);
+
+/**
+ * HoldStatus is where a hold stands.
+ *
+ * @generated from enum ledger.v1.HoldStatus
+ */
+export enum HoldStatus {
+  /**
+   * @generated from enum value: HOLD_STATUS_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Some amount is still reserved.
+   *
+   * @generated from enum value: HOLD_STATUS_ACTIVE = 1;
+   */
+  ACTIVE = 1,
+
+  /**
+   * Used up by captures (or a final capture released the rest).
+   *
+   * @generated from enum value: HOLD_STATUS_CAPTURED = 2;
+   */
+  CAPTURED = 2,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_VOIDED = 3;
+   */
+  VOIDED = 3,
+
+  /**
+   * @generated from enum value: HOLD_STATUS_EXPIRED = 4;
+   */
+  EXPIRED = 4,
+}
+
+/**
+ * Describes the enum ledger.v1.HoldStatus.
+ */
+export const HoldStatusSchema: GenEnum<HoldStatus> = /*@__PURE__*/
+  enumDesc(file_ledger_v1_ledger, 6);
+
+/**
  * LedgerService keeps user balances exactly and durably.
  *
  * Every amount is an integer in the minor units of its currency (cents for USD and EUR, yen for
@@ -1278,9 +1734,11 @@ export const LedgerService: GenService<{
     output: typeof LoadResponseSchema;
   },
   /**
-   * Authorize debits an account when its balance covers the amount (DECISION_APPROVED);
-   * otherwise it answers DECISION_DECLINED and changes nothing. Both outcomes are recorded as
-   * entries. A decline is a normal response, not an error.
+   * Authorize debits an account when its available balance (balance - held, down to
+   * -overdraft_limit) covers the amount (DECISION_APPROVED); otherwise it answers
+   * DECISION_DECLINED and changes nothing. Both outcomes are recorded as entries. A decline is a
+   * normal response, not an error. With capture_mode CAPTURE_MODE_MANUAL it places a hold
+   * instead of debiting (see Capture and Void), answering its hold_id.
    *
    * @generated from rpc ledger.v1.LedgerService.Authorize
    */
@@ -1372,6 +1830,33 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetEntryRequestSchema;
     output: typeof GetEntryResponseSchema;
+  },
+  /**
+   * Capture debits part or all of a hold placed by Authorize with CAPTURE_MODE_MANUAL. Captures
+   * may repeat until the hold is used up; final = true releases what is left. A capture may go
+   * past the hold by the configured tolerance (LEDGER_HOLD_OVERCAPTURE_BPS), the excess checked
+   * against the available balance and the account policy like any debit. Fails with
+   * FAILED_PRECONDITION and reason HOLD_VOIDED, HOLD_EXPIRED, HOLD_CAPTURED or
+   * CAPTURE_EXCEEDS_HOLD, and NOT_FOUND (HOLD_NOT_FOUND) when the user has no such hold.
+   *
+   * @generated from rpc ledger.v1.LedgerService.Capture
+   */
+  capture: {
+    methodKind: "unary";
+    input: typeof CaptureRequestSchema;
+    output: typeof CaptureResponseSchema;
+  },
+  /**
+   * Void releases what is left of a hold. Voiding a hold that is no longer active fails with
+   * FAILED_PRECONDITION (HOLD_VOIDED, HOLD_EXPIRED or HOLD_CAPTURED); a retry with the same
+   * idempotency_key returns the first answer.
+   *
+   * @generated from rpc ledger.v1.LedgerService.Void
+   */
+  void: {
+    methodKind: "unary";
+    input: typeof VoidRequestSchema;
+    output: typeof VoidResponseSchema;
   },
   /**
    * StreamEntries sends every entry recorded after a cursor, in id order, as it is recorded: all

@@ -10,6 +10,8 @@ import type { WriteBatchObserver } from "../../store.js";
 export type PostgresSsl = "disable" | "require" | "verify-full";
 
 export interface PostgresStoreOptions {
+  /** The commit time's clock (milliseconds since 1970); `Date.now` unless a test injects one. */
+  readonly clockMs?: () => number;
   /** `postgres://user:password@host:port/database`; TLS is set by `ssl`, not in the URL. */
   readonly url: string;
   /** Most connections this process opens. */

@@ -17,6 +17,8 @@ import {
   toPayout,
   toPolicyRow,
   toTotal,
+  toHold,
+  type HoldRow,
   type AccountRow,
   type EntryRow,
   type PolicyRow,
@@ -34,6 +36,7 @@ import type {
   EntryTotal,
   GroupMutation,
   GroupResult,
+  Hold,
   LedgerStore,
   Mutation,
   MutationResult,
@@ -44,6 +47,7 @@ import { Batcher, type Settled } from "./batcher.js";
 import { unavailable } from "./errors.js";
 import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided } from "./group-decide.js";
 import { PostgresIngestStore } from "./ingest-store.js";
+import { readHolds, writeHolds } from "./hold-writes.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
 import { inTransaction } from "./transaction.js";
 import { PolledEntryFeed, STREAM_POLL_INTERVAL_MS_DEFAULT } from "../../entry-feed.js";
@@ -164,7 +168,7 @@ export class PostgresStore implements LedgerStore {
          ON CONFLICT (user_id, currency) DO UPDATE SET overdraft_limit = excluded.overdraft_limit,
            state = excluded.state, updated_at_ms = excluded.updated_at_ms
          RETURNING *`,
-        [account.userId, account.currency, policy.overdraftLimit, policy.state, Date.now()],
+        [account.userId, account.currency, policy.overdraftLimit, policy.state, this.nowMs()],
       );
       const row = result.rows[0];
       if (row === undefined) throw new Error("the policy upsert returned no row");
@@ -302,6 +306,24 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
+  getHold(holdId: bigint): Promise<Hold | undefined> {
+    return this.read(async () => {
+      const result = await this.pool.query<HoldRow>("SELECT * FROM holds WHERE hold_id = $1", [String(holdId)]);
+      const row = result.rows[0];
+      return row === undefined ? undefined : toHold(row);
+    });
+  }
+
+  activeHoldsByExpiry(limit: number): Promise<Hold[]> {
+    return this.read(async () => {
+      const result = await this.pool.query<HoldRow>(
+        "SELECT * FROM holds WHERE status = 'active' ORDER BY expires_at_ms, hold_id LIMIT $1",
+        [limit],
+      );
+      return result.rows.map(toHold);
+    });
+  }
+
   withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T> {
     // One REPEATABLE READ transaction: entries and accounts as of one instant. The rows are held
     // in memory for the audit; a ledger past a few million entries would want a cursor here.
@@ -334,6 +356,10 @@ export class PostgresStore implements LedgerStore {
     await this.pool.end();
   }
 
+  private nowMs(): number {
+    return this.options.clockMs?.() ?? Date.now();
+  }
+
   private async read<T>(query: () => Promise<T>): Promise<T> {
     if (this.closed) throw new StoreUnavailableError("the ledger is shutting down");
     try {
@@ -350,9 +376,13 @@ export class PostgresStore implements LedgerStore {
         const users = await lockUsers(client, batch.flatMap(usersOf));
         // The time is read under the users' locks, so that within an account recording times
         // follow entry ids (a balance as of an instant is then one index seek).
-        const nowMs = Date.now();
+        const nowMs = this.nowMs();
         const states = await readAccounts(client, users);
         const policies = await readPolicies(client, users);
+        const holds = await readHolds(
+          client,
+          batch.flatMap((item) => (isGroup(item) || item.holdId === undefined ? [] : [item.holdId])),
+        );
         const groupIds = new Map<Entry, bigint>();
         const keyed = await this.readKeyedEntries(client, batch, groupIds);
         const groups = await readGroups(client, keyed.values(), groupIds);
@@ -360,9 +390,10 @@ export class PostgresStore implements LedgerStore {
         const decided = batch.map((item) =>
           isGroup(item)
             ? decideGroupSafely(item, nowMs, states, keyed, pending, policies)
-            : decideOne(item, nowMs, states, keyed, pending, policies),
+            : decideOne(item, nowMs, states, keyed, pending, policies, holds),
         );
         await appendEntries(client, pending);
+        await writeHolds(client, pending);
         return decided.map((outcome) => settleItem(outcome, groupIds, groups));
       },
       {
@@ -442,6 +473,7 @@ type Decided =
       readonly reason: string;
       readonly current: AccountState | undefined;
       readonly policy: AccountPolicy;
+      readonly hold: Hold | undefined;
     }
   | { readonly type: "failed"; readonly error: unknown };
 
@@ -452,6 +484,7 @@ function decideOne(
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
   policies: ReadonlyMap<string, AccountPolicy>,
+  holds: Map<bigint, Hold>,
 ): Decided {
   const { userId, currency } = mutation.account;
   const idempotency = mutation.idempotencyKey === null ? undefined : accountKeyOf(userId, mutation.idempotencyKey);
@@ -463,15 +496,20 @@ function decideOne(
   const before = states.get(accountKey);
   try {
     const policy = policyOf(policies, mutation.account);
-    const verdict = mutation.decide(before, nowMs, policy);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
+    const hold = mutation.holdId === undefined ? undefined : holds.get(mutation.holdId);
+    const verdict = mutation.decide(before, nowMs, policy, hold);
+    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy, hold };
+    const holdId = mutation.holdId ?? null;
     const item: PendingEntry = {
       key: mutation.account,
       draft: verdict.entry,
       next: verdict.next,
       meta: { idempotencyKey: mutation.idempotencyKey, externalId: null, occurredAtMs: nowMs, createdAtMs: nowMs },
+      ...(verdict.hold === undefined ? {} : { hold: { holdId, state: verdict.hold } }),
     };
     pending.push(item);
+    // A later mutation of this batch on the same hold decides on this one's result.
+    if (verdict.hold !== undefined && hold !== undefined) holds.set(hold.holdId, { ...hold, ...verdict.hold });
     states.set(accountKey, verdict.next);
     if (idempotency !== undefined) keyed.set(idempotency, item);
     return { type: "applied", pending: item, before };
@@ -504,7 +542,13 @@ function settle(outcome: Decided): Settled<AnyResult> {
     case "rejected":
       return {
         ok: true,
-        value: { type: "rejected", reason: outcome.reason, current: outcome.current, policy: outcome.policy },
+        value: {
+          type: "rejected",
+          reason: outcome.reason,
+          current: outcome.current,
+          policy: outcome.policy,
+          ...(outcome.hold === undefined ? {} : { hold: outcome.hold }),
+        },
       };
     case "failed":
       return { ok: false, error: outcome.error };

@@ -9,12 +9,12 @@
  * engines that speak PostgreSQL's protocol, where advisory locks are missing or no-ops.
  */
 import type pg from "pg";
-import { toAccount, toPolicyRow, type AccountRow, type PolicyRow } from "../../rows.js";
+import { entryHoldFields, toAccount, toPolicyRow, type AccountRow, type PolicyRow } from "../../rows.js";
 import { DEFAULT_POLICY } from "../../store.js";
-import type { AccountKey, AccountPolicy, AccountState, Entry, EntryDraft } from "../../store.js";
+import type { AccountKey, AccountPolicy, AccountState, Entry, EntryDraft, HoldState } from "../../store.js";
 
 export const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
-  authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
+  authorized, declined_count, entry_count, held, created_at_ms, updated_at_ms`;
 
 /** Holds every user in `userIds` until the transaction ends; creates their lock rows if new. */
 export async function lockUsers(client: pg.PoolClient, userIds: Iterable<string>): Promise<string[]> {
@@ -76,6 +76,8 @@ export interface PendingEntry {
   readonly groupFirst?: PendingEntry;
   /** On a group's first leg: every leg of the group, in order. */
   groupLegs?: readonly PendingEntry[];
+  /** The hold the entry places (`holdId` null: its id will be the entry's) or changes. */
+  readonly hold?: { readonly holdId: bigint | null; readonly state: HoldState };
   entry?: Entry;
 }
 
@@ -95,14 +97,22 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
     [pending.length],
   );
   const ids = idRows.rows.map((row) => row.id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 16 }, () => []);
   pending.forEach((item, index) => {
     const id = ids[index];
     if (id === undefined) throw new Error("the sequence answered fewer ids than asked");
     // A group's first leg precedes its other legs in `pending`, so its id is known by now.
     const groupId = item.groupFirst === undefined ? null : item.groupFirst === item ? id : item.groupFirst.entry?.id;
     if (groupId === undefined) throw new Error("a group leg was appended before its first leg");
-    const entry: Entry = { id, ...item.key, ...item.draft, balanceAfter: item.next.balance, ...item.meta };
+    const holdId = item.hold === undefined ? null : (item.hold.holdId ?? id);
+    const entry: Entry = {
+      id,
+      ...item.key,
+      ...item.draft,
+      balanceAfter: item.next.balance,
+      ...item.meta,
+      ...entryHoldFields(item.draft.kind, holdId, item.draft.heldDelta ?? 0n, item.next.held),
+    };
     item.entry = groupId === null ? entry : { ...entry, groupId };
     const values = [
       id,
@@ -118,15 +128,19 @@ export async function appendEntries(client: pg.PoolClient, pending: readonly Pen
       item.meta.occurredAtMs,
       item.meta.createdAtMs,
       groupId,
+      holdId,
+      item.draft.heldDelta ?? 0n,
+      item.next.held,
     ];
     values.forEach((value, column) => columns[column]?.push(value));
   });
   await client.query(
     `
     INSERT INTO entries (id, user_id, currency, kind, status, amount, delta, balance_after,
-      idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
+      idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id, hold_id, held_delta, held_after)
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[])`,
+      $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::bigint[], $12::bigint[], $13::bigint[],
+      $14::bigint[], $15::bigint[], $16::bigint[])`,
     columns,
   );
   await upsertAccounts(client, pending);
@@ -136,7 +150,7 @@ async function upsertAccounts(client: pg.PoolClient, pending: readonly PendingEn
   // Only each account's last state in the batch is stored.
   const finals = new Map<string, PendingEntry>();
   for (const item of pending) finals.set(accountKeyOf(item.key.userId, item.key.currency), item);
-  const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+  const columns: unknown[][] = Array.from({ length: 14 }, () => []);
   for (const { key, next } of finals.values()) {
     const values = [
       key.userId,
@@ -150,6 +164,7 @@ async function upsertAccounts(client: pg.PoolClient, pending: readonly PendingEn
       next.authorized,
       next.declinedCount,
       next.entryCount,
+      next.held,
       next.createdAtMs,
       next.updatedAtMs,
     ];
@@ -159,13 +174,14 @@ async function upsertAccounts(client: pg.PoolClient, pending: readonly PendingEn
     `
     INSERT INTO accounts (${ACCOUNT_COLUMNS})
     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[],
-      $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+      $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[],
+      $14::bigint[])
     ON CONFLICT (user_id, currency) DO UPDATE SET
       balance = excluded.balance, earned = excluded.earned, spent = excluded.spent,
       payout_requested = excluded.payout_requested, paid_out = excluded.paid_out,
       loaded = excluded.loaded, authorized = excluded.authorized,
       declined_count = excluded.declined_count, entry_count = excluded.entry_count,
-      updated_at_ms = excluded.updated_at_ms`,
+      held = excluded.held, updated_at_ms = excluded.updated_at_ms`,
     columns,
   );
 }

@@ -29,6 +29,8 @@ export interface GroupCommitOptions {
   readonly onFailStop?: (error: unknown) => void;
   /** Told each batch's size and timings once it has committed (metrics). */
   readonly writeObserver?: WriteBatchObserver;
+  /** The commit time's clock (milliseconds since 1970); `Date.now` unless a test injects one. */
+  readonly clockMs?: () => number;
 }
 
 /** A unit of work that runs inside the batch transaction and returns its caller's answer. */
@@ -109,7 +111,7 @@ export class GroupCommitter {
       const startedAt = performance.now();
       begin.run();
       try {
-        const nowMs = Date.now();
+        const nowMs = options.clockMs?.() ?? Date.now();
         for (const pending of batch) {
           try {
             settled.push({ ok: true, value: inSavepoint(pending.work, nowMs) });

@@ -22,6 +22,7 @@ import type {
   EntryScan,
   EntryTotal,
   GroupMutation,
+  Hold,
   GroupResult,
   LedgerStore,
   Mutation,
@@ -39,8 +40,11 @@ import {
   toPayout,
   toPolicyRow,
   toTotal,
+  toHold,
+  entryHoldFields,
   type AccountRow,
   type EntryRow,
+  type HoldRow,
   type PolicyRow,
   type TotalRow,
 } from "../../rows.js";
@@ -73,6 +77,8 @@ export interface SqliteStoreOptions {
    * this process's own commits wake streams at once; the poll sees writes by other processes.
    */
   readonly streamPollIntervalMs?: number;
+  /** The commit time's clock, in milliseconds since 1970; `Date.now` unless a test injects one. */
+  readonly clockMs?: () => number;
 }
 
 export class SqliteStore implements LedgerStore {
@@ -241,6 +247,14 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
+  getHold(holdId: bigint): Promise<Hold | undefined> {
+    return this.read(() => this.readHold(holdId));
+  }
+
+  activeHoldsByExpiry(limit: number): Promise<Hold[]> {
+    return this.read(() => (this.statements.selectActiveHolds.all(limit) as HoldRow[]).map(toHold));
+  }
+
   ping(): Promise<void> {
     return this.read(() => {
       this.statements.ping.get();
@@ -293,15 +307,41 @@ export class SqliteStore implements LedgerStore {
     }
     const before = this.readAccountState(mutation.account);
     const policy = this.readPolicy(mutation.account);
-    const verdict = mutation.decide(before, nowMs, policy);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policy };
-    const entry = this.append(mutation.account, verdict.entry, verdict.next, {
-      idempotencyKey: mutation.idempotencyKey,
-      externalId: null,
-      occurredAtMs: nowMs,
-      createdAtMs: nowMs,
-    });
+    const hold = mutation.holdId === undefined ? undefined : this.readHold(mutation.holdId);
+    const verdict = mutation.decide(before, nowMs, policy, hold);
+    if (verdict.type === "reject") {
+      return {
+        type: "rejected",
+        reason: verdict.reason,
+        current: before,
+        policy,
+        ...(hold === undefined ? {} : { hold }),
+      };
+    }
+    // A new hold's id is the id of the entry that places it: AUTOINCREMENT hands out seq + 1.
+    const holdId = verdict.hold === undefined ? null : (mutation.holdId ?? this.nextEntryId());
+    const meta = { idempotencyKey: mutation.idempotencyKey, externalId: null, occurredAtMs: nowMs, createdAtMs: nowMs };
+    const entry = this.append(mutation.account, verdict.entry, verdict.next, meta, null, holdId);
+    if (verdict.hold !== undefined && holdId !== null) {
+      assert(entry.id === holdId || mutation.holdId !== undefined, "a new hold took the id of its entry");
+      const row = { holdId, ...mutation.account, ...verdict.hold, updatedAtMs: nowMs };
+      const written =
+        mutation.holdId === undefined
+          ? this.statements.insertHold.run({ ...row, createdAtMs: nowMs })
+          : this.statements.updateHold.run(row);
+      assert(written.changes === 1, "a hold write changes exactly one row");
+    }
     return { type: "applied", entry, before, after: verdict.next };
+  }
+
+  private nextEntryId(): bigint {
+    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
+    return (sequence?.seq ?? 0n) + 1n;
+  }
+
+  private readHold(holdId: bigint): Hold | undefined {
+    const row = this.statements.selectHold.get(holdId) as HoldRow | undefined;
+    return row === undefined ? undefined : toHold(row);
   }
 
   /**
@@ -320,8 +360,7 @@ export class SqliteStore implements LedgerStore {
     if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
     assertGroupLegs(mutation, verdict.legs);
     // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
-    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
-    const groupId = (sequence?.seq ?? 0n) + 1n;
+    const groupId = this.nextEntryId();
     const entries = verdict.legs.map((leg, index) =>
       this.append(
         leg.account,
@@ -367,6 +406,7 @@ export class SqliteStore implements LedgerStore {
     next: AccountState,
     meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
     groupId: bigint | null = null,
+    holdId: bigint | null = null,
   ): Entry {
     const info = this.statements.insertEntry.run({
       userId: key.userId,
@@ -381,6 +421,9 @@ export class SqliteStore implements LedgerStore {
       occurredAtMs: meta.occurredAtMs,
       createdAtMs: meta.createdAtMs,
       groupId,
+      holdId,
+      heldDelta: draft.heldDelta ?? 0n,
+      heldAfter: next.held,
     });
     assert(info.changes === 1, "an append inserts exactly one entry");
     const upserted = this.statements.upsertAccount.run({
@@ -395,6 +438,7 @@ export class SqliteStore implements LedgerStore {
       authorized: next.authorized,
       declinedCount: next.declinedCount,
       entryCount: next.entryCount,
+      held: next.held,
       createdAtMs: next.createdAtMs,
       updatedAtMs: next.updatedAtMs,
     });
@@ -407,6 +451,7 @@ export class SqliteStore implements LedgerStore {
       balanceAfter: next.balance,
       ...meta,
       ...(groupId === null ? {} : { groupId }),
+      ...entryHoldFields(draft.kind, holdId, draft.heldDelta ?? 0n, next.held),
     };
   }
 }
@@ -430,7 +475,7 @@ const SELECT_ENTRIES_PAGE = `
   ORDER BY id %DIR% LIMIT @limit`;
 
 const ACCOUNT_COLUMNS = `user_id, currency, balance, earned, spent, payout_requested, paid_out, loaded,
-  authorized, declined_count, entry_count, created_at_ms, updated_at_ms`;
+  authorized, declined_count, entry_count, held, created_at_ms, updated_at_ms`;
 
 function prepare(db: Connection) {
   const statement = (sql: string): Statement => db.prepare(sql);
@@ -476,9 +521,17 @@ function prepare(db: Connection) {
       ORDER BY currency LIMIT @limit`),
     insertEntry: statement(`
       INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
-        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id)
+        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id, hold_id, held_delta, held_after)
       VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
-        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId)`),
+        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId, @holdId, @heldDelta, @heldAfter)`),
+    selectHold: statement("SELECT * FROM holds WHERE hold_id = ?"),
+    selectActiveHolds: statement("SELECT * FROM holds WHERE status = 'active' ORDER BY expires_at_ms, hold_id LIMIT ?"),
+    insertHold: statement(`
+      INSERT INTO holds (hold_id, user_id, currency, amount, captured, status, expires_at_ms, created_at_ms, updated_at_ms)
+      VALUES (@holdId, @userId, @currency, @amount, @captured, @status, @expiresAtMs, @createdAtMs, @updatedAtMs)`),
+    updateHold: statement(`
+      UPDATE holds SET captured = @captured, status = @status, updated_at_ms = @updatedAtMs
+      WHERE hold_id = @holdId AND user_id = @userId AND currency = @currency`),
     selectPolicy: statement("SELECT * FROM account_policies WHERE user_id = ? AND currency = ?"),
     selectUserPolicies: statement(
       "SELECT * FROM account_policies WHERE user_id = @userId AND (@currency IS NULL OR currency = @currency) ORDER BY currency",
@@ -493,12 +546,12 @@ function prepare(db: Connection) {
     upsertAccount: statement(`
       INSERT INTO accounts (${ACCOUNT_COLUMNS})
       VALUES (@userId, @currency, @balance, @earned, @spent, @payoutRequested, @paidOut, @loaded,
-        @authorized, @declinedCount, @entryCount, @createdAtMs, @updatedAtMs)
+        @authorized, @declinedCount, @entryCount, @held, @createdAtMs, @updatedAtMs)
       ON CONFLICT (user_id, currency) DO UPDATE SET
         balance = excluded.balance, earned = excluded.earned, spent = excluded.spent,
         payout_requested = excluded.payout_requested, paid_out = excluded.paid_out,
         loaded = excluded.loaded, authorized = excluded.authorized,
         declined_count = excluded.declined_count, entry_count = excluded.entry_count,
-        updated_at_ms = excluded.updated_at_ms`),
+        held = excluded.held, updated_at_ms = excluded.updated_at_ms`),
   };
 }

@@ -1,0 +1,119 @@
+/**
+ * Conversion of the hold calls between wire and domain: requests become plain values for
+ * `src/domain/hold-input.ts`, receipts become responses. One table per enum, here.
+ */
+import { create } from "@bufbuild/protobuf";
+import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import type { HoldReceipt } from "../domain/hold-ledger.js";
+import type { RawHoldActionInput, RawHoldAuthorizeInput } from "../domain/hold-input.js";
+import { remainingOf } from "../domain/hold.js";
+import type { Hold as DomainHold, HoldStatus as DomainHoldStatus } from "../store/store.js";
+import {
+  AuthorizeResponseSchema,
+  CaptureResponseSchema,
+  Decision,
+  HoldSchema,
+  HoldStatus,
+  VoidResponseSchema,
+  type AuthorizeRequest,
+  type AuthorizeResponse,
+  type CaptureRequest,
+  type CaptureResponse,
+  type Hold,
+  type VoidRequest,
+  type VoidResponse,
+} from "../../gen/ledger/v1/ledger_pb.js";
+import { timeMs } from "./history-convert.js";
+
+const STATUS_TO_WIRE: Record<DomainHoldStatus, HoldStatus> = {
+  active: HoldStatus.ACTIVE,
+  captured: HoldStatus.CAPTURED,
+  voided: HoldStatus.VOIDED,
+  expired: HoldStatus.EXPIRED,
+};
+
+export function toRawHoldAuthorize(request: AuthorizeRequest): RawHoldAuthorizeInput {
+  return {
+    userId: request.userId,
+    amount: request.amount,
+    currency: request.currency,
+    idempotencyKey: request.idempotencyKey,
+    expiresAtMs: request.expiresAt === undefined ? undefined : timeMs(request.expiresAt),
+    ttlSeconds: request.ttlSeconds,
+  };
+}
+
+export function toRawCapture(request: CaptureRequest): RawHoldActionInput {
+  return { ...request, final: request.final };
+}
+
+export function toRawVoid(request: VoidRequest): RawHoldActionInput {
+  return {
+    userId: request.userId,
+    holdId: request.holdId,
+    amount: 0n,
+    final: false,
+    idempotencyKey: request.idempotencyKey,
+  };
+}
+
+export function toHold(hold: DomainHold): Hold {
+  return create(HoldSchema, {
+    holdId: hold.holdId,
+    userId: hold.userId,
+    currency: hold.currency,
+    amount: hold.amount,
+    captured: hold.captured,
+    remaining: remainingOf(hold),
+    status: STATUS_TO_WIRE[hold.status],
+    expiresAt: timestampFromMs(hold.expiresAtMs),
+    createdAt: timestampFromMs(hold.createdAtMs),
+    updatedAt: timestampFromMs(hold.updatedAtMs),
+  });
+}
+
+export function toHoldAuthorizeResponse({ entry, hold, replayed }: HoldReceipt): AuthorizeResponse {
+  return create(AuthorizeResponseSchema, {
+    entryId: entry.id,
+    decision: entry.status === "applied" ? Decision.APPROVED : Decision.DECLINED,
+    userId: entry.userId,
+    currency: entry.currency,
+    amount: entry.amount,
+    balanceAfter: entry.balanceAfter,
+    replayed,
+    createdAt: timestampFromMs(entry.createdAtMs),
+    holdId: entry.holdId ?? 0n,
+    ...(hold === undefined ? {} : { holdExpiresAt: timestampFromMs(hold.expiresAtMs) }),
+    availableAfter: entry.balanceAfter - (entry.heldAfter ?? 0n),
+  });
+}
+
+export function toCaptureResponse({ entry, hold, replayed }: HoldReceipt): CaptureResponse {
+  return create(CaptureResponseSchema, {
+    entryId: entry.id,
+    holdId: entry.holdId ?? 0n,
+    userId: entry.userId,
+    currency: entry.currency,
+    amount: entry.amount,
+    balanceAfter: entry.balanceAfter,
+    heldAfter: entry.heldAfter ?? 0n,
+    ...(hold === undefined ? {} : { hold: toHold(hold) }),
+    replayed,
+    createdAt: timestampFromMs(entry.createdAtMs),
+  });
+}
+
+export function toVoidResponse({ entry, hold, replayed }: HoldReceipt): VoidResponse {
+  return create(VoidResponseSchema, {
+    entryId: entry.id,
+    holdId: entry.holdId ?? 0n,
+    userId: entry.userId,
+    currency: entry.currency,
+    released: entry.amount,
+    balanceAfter: entry.balanceAfter,
+    heldAfter: entry.heldAfter ?? 0n,
+    ...(hold === undefined ? {} : { hold: toHold(hold) }),
+    replayed,
+    createdAt: timestampFromMs(entry.createdAtMs),
+  });
+}
