@@ -25,7 +25,7 @@ import {
   type PollMode,
 } from "./plan.js";
 import { ReconcileQueue, type Range } from "./reconcile.js";
-import { PollerStatus, type VendorPollerStatus } from "./status.js";
+import { PollerStatus, type RequestPurpose, type VendorPollerStatus } from "./status.js";
 import { checkVendorRow, createdAtOfRaw } from "./vendor-row.js";
 
 /** The `{info, warn, error}` part of a pino logger. */
@@ -298,7 +298,7 @@ class PollerRun {
    * Answers the moved cursor, or undefined when the counts differ and a closing pass must read.
    */
   private async closeByCount(cursor: VendorCursor, startMs: number, endMs: number): Promise<VendorCursor | undefined> {
-    const page = await this.request(startMs, endMs, 1, 1);
+    const page = await this.request("count", startMs, endMs, 1, 1);
     if (page === undefined) return undefined;
     const held = await this.vendor.countHeldRows(startMs, endMs, createdAtOfRaw);
     if (held !== page.totalItems) return undefined;
@@ -318,7 +318,7 @@ class PollerRun {
   private async closingPage(cursor: VendorCursor): Promise<VendorCursor> {
     const pass = cursor.pass;
     if (pass === null) return cursor;
-    const page = await this.request(pass.startMs, pass.endMs, pass.nextPage);
+    const page = await this.request("closing", pass.startMs, pass.endMs, pass.nextPage);
     if (page === undefined) return cursor;
     let step: PassStep | undefined;
     const outcome = await this.commit(page, (distinct) => {
@@ -353,7 +353,7 @@ class PollerRun {
   private async freshPass(startMs: number, endMs: number, nowMs: number): Promise<void> {
     this.fresh = { ...this.fresh, lastFreshAtMs: nowMs };
     for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
-      const page = await this.request(startMs, endMs, pageNumber);
+      const page = await this.request("fresh", startMs, endMs, pageNumber);
       if (page === undefined) return;
       await this.commit(page, undefined);
       if (pageNumber >= page.totalPages || page.items.items.length === 0) break;
@@ -369,7 +369,7 @@ class PollerRun {
     const range = { startMs: floorToSecond(task.startMs), endMs: floorToSecond(task.endMs) };
     if (task.type === "reopen") {
       for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
-        const page = await this.request(range.startMs, range.endMs, pageNumber);
+        const page = await this.request("task", range.startMs, range.endMs, pageNumber);
         if (page === undefined) return;
         const appliedBefore = this.status.rowsIngested;
         await this.commit(page, undefined);
@@ -380,7 +380,7 @@ class PollerRun {
     }
     const ranges: Range[] = [range];
     for (let next = ranges.shift(); next !== undefined && !this.stopped; next = ranges.shift()) {
-      const page = await this.request(next.startMs, next.endMs, 1, 1);
+      const page = await this.request("task", next.startMs, next.endMs, 1, 1);
       if (page === undefined) return;
       const held = await this.vendor.countHeldRows(next.startMs, next.endMs, createdAtOfRaw);
       if (held === page.totalItems) {
@@ -406,7 +406,7 @@ class PollerRun {
     if (task === undefined || !(await this.budgetSpare(nowMs))) return false;
     const { range } = task;
     if (task.type === "count") {
-      const page = await this.request(range.startMs, range.endMs, 1, 1);
+      const page = await this.request("reconcileCount", range.startMs, range.endMs, 1, 1);
       if (page === undefined) return true;
       const held = await this.vendor.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
       if (this.reconcile.counted(range, page.totalItems, held)) {
@@ -420,7 +420,7 @@ class PollerRun {
       }
       return true;
     }
-    const page = await this.request(range.startMs, range.endMs, task.page, this.config.pageSize);
+    const page = await this.request("reconcileRead", range.startMs, range.endMs, task.page, this.config.pageSize);
     if (page === undefined) return true;
     const appliedBefore = this.status.rowsIngested;
     await this.commit(page, undefined);
@@ -486,6 +486,7 @@ class PollerRun {
 
   /** Fetches one page, retrying until it succeeds or the poller stops; every attempt is budgeted. */
   private async request(
+    purpose: RequestPurpose,
     startMs: number,
     endMs: number,
     page: number,
@@ -505,6 +506,7 @@ class PollerRun {
         this.abort.signal,
       );
       this.status.requestsUsed += 1;
+      this.status.requestsByPurpose[purpose] += 1;
       if (outcome.ok) {
         this.status.lastSuccessAtMs = this.clock();
         this.status.lastError = null;

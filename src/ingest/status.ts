@@ -23,6 +23,12 @@ export interface VendorPollerStatus {
   readonly closedUntil: string | null;
   /** Requests this process sent, retries included. */
   readonly requestsUsed: number;
+  /**
+   * The same requests by what they were for: `fresh` (newest data), `closing` (a window's read
+   * after its lateness bound), `count` (a window closed by its count alone), `reconcileCount`
+   * and `reconcileRead` (closed history), `task` (an operator's reopen or reconcile).
+   */
+  readonly requestsByPurpose: Readonly<Record<RequestPurpose, number>>;
   /** Requests in the persisted log within the current budget window (all processes). */
   readonly requestsInWindow: number;
   readonly requestsPerWindow: number;
@@ -51,6 +57,8 @@ export interface VendorPollerStatus {
   readonly lastError: string | null;
 }
 
+export type RequestPurpose = "fresh" | "closing" | "count" | "reconcileCount" | "reconcileRead" | "task";
+
 const iso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
@@ -60,6 +68,14 @@ export class PollerStatus {
   lastSuccessAtMs: number | null = null;
   lastError: string | null = null;
   requestsUsed = 0;
+  readonly requestsByPurpose: Record<RequestPurpose, number> = {
+    fresh: 0,
+    closing: 0,
+    count: 0,
+    reconcileCount: 0,
+    reconcileRead: 0,
+    task: 0,
+  };
   rowsIngested = 0;
   rowsDuplicate = 0;
   rowsQuarantined = 0;
@@ -128,6 +144,7 @@ export class PollerStatus {
       lastSuccessAt: iso(this.lastSuccessAtMs),
       closedUntil: iso(this.cursor?.closedUntilMs),
       requestsUsed: this.requestsUsed,
+      requestsByPurpose: { ...this.requestsByPurpose },
       requestsInWindow,
       requestsPerWindow: this.config.requestsPerWindow,
       budgetWindowMs: this.config.budgetWindowMs,
