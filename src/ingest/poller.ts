@@ -136,7 +136,7 @@ class PollerRun {
   private readonly logger: IngestLogger;
   private readonly mode: PollMode;
   private readonly random: () => number;
-  private fresh: FreshState = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity };
+  private fresh: FreshState = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity, rowsPerMs: null };
   private leaseHeld = false;
   private leaseRenewedAtMs = -Infinity;
   private leaseRenewal: Promise<boolean> | undefined;
@@ -274,7 +274,7 @@ class PollerRun {
         await this.freshPass(plan.startMs, plan.endMs, nowMs);
         return cursor;
       case "closing": {
-        if (plan.isNew && this.fresh.freshFromMs >= plan.pass.endMs) {
+        if (plan.isNew && this.fresh.freshFromMs >= plan.pass.endMs && this.readTakesPages(plan.pass)) {
           // A count that did not match costs a request for nothing; when late rows are common
           // (most windows differ), try only one window in COUNT_CLOSE_BACKOFF_WINDOWS.
           if (this.countCloseSkips > 0) this.countCloseSkips -= 1;
@@ -292,6 +292,20 @@ class PollerRun {
   }
 
   /**
+   * A count only saves budget when reading the range would take more than one request; when
+   * the rate is not yet known it may.
+   */
+  private readTakesPages(range: Range): boolean {
+    const { rowsPerMs } = this.fresh;
+    return rowsPerMs === null || rowsPerMs * (range.endMs - range.startMs) > this.config.pageSize;
+  }
+
+  /** The vendor's rate, from a first page's totalItems over its range: sizes the next reads. */
+  private observeRate(startMs: number, endMs: number, totalItems: number): void {
+    if (endMs - startMs >= 1000) this.fresh = { ...this.fresh, rowsPerMs: totalItems / (endMs - startMs) };
+  }
+
+  /**
    * Reads each row once where it can: fresh reads already applied [startMs, endMs), so when the
    * vendor's count of the range, now past its lateness bound, equals what the ledger holds, the
    * range is complete without reading it again (one `limit=1` request instead of its pages).
@@ -300,6 +314,7 @@ class PollerRun {
   private async closeByCount(cursor: VendorCursor, startMs: number, endMs: number): Promise<VendorCursor | undefined> {
     const page = await this.request("count", startMs, endMs, 1, 1);
     if (page === undefined) return undefined;
+    this.observeRate(startMs, endMs, page.totalItems);
     const held = await this.vendor.countHeldRows(startMs, endMs, createdAtOfRaw);
     if (held !== page.totalItems) return undefined;
     const outcome = await this.vendor.commitPage({
@@ -320,6 +335,7 @@ class PollerRun {
     if (pass === null) return cursor;
     const page = await this.request("closing", pass.startMs, pass.endMs, pass.nextPage);
     if (page === undefined) return cursor;
+    if (pass.nextPage === 1) this.observeRate(pass.startMs, pass.endMs, page.totalItems);
     let step: PassStep | undefined;
     const outcome = await this.commit(page, (distinct) => {
       const meta = {
@@ -355,6 +371,7 @@ class PollerRun {
     for (let pageNumber = 1; !this.stopped; pageNumber += 1) {
       const page = await this.request("fresh", startMs, endMs, pageNumber);
       if (page === undefined) return;
+      if (pageNumber === 1) this.observeRate(startMs, endMs, page.totalItems);
       await this.commit(page, undefined);
       if (pageNumber >= page.totalPages || page.items.items.length === 0) break;
     }
