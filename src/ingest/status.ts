@@ -52,8 +52,10 @@ export interface VendorPollerStatus {
   readonly rangesVerified: number;
   /** Closed ranges whose vendor count differed from the ledger's (each is narrowed down and re-read). */
   readonly rangesDiffering: number;
-  /** Rows that appeared after their window closed, applied by reconciliation's re-reads. */
+  /** Rows that appeared after their window closed, applied by reconciliation's re-reads and reopens. */
   readonly rowsRecovered: number;
+  /** Reopen requests queued by `npm run ingest -- --reopen` beside this poller that it has read. */
+  readonly reopensDone: number;
   readonly lastError: string | null;
 }
 
@@ -88,6 +90,7 @@ export class PollerStatus {
   rangesVerified = 0;
   rangesDiffering = 0;
   rowsRecovered = 0;
+  reopensDone = 0;
   private newestCreatedAtMs: number | null = null;
   /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
   private freshReadUpToMs: number | null = null;
@@ -161,6 +164,7 @@ export class PollerStatus {
       rangesVerified: this.rangesVerified,
       rangesDiffering: this.rangesDiffering,
       rowsRecovered: this.rowsRecovered,
+      reopensDone: this.reopensDone,
       lastError: this.lastError,
     };
   }
