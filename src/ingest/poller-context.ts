@@ -57,11 +57,11 @@ export class PollerContext {
     return { start: new Date(range.startMs).toISOString(), end: new Date(range.endMs).toISOString() };
   }
 
-  /** True when the budget window holds at least two free slots: one for this request, one for the present. */
-  async budgetSpare(nowMs: number): Promise<boolean> {
+  /** True when the budget window holds a free slot for this request and `keptFree` more for the present. */
+  async budgetSpare(nowMs: number, keptFree: number): Promise<boolean> {
     const windowMs = this.config.budgetWindowMs + budgetMarginMs(this.config.budgetWindowMs);
     const used = await this.ingest.countRequestsSince(nowMs - windowMs);
-    return used <= this.config.requestsPerWindow - 2;
+    return used <= this.config.requestsPerWindow - 1 - keptFree;
   }
 
   /** Validates and commits a page (with the closing cursor, for a closing pass); answers the stored cursor. */

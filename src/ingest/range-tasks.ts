@@ -106,7 +106,9 @@ export class QueuedReopens {
 
 /**
  * One request of reconciliation, only when the budget has a slot to spare beyond it (kept for
- * the next fresh read); answers whether it did anything.
+ * the present), or just its own slot while a difference found is being narrowed down: the
+ * present's reads are planned within the budget less FRESH_RESERVE_REQUESTS, so they wait at
+ * most one slot. Answers whether it did anything.
  */
 export async function reconcileStep(
   context: PollerContext,
@@ -116,7 +118,7 @@ export async function reconcileStep(
 ): Promise<boolean> {
   const { status, logger } = context;
   const task = queue.next(cursor.closedUntilMs, nowMs);
-  if (task === undefined || !(await context.budgetSpare(nowMs))) return false;
+  if (task === undefined || !(await context.budgetSpare(nowMs, queue.narrowing ? 0 : 1))) return false;
   const { range } = task;
   if (task.type === "count") {
     const page = await context.request("reconcileCount", range.startMs, range.endMs, 1, 1);

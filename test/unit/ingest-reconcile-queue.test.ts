@@ -26,7 +26,9 @@ describe("reconciliation queue (unit)", () => {
     queue.counted({ startMs: 3000, endMs: 4000 }, 1, 1);
     const wide = queue.next(4000, 0);
     expect(wide).to.deep.equal({ type: "count", range: { startMs: 1000, endMs: 3000 } });
+    expect(queue.narrowing).to.equal(false);
     expect(queue.counted({ startMs: 1000, endMs: 3000 }, 7, 6)).to.equal(false);
+    expect(queue.narrowing, "a difference found is narrowed down on the budget's last slot").to.equal(true);
     // Newer half first.
     expect(queue.next(4000, 0)).to.deep.equal({ type: "count", range: { startMs: 2000, endMs: 3000 } });
     queue.counted({ startMs: 2000, endMs: 3000 }, 3, 3);
@@ -38,6 +40,7 @@ describe("reconciliation queue (unit)", () => {
     queue.pageRead(true);
     queue.settle({ startMs: 1000, endMs: 2000 }, 4, 3);
     expect(queue.next(4000, 0)).to.deep.equal({ type: "count", range: { startMs: 0, endMs: 1000 } });
+    expect(queue.narrowing, "back to the round's own ranges").to.equal(false);
     queue.counted({ startMs: 0, endMs: 1000 }, 0, 0);
     // The next round: the accepted offset of one makes the wider range agree.
     expect(queue.next(4000, 500)).to.equal(undefined);
