@@ -60,15 +60,21 @@ export function pageSpanMs(rowsPerMs: number | null, settings: PlanSettings): nu
 
 /**
  * The least time between fresh reads that the budget affords beside closing every row once:
- * the poll interval, or twice, four times... it, up to the budget window; Infinity when even
- * that does not fit (the rows are then read once, by closing).
+ * the poll interval, or twice, four times... it, up to the budget window, or one page span
+ * (so each read is one page: at 1,000 a minute a 60 s read would spill onto a second page);
+ * Infinity when none fits (the rows are then read once, by closing).
  */
 export function freshIntervalMs(rowsPerMs: number | null, settings: PlanSettings): number {
   const { pollIntervalMs, budgetWindowMs, pageSize, requestsPerWindow } = settings;
   if (rowsPerMs === null) return pollIntervalMs;
   const closingPerWindow = (rowsPerMs * budgetWindowMs) / (pageSize * PAGE_FILL_TARGET);
   const affordable = requestsPerWindow - FRESH_RESERVE_REQUESTS - closingPerWindow;
-  for (let intervalMs = Math.max(1, pollIntervalMs); intervalMs <= budgetWindowMs; intervalMs *= 2) {
+  const candidates = [pageSpanMs(rowsPerMs, settings)];
+  for (let intervalMs = Math.max(1, pollIntervalMs); intervalMs <= budgetWindowMs; intervalMs *= 2)
+    candidates.push(intervalMs);
+  candidates.sort((a, b) => a - b);
+  for (const intervalMs of candidates) {
+    if (intervalMs < pollIntervalMs) continue;
     const pagesPerRead = Math.max(1, Math.ceil((rowsPerMs * intervalMs) / pageSize));
     if ((pagesPerRead * budgetWindowMs) / intervalMs <= affordable) return intervalMs;
   }

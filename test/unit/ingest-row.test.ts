@@ -169,8 +169,10 @@ describe("ingest unit: vendor client, plan and backoff", () => {
     // Four fresh reads a minute and closing fit in 10 requests a minute, not in 5 (two are kept in reserve).
     expect(freshIntervalMs(perMinute(1000), { ...settings, requestsPerWindow: 10 })).to.equal(15_000);
     expect(freshIntervalMs(perMinute(100), settings)).to.equal(30_000);
-    // 1,000 a minute: 1.05 for closing + 2 fresh > 3 affordable; one fresh read a minute fits.
-    expect(freshIntervalMs(perMinute(1000), settings)).to.equal(60_000);
+    // 1,000 a minute: 1.05 for closing + 2 fresh > 3 affordable; one fresh read a page span (57 s) fits.
+    expect(freshIntervalMs(perMinute(1000), settings)).to.equal(57_000);
+    // 1,050 a minute: a 60 s read would take two pages (2 a minute, too many); one page span (54 s) fits.
+    expect(freshIntervalMs(perMinute(1050), settings)).to.equal(54_000);
     // 2,500 and 4,000 a minute: no fresh read fits; rows are read once, by closing.
     expect(freshIntervalMs(perMinute(2500), settings)).to.equal(Infinity);
     expect(freshIntervalMs(perMinute(4000), settings)).to.equal(Infinity);
