@@ -7,6 +7,7 @@ import { foldVendorFact } from "../domain/vendor-fact.js";
 import type { VendorCursor } from "../store/ingest-port.js";
 import { stepClosingPass, type PassStep } from "./plan.js";
 import type { PollerContext } from "./poller-context.js";
+import type { Range } from "./reconcile.js";
 import { createdAtOfRaw } from "./vendor-row.js";
 
 /**
@@ -39,8 +40,15 @@ export async function closeByCount(
   return outcome.cursor ?? cursor;
 }
 
-/** Reads the closing pass's next page and commits it with the cursor the pass moves to. */
-export async function closingPage(context: PollerContext, cursor: VendorCursor): Promise<VendorCursor> {
+/**
+ * Reads the closing pass's next page and commits it with the cursor the pass moves to; when that
+ * closes the range verified, tells `onVerified` the vendor's count of it.
+ */
+export async function closingPage(
+  context: PollerContext,
+  cursor: VendorCursor,
+  onVerified: (range: Range, vendorCount: number) => Promise<void>,
+): Promise<VendorCursor> {
   const { status, logger } = context;
   const pass = cursor.pass;
   if (pass === null) return cursor;
@@ -60,7 +68,8 @@ export async function closingPage(context: PollerContext, cursor: VendorCursor):
   });
   if (step?.type === "closed") {
     status.windowsClosed += 1;
-    if (!step.verified) {
+    if (step.verified) await onVerified(pass, pass.totalItems ?? page.totalItems);
+    else {
       status.windowsClosedUnverified += 1;
       logger.warn(
         { startMs: pass.startMs, endMs: pass.endMs },

@@ -14,6 +14,7 @@ import { PollerContext, type IngestLogger } from "./poller-context.js";
 import { QueuedReopens, reconcileStep, runRangeTask, type RangeDifference, type RangeTask } from "./range-tasks.js";
 import { ReconcileQueue, type Range } from "./reconcile.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
+import { createdAtOfRaw } from "./vendor-row.js";
 
 export interface VendorPollerOptions {
   /** The store, or anything that carries its ingest port. */
@@ -205,9 +206,19 @@ export class PollerRun {
         }
         const start = { ...cursor, pass: plan.pass };
         if (plan.isNew) await context.ingest.startPass(start, context.holderId);
-        return closingPage(context, start);
+        return closingPage(context, start, (range, vendorCount) => this.rememberOffset(range, vendorCount));
       }
     }
+  }
+
+  /**
+   * A range just closed verified: whatever its vendor count differs from the ledger's by now (a
+   * quarantined row whose createdAt cannot be read, which the vendor counts and we cannot
+   * place) is not a late row, so reconciliation accepts it instead of bisecting down to it.
+   */
+  private async rememberOffset(range: Range, vendorCount: number): Promise<void> {
+    const held = await this.context.ingest.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
+    this.reconcile.settle(range, vendorCount, held);
   }
 
   /** A count only saves budget when reading the range would take more than one request; unknown rate: it may. */

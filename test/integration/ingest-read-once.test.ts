@@ -46,7 +46,7 @@ for (const kind of STORE_KINDS)
         LEDGER_VENDOR_RECONCILE_HORIZON_MS: "0",
       });
       const poller = startVendorPoller({ store, config, logger: silentLogger });
-      await new Promise((resolve) => setTimeout(resolve, 5000));
+      await new Promise((resolve) => setTimeout(resolve, 8000));
       await poller.stop();
       const status = poller.status();
       expect(status.windowsClosedByCount).to.be.greaterThan(0);
