@@ -78,7 +78,7 @@ export class ReconcileQueue {
     this.pending = this.pending.filter((pending) => keyOf(pending) !== keyOf(range));
     this.halves.delete(keyOf(range));
     if (vendorCount - heldCount === this.acceptedOffsetWithin(range)) return true;
-    const midMs = floorToSecond(range.startMs + (range.endMs - range.startMs) / 2);
+    const midMs = this.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
     if (range.endMs - range.startMs <= this.settings.windowMs || midMs <= range.startMs || midMs >= range.endMs) {
       this.reading = { range, page: 1 };
     } else {
@@ -105,6 +105,24 @@ export class ReconcileQueue {
     else this.accepted.set(keyOf(range), { range, offset });
   }
 
+  /**
+   * Where to cut inside `range` near `ms`: an accepted difference counts only for a range that
+   * holds its whole window, so a cut through one moves to the nearer of its ends (kept inside
+   * `range`, or `ms` when neither end is).
+   */
+  private cutAt(ms: number, range: Range): number {
+    for (const { range: accepted } of this.accepted.values()) {
+      if (accepted.startMs >= ms || accepted.endMs <= ms) continue;
+      const ends =
+        ms - accepted.startMs <= accepted.endMs - ms
+          ? [accepted.startMs, accepted.endMs]
+          : [accepted.endMs, accepted.startMs];
+      for (const end of ends) if (end > range.startMs && end < range.endMs) return end;
+      return ms;
+    }
+    return ms;
+  }
+
   private acceptedOffsetWithin(range: Range): number {
     let offset = 0;
     for (const entry of this.accepted.values()) {
@@ -121,7 +139,7 @@ export class ReconcileQueue {
     let endMs = floorToSecond(closedUntilMs);
     let lengthMs = Math.max(1000, floorToSecond(windowMs));
     while (endMs > floorMs) {
-      const begin = Math.max(floorMs, endMs - lengthMs);
+      const begin = Math.max(floorMs, this.cutAt(Math.max(floorMs, endMs - lengthMs), { startMs: floorMs, endMs }));
       this.pending.push({ startMs: begin, endMs });
       endMs = begin;
       lengthMs *= 2;

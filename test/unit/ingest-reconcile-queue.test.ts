@@ -49,6 +49,19 @@ describe("reconciliation queue (unit)", () => {
     expect(queue.counted({ startMs: 1000, endMs: 3000 }, 7, 6)).to.equal(true);
   });
 
+  it("cuts ranges at the ends of a window whose difference was accepted, so the difference stays explained", () => {
+    const queue = new ReconcileQueue(settings);
+    // A closing pass over [1500, 2500) closed verified one row short: accepted.
+    queue.settle({ startMs: 1500, endMs: 2500 }, 10, 9);
+    queue.next(4000, 0);
+    queue.counted({ startMs: 3000, endMs: 4000 }, 1, 1);
+    // Two rows short in [1000, 3000): one accepted, one late. The cut moves from 2000 to 1500.
+    expect(queue.counted({ startMs: 1000, endMs: 3000 }, 8, 6)).to.equal(false);
+    expect(queue.next(4000, 0)).to.deep.equal({ type: "count", range: { startMs: 1500, endMs: 3000 } });
+    expect(queue.counted({ startMs: 1500, endMs: 3000 }, 5, 4), "holds the accepted window whole").to.equal(true);
+    expect(queue.next(4000, 0)).to.deep.equal({ type: "count", range: { startMs: 1000, endMs: 1500 } });
+  });
+
   it("does nothing when the horizon is 0", () => {
     expect(new ReconcileQueue({ ...settings, reconcileHorizonMs: 0 }).next(100_000, 0)).to.equal(undefined);
   });
