@@ -58,6 +58,7 @@ try {
           rows: status.rowsIngested,
           closedUntil: status.closedUntil,
           windowsClosedByCount: status.windowsClosedByCount,
+          requestsByPurpose: status.requestsByPurpose,
         }),
       );
   }

@@ -8,11 +8,15 @@
  * `npm run ingest -- --reopen FROM TO` reads [FROM, TO) again now and applies what was missed
  * (each row once); `--reconcile FROM TO` count-checks the range against the vendor and prints the
  * windows whose counts differ, writing nothing. Both go through the lease and the shared budget.
+ * Beside a running service (which holds the lease), `--reopen` queues the range for the service's
+ * poller and waits up to `--wait SECONDS` (default 600) for it to be read; it then prints the
+ * request with its id, done or still queued.
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { readConfig, storeOptions } from "../config.js";
 import { runVendorBackfill, runVendorRangeTask, type RangeTask } from "../ingest/poller.js";
+import { reopenOrQueue } from "../ingest/reopen-request.js";
 import { parseInstantMs } from "../ingest/vendor-row.js";
 import { openStore } from "../store/open.js";
 
@@ -23,7 +27,11 @@ if (vendorConfig === undefined) {
   process.exit(2);
 }
 const { values, positionals } = parseArgs({
-  options: { reopen: { type: "boolean", default: false }, reconcile: { type: "boolean", default: false } },
+  options: {
+    reopen: { type: "boolean", default: false },
+    reconcile: { type: "boolean", default: false },
+    wait: { type: "string", default: "600" },
+  },
   allowPositionals: true,
 });
 let task: RangeTask | undefined;
@@ -41,8 +49,25 @@ if (values.reopen || values.reconcile) {
   }
   task = { type: values.reopen ? "reopen" : "reconcile", startMs, endMs };
 }
+const waitSeconds = Number(values.wait);
+if (!/^\d+$/.test(values.wait) || !Number.isSafeInteger(waitSeconds)) {
+  console.error(`--wait must be a whole number of seconds, got "${values.wait}"`);
+  process.exit(2);
+}
 const logger = pino({ level: config.logLevel });
 const store = await openStore(storeOptions(config));
+if (task?.type === "reopen") {
+  const outcome = await reopenOrQueue({ store, config: vendorConfig, logger }, task, waitSeconds * 1000);
+  await store.close();
+  if (outcome.type === "queued") {
+    // The service's poller reads it (or will): print the request, done or still queued.
+    const { request } = outcome;
+    console.log(JSON.stringify({ task: "reopen", queued: true, done: request.doneAtMs !== null, ...request }));
+    process.exit(0);
+  }
+  console.log(JSON.stringify({ task: "reopen", queued: false, ...outcome.status }));
+  process.exit(outcome.status.lastError === null ? 0 : 1);
+}
 if (task !== undefined) {
   const { status, differences } = await runVendorRangeTask({ store, config: vendorConfig, logger }, task);
   await store.close();

@@ -22,11 +22,18 @@ export interface VendorConfig {
   readonly minorDigits: number;
   /** LEDGER_VENDOR_LATENESS_MS: how late a transaction may appear after its createdAt. Default 60000. */
   readonly latenessMs: number;
-  /** LEDGER_VENDOR_WINDOW_MS: how much closable time gathers before a closing pass. Default 60000. */
+  /**
+   * LEDGER_VENDOR_WINDOW_MS: the longest closable time that gathers before a closing pass; while
+   * following, a pass starts sooner, once about 95% of a page is closable at the measured rate. Default 60000.
+   */
   readonly windowMs: number;
   /** LEDGER_VENDOR_BACKFILL_WINDOW_MS: the longest range one closing pass covers. Default 3600000. */
   readonly backfillWindowMs: number;
-  /** LEDGER_VENDOR_POLL_INTERVAL_MS: least time between two reads of the newest data. Default 15000. */
+  /**
+   * LEDGER_VENDOR_POLL_INTERVAL_MS: least time between two reads of the newest data. Default 15000.
+   * Fresh reads run at this interval, a multiple of it, or not at all: as often as the budget
+   * affords beside closing every row once.
+   */
   readonly pollIntervalMs: number;
   /** LEDGER_VENDOR_TIMEOUT_MS: how long one request may take, body included. Default 10000. */
   readonly timeoutMs: number;

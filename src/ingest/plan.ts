@@ -8,6 +8,14 @@
  * offsets shifted). A *fresh pass* reads what is newer than the last fresh pass, so users see
  * transactions within seconds; it proves nothing and moves no cursor, because the closing pass
  * will read the same range again once late rows can no longer arrive.
+ *
+ * The budget decides between them. Closing reads every row once, after its lateness bound, so
+ * it has first call on the budget; it aims each pass at one nearly full page (the vendor's rate,
+ * measured from the last page's totalItems, says how long a range that is), so no request is
+ * spent on a page of a few rows. Fresh reads only run as often as the budget affords *beside*
+ * closing, at the poll interval or a multiple of it; when it affords none (about 2,000
+ * transactions a minute and up at 5 requests a minute), rows are read once, by closing alone,
+ * and the lag is the lateness bound plus the time one page of rows takes to gather.
  */
 import type { ClosingPass, VendorCursor } from "../store/ingest-port.js";
 
@@ -16,6 +24,9 @@ export interface PlanSettings {
   readonly windowMs: number;
   readonly backfillWindowMs: number;
   readonly pollIntervalMs: number;
+  readonly pageSize: number;
+  readonly requestsPerWindow: number;
+  readonly budgetWindowMs: number;
 }
 
 /** In-memory state of fresh reads: lost on restart, which only costs one re-read. */
@@ -24,6 +35,50 @@ export interface FreshState {
   readonly freshFromMs: number;
   /** When the last fresh pass started; -Infinity before the first. */
   readonly lastFreshAtMs: number;
+  /** The vendor's rows per millisecond, from the last page's totalItems; null until measured. */
+  readonly rowsPerMs: number | null;
+}
+
+/**
+ * The share of a page a closing pass aims to fill: a range estimated at a full page would spill
+ * a few rows onto a second request whenever the vendor's rate rose a little.
+ */
+export const PAGE_FILL_TARGET = 0.95;
+
+/**
+ * Requests per budget window kept free of fresh reads, for reconciliation (which needs about
+ * eleven counts to find one late row in a day of closed windows) and retries.
+ */
+export const FRESH_RESERVE_REQUESTS = 2;
+
+/** How long a range one closing page covers at `rowsPerMs`: between one second and `windowMs`. */
+export function pageSpanMs(rowsPerMs: number | null, settings: PlanSettings): number {
+  if (rowsPerMs === null || rowsPerMs <= 0) return settings.windowMs;
+  const spanMs = floorToSecond((settings.pageSize * PAGE_FILL_TARGET) / rowsPerMs);
+  return Math.min(settings.windowMs, Math.max(1000, spanMs));
+}
+
+/**
+ * The least time between fresh reads that the budget affords beside closing every row once:
+ * the poll interval, or twice, four times... it, up to the budget window, or one page span
+ * (so each read is one page: at 1,000 a minute a 60 s read would spill onto a second page);
+ * Infinity when none fits (the rows are then read once, by closing).
+ */
+export function freshIntervalMs(rowsPerMs: number | null, settings: PlanSettings): number {
+  const { pollIntervalMs, budgetWindowMs, pageSize, requestsPerWindow } = settings;
+  if (rowsPerMs === null) return pollIntervalMs;
+  const closingPerWindow = (rowsPerMs * budgetWindowMs) / (pageSize * PAGE_FILL_TARGET);
+  const affordable = requestsPerWindow - FRESH_RESERVE_REQUESTS - closingPerWindow;
+  const candidates = [pageSpanMs(rowsPerMs, settings)];
+  for (let intervalMs = Math.max(1, pollIntervalMs); intervalMs <= budgetWindowMs; intervalMs *= 2)
+    candidates.push(intervalMs);
+  candidates.sort((a, b) => a - b);
+  for (const intervalMs of candidates) {
+    if (intervalMs < pollIntervalMs) continue;
+    const pagesPerRead = Math.max(1, Math.ceil((rowsPerMs * intervalMs) / pageSize));
+    if ((pagesPerRead * budgetWindowMs) / intervalMs <= affordable) return intervalMs;
+  }
+  return Infinity;
 }
 
 /** `follow` runs forever (the service); `catch-up` closes what it can, reads the rest once, and ends. */
@@ -50,8 +105,11 @@ export function planNext(
   if (cursor.pass !== null) return { type: "closing", pass: cursor.pass, isNew: false };
   const closableEndMs = floorToSecond(nowMs - settings.latenessMs);
   const closableMs = closableEndMs - cursor.closedUntilMs;
-  if (closableMs >= settings.windowMs || (mode === "catch-up" && closableMs > 0)) {
-    const endMs = Math.min(closableEndMs, cursor.closedUntilMs + settings.backfillWindowMs);
+  const spanMs = pageSpanMs(fresh.rowsPerMs, settings);
+  if (closableMs >= spanMs || (mode === "catch-up" && closableMs > 0)) {
+    // Following, a pass covers whole page spans, so each of its requests comes back full.
+    const wholeSpansMs = mode === "follow" ? Math.floor(closableMs / spanMs) * spanMs : closableMs;
+    const endMs = cursor.closedUntilMs + Math.min(wholeSpansMs, settings.backfillWindowMs);
     return { type: "closing", isNew: true, pass: newPass(cursor.closedUntilMs, endMs, 0) };
   }
   const freshStartMs = Math.max(fresh.freshFromMs, cursor.closedUntilMs);
@@ -59,10 +117,11 @@ export function planNext(
   if (mode === "catch-up") {
     return freshEndMs > freshStartMs ? { type: "fresh", startMs: freshStartMs, endMs: freshEndMs } : { type: "done" };
   }
-  const freshDueMs = fresh.lastFreshAtMs + settings.pollIntervalMs;
+  const intervalMs = freshIntervalMs(fresh.rowsPerMs, settings);
+  const freshDueMs = intervalMs === Infinity ? Infinity : fresh.lastFreshAtMs + intervalMs;
   if (nowMs >= freshDueMs && freshEndMs > freshStartMs)
     return { type: "fresh", startMs: freshStartMs, endMs: freshEndMs };
-  const closingDueMs = cursor.closedUntilMs + settings.windowMs + settings.latenessMs;
+  const closingDueMs = cursor.closedUntilMs + spanMs + settings.latenessMs;
   // At least the next whole second: a fresh range shorter than that cannot be asked for.
   return {
     type: "idle",

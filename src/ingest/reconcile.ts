@@ -14,7 +14,10 @@
  * A difference a re-read cannot remove (a row whose createdAt the quarantine cannot place, or a
  * vendor that dropped a row) is remembered per window as an accepted offset, so the next round
  * does not bisect down to it again; the memory is lost on restart, which costs one re-read.
- * This queue decides what to ask for; `poller.ts` spends the budget, only when it is spare.
+ * This queue decides what to ask for; `range-tasks.ts` spends the budget, only when it is spare:
+ * two free slots in the budget window for a round's counts, one (this request's) while a found
+ * difference is being narrowed down and re-read, so a late row, once seen, is not kept waiting
+ * behind the round.
  */
 import { floorToSecond } from "./plan.js";
 
@@ -43,6 +46,8 @@ const keyOf = (range: Range): string => `${range.startMs}:${range.endMs}`;
 
 export class ReconcileQueue {
   private pending: Range[] = [];
+  /** Halves queued by a count that differed, as opposed to a round's own ranges. */
+  private readonly halves = new Set<string>();
   private reading: { range: Range; page: number } | undefined;
   private roundStartedAtMs = -Infinity;
   /** Windows whose difference survived a re-read: vendor count minus held count, accepted. */
@@ -58,6 +63,12 @@ export class ReconcileQueue {
     return range === undefined ? undefined : { type: "count", range };
   }
 
+  /** True while a difference found is being narrowed down (a half to count) or its window re-read. */
+  get narrowing(): boolean {
+    const head = this.pending[0];
+    return this.reading !== undefined || (head !== undefined && this.halves.has(keyOf(head)));
+  }
+
   /**
    * The vendor counted `vendorCount` rows in the range at the head of the queue and the ledger
    * holds `heldCount`: answers whether they agree (after accepted offsets), and queues the
@@ -65,12 +76,18 @@ export class ReconcileQueue {
    */
   counted(range: Range, vendorCount: number, heldCount: number): boolean {
     this.pending = this.pending.filter((pending) => keyOf(pending) !== keyOf(range));
+    this.halves.delete(keyOf(range));
     if (vendorCount - heldCount === this.acceptedOffsetWithin(range)) return true;
-    const midMs = floorToSecond(range.startMs + (range.endMs - range.startMs) / 2);
+    const midMs = this.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
     if (range.endMs - range.startMs <= this.settings.windowMs || midMs <= range.startMs || midMs >= range.endMs) {
       this.reading = { range, page: 1 };
     } else {
-      this.pending.unshift({ startMs: midMs, endMs: range.endMs }, { startMs: range.startMs, endMs: midMs });
+      const halves = [
+        { startMs: midMs, endMs: range.endMs },
+        { startMs: range.startMs, endMs: midMs },
+      ];
+      for (const half of halves) this.halves.add(keyOf(half));
+      this.pending.unshift(...halves);
     }
     return false;
   }
@@ -86,6 +103,24 @@ export class ReconcileQueue {
     const offset = vendorCount - heldCount;
     if (offset === 0) this.accepted.delete(keyOf(range));
     else this.accepted.set(keyOf(range), { range, offset });
+  }
+
+  /**
+   * Where to cut inside `range` near `ms`: an accepted difference counts only for a range that
+   * holds its whole window, so a cut through one moves to the nearer of its ends (kept inside
+   * `range`, or `ms` when neither end is).
+   */
+  private cutAt(ms: number, range: Range): number {
+    for (const { range: accepted } of this.accepted.values()) {
+      if (accepted.startMs >= ms || accepted.endMs <= ms) continue;
+      const ends =
+        ms - accepted.startMs <= accepted.endMs - ms
+          ? [accepted.startMs, accepted.endMs]
+          : [accepted.endMs, accepted.startMs];
+      for (const end of ends) if (end > range.startMs && end < range.endMs) return end;
+      return ms;
+    }
+    return ms;
   }
 
   private acceptedOffsetWithin(range: Range): number {
@@ -104,7 +139,7 @@ export class ReconcileQueue {
     let endMs = floorToSecond(closedUntilMs);
     let lengthMs = Math.max(1000, floorToSecond(windowMs));
     while (endMs > floorMs) {
-      const begin = Math.max(floorMs, endMs - lengthMs);
+      const begin = Math.max(floorMs, this.cutAt(Math.max(floorMs, endMs - lengthMs), { startMs: floorMs, endMs }));
       this.pending.push({ startMs: begin, endMs });
       endMs = begin;
       lengthMs *= 2;

@@ -23,6 +23,12 @@ export interface VendorPollerStatus {
   readonly closedUntil: string | null;
   /** Requests this process sent, retries included. */
   readonly requestsUsed: number;
+  /**
+   * The same requests by what they were for: `fresh` (newest data), `closing` (a window's read
+   * after its lateness bound), `count` (a window closed by its count alone), `reconcileCount`
+   * and `reconcileRead` (closed history), `task` (an operator's reopen or reconcile).
+   */
+  readonly requestsByPurpose: Readonly<Record<RequestPurpose, number>>;
   /** Requests in the persisted log within the current budget window (all processes). */
   readonly requestsInWindow: number;
   readonly requestsPerWindow: number;
@@ -46,10 +52,14 @@ export interface VendorPollerStatus {
   readonly rangesVerified: number;
   /** Closed ranges whose vendor count differed from the ledger's (each is narrowed down and re-read). */
   readonly rangesDiffering: number;
-  /** Rows that appeared after their window closed, applied by reconciliation's re-reads. */
+  /** Rows that appeared after their window closed, applied by reconciliation's re-reads and reopens. */
   readonly rowsRecovered: number;
+  /** Reopen requests queued by `npm run ingest -- --reopen` beside this poller that it has read. */
+  readonly reopensDone: number;
   readonly lastError: string | null;
 }
+
+export type RequestPurpose = "fresh" | "closing" | "count" | "reconcileCount" | "reconcileRead" | "task";
 
 const iso = (ms: number | null | undefined): string | null =>
   ms === null || ms === undefined ? null : new Date(ms).toISOString();
@@ -60,6 +70,14 @@ export class PollerStatus {
   lastSuccessAtMs: number | null = null;
   lastError: string | null = null;
   requestsUsed = 0;
+  readonly requestsByPurpose: Record<RequestPurpose, number> = {
+    fresh: 0,
+    closing: 0,
+    count: 0,
+    reconcileCount: 0,
+    reconcileRead: 0,
+    task: 0,
+  };
   rowsIngested = 0;
   rowsDuplicate = 0;
   rowsQuarantined = 0;
@@ -72,6 +90,7 @@ export class PollerStatus {
   rangesVerified = 0;
   rangesDiffering = 0;
   rowsRecovered = 0;
+  reopensDone = 0;
   private newestCreatedAtMs: number | null = null;
   /** The end of the last fresh pass that read every page; closed windows count through the cursor. */
   private freshReadUpToMs: number | null = null;
@@ -128,6 +147,7 @@ export class PollerStatus {
       lastSuccessAt: iso(this.lastSuccessAtMs),
       closedUntil: iso(this.cursor?.closedUntilMs),
       requestsUsed: this.requestsUsed,
+      requestsByPurpose: { ...this.requestsByPurpose },
       requestsInWindow,
       requestsPerWindow: this.config.requestsPerWindow,
       budgetWindowMs: this.config.budgetWindowMs,
@@ -144,6 +164,7 @@ export class PollerStatus {
       rangesVerified: this.rangesVerified,
       rangesDiffering: this.rangesDiffering,
       rowsRecovered: this.rowsRecovered,
+      reopensDone: this.reopensDone,
       lastError: this.lastError,
     };
   }

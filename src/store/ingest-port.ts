@@ -89,6 +89,21 @@ export interface PageOutcome {
   readonly cursor: VendorCursor | undefined;
 }
 
+/**
+ * An operator's request to read [startMs, endMs) again, queued by `npm run ingest -- --reopen`
+ * when another process (the service) holds the poller lease; the holder reads it and marks it done.
+ */
+export interface ReopenRequest {
+  readonly id: number;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly requestedAtMs: number;
+  /** When the lease holder finished reading the range; null while it is queued. */
+  readonly doneAtMs: number | null;
+  /** Rows the re-read applied that the ledger did not hold; null while queued. */
+  readonly rowsRecovered: number | null;
+}
+
 export type Reservation = { readonly granted: true } | { readonly granted: false; readonly retryAtMs: number };
 
 export interface QuarantineRow extends QuarantineRecord {
@@ -138,4 +153,12 @@ export interface IngestStore {
    * counted). Reconciliation compares it with the vendor's count of the same range.
    */
   countHeldRows(startMs: number, endMs: number, createdAtOf: (raw: string) => number | undefined): Promise<number>;
+  /** Queues a reopen of [startMs, endMs) for the lease holder; answers its id. */
+  queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number>;
+  /** The oldest reopen request not yet done, if any. */
+  nextReopen(): Promise<ReopenRequest | undefined>;
+  /** Marks a reopen request done (again is harmless: the first finish stays). */
+  finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void>;
+  /** One reopen request by id, for the CLI waiting on it. */
+  getReopen(id: number): Promise<ReopenRequest | undefined>;
 }

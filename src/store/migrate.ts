@@ -17,6 +17,7 @@ import * as entryAsOf from "../../migrations/20261123100100_entry_as_of.js";
 import * as entryGroups from "../../migrations/20261123100200_entry_groups.js";
 import * as accountPolicies from "../../migrations/20261123100300_account_policies.js";
 import * as holds from "../../migrations/20261123100400_holds.js";
+import * as ingestHeldIndexAndReopen from "../../migrations/20261123100500_ingest_held_index_and_reopen.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -34,6 +35,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261123100200_entry_groups", entryGroups],
   ["20261123100300_account_policies", accountPolicies],
   ["20261123100400_holds", holds],
+  ["20261123100500_ingest_held_index_and_reopen", ingestHeldIndexAndReopen],
 ]);
 
 const source: Knex.MigrationSource<string> = {

@@ -16,7 +16,7 @@ import type {
   HoldStatus,
   PayoutRow,
 } from "./store.js";
-import type { ClosingPass, VendorCursor } from "./ingest-port.js";
+import type { ClosingPass, ReopenRequest, VendorCursor } from "./ingest-port.js";
 
 export interface AccountRow {
   user_id: string;
@@ -218,5 +218,26 @@ export function toVendorCursor(row: CursorRow): VendorCursor {
     closedUntilMs: Number(row.closed_until_ms),
     pass,
     newestCreatedAtMs: toNumberOrNull(row.newest_created_at_ms),
+  };
+}
+
+/** A `vendor_reopen_requests` row as either driver returns it (bigint or number columns). */
+export interface ReopenRow {
+  id: bigint | number;
+  start_ms: bigint | number;
+  end_ms: bigint | number;
+  requested_at_ms: bigint | number;
+  done_at_ms: bigint | number | null;
+  rows_recovered: bigint | number | null;
+}
+
+export function toReopenRequest(row: ReopenRow): ReopenRequest {
+  return {
+    id: Number(row.id),
+    startMs: Number(row.start_ms),
+    endMs: Number(row.end_ms),
+    requestedAtMs: Number(row.requested_at_ms),
+    doneAtMs: row.done_at_ms === null ? null : Number(row.done_at_ms),
+    rowsRecovered: row.rows_recovered === null ? null : Number(row.rows_recovered),
   };
 }

@@ -1,10 +1,17 @@
 import { expect } from "chai";
-import { readVendorConfig } from "../../src/ingest/config.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
+import { NO_FAULTS, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { startVendorPoller } from "../../src/ingest/poller.js";
 import type { LedgerStore } from "../../src/store/store.js";
 import { STORE_KINDS } from "../support/stores.js";
-import { makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
+import {
+  fastVendorConfig,
+  heldVendorIds,
+  makeTempDir,
+  openStore,
+  silentLogger,
+  startFastVendor,
+  vendorIdsBefore,
+} from "./ingest-helpers.js";
 
 for (const kind of STORE_KINDS)
   describe(`ingest integration: backfill, then follow the present with late arrivals, on ${kind}`, function () {
@@ -17,15 +24,10 @@ for (const kind of STORE_KINDS)
     before(async () => {
       temp = makeTempDir();
       // Rows keep arriving in real time; one in five shows up to 1.5 s after its createdAt.
-      vendor = await startFakeVendor({
-        data: { seed: 21, txPerMinute: 3000, users: 100, startMs, badRowRate: 0.002, lateRate: 0.2, lateMaxMs: 1500 },
-        faults: { ...NO_FAULTS, serverErrorRate: 0.05, shiftRate: 0.05 },
-        requestsPerWindow: 30,
-        rateWindowMs: 1000,
-        pageSizeMax: 1000,
-        host: "127.0.0.1",
-        port: 0,
-      });
+      vendor = await startFastVendor(
+        { seed: 21, txPerMinute: 3000, users: 100, startMs, badRowRate: 0.002, lateRate: 0.2, lateMaxMs: 1500 },
+        { ...NO_FAULTS, serverErrorRate: 0.05, shiftRate: 0.05 },
+      );
       store = await openStore(kind, temp.dir);
     });
 
@@ -36,18 +38,7 @@ for (const kind of STORE_KINDS)
     });
 
     it("stays fresh, and every row older than the closed cursor is in the ledger exactly once", async () => {
-      const config = readVendorConfig({
-        LEDGER_VENDOR_URL: vendor.url,
-        LEDGER_VENDOR_START: new Date(startMs).toISOString(),
-        LEDGER_VENDOR_REQUESTS_PER_MINUTE: "30",
-        LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
-        LEDGER_VENDOR_LATENESS_MS: "2000",
-        LEDGER_VENDOR_WINDOW_MS: "1000",
-        LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
-        LEDGER_VENDOR_BACKOFF_BASE_MS: "20",
-        LEDGER_VENDOR_BACKOFF_MAX_MS: "200",
-      });
-      if (config === undefined) throw new Error("no config");
+      const config = fastVendorConfig(vendor, startMs, { LEDGER_VENDOR_LATENESS_MS: "2000" });
       const poller = startVendorPoller({ store, config, logger: silentLogger });
       const lags: number[] = [];
       try {
@@ -69,27 +60,17 @@ for (const kind of STORE_KINDS)
       const closedUntilMs = Date.parse(status.closedUntil ?? "");
       expect(closedUntilMs).to.be.greaterThan(startMs + 60_000);
 
-      const ingested = await store.withSnapshot((entries) => {
-        const ids = new Set<string>();
-        for (const entry of entries) if (entry.externalId !== null) ids.add(entry.externalId);
-        return ids;
-      });
-      let expectedBeforeCursor = 0;
+      const ingested = new Set(await heldVendorIds(store));
+      const expected = vendorIdsBefore(vendor, closedUntilMs);
+      for (const id of expected) expect(ingested.has(id), `row ${id} missing`).to.equal(true);
       let lateBeforeCursor = 0;
-      const allValid = new Set<string>();
-      for (let index = 0; index < vendor.data.indexAt(Date.now()); index += 1) {
+      for (let index = 0; index < vendor.data.indexAt(closedUntilMs); index += 1) {
         const row = vendor.data.get(index);
-        if (row.fact === null) continue;
-        const id = (JSON.parse(row.json) as { id: string }).id;
-        allValid.add(id);
-        if (row.createdAtMs < closedUntilMs) {
-          expectedBeforeCursor += 1;
-          if (row.visibleAtMs > row.createdAtMs) lateBeforeCursor += 1;
-          expect(ingested.has(id), `row ${index} (${id}) missing`).to.equal(true);
-        }
+        if (row.fact !== null && row.visibleAtMs > row.createdAtMs) lateBeforeCursor += 1;
       }
+      const allValid = vendorIdsBefore(vendor, Date.now());
       expect(lateBeforeCursor).to.be.greaterThan(50);
-      expect(expectedBeforeCursor).to.be.greaterThan(3000);
+      expect(expected.size).to.be.greaterThan(3000);
       for (const id of ingested) expect(allValid.has(id), `unknown id ${id}`).to.equal(true);
       expect(vendor.stats().rateLimited).to.equal(0);
     });

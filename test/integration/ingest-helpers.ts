@@ -1,11 +1,15 @@
 /**
- * Shared pieces of the ingest integration tests: a temp database, the fake vendor's expected
+ * Shared pieces of the ingest integration tests: a temp database, a fake vendor and poller
+ * settings scaled down to seconds, the vendor ids each side holds, the fake vendor's expected
  * totals, and a field-by-field comparison with the ledger's accounts.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { readVendorConfig, type VendorConfig } from "../../src/ingest/config.js";
 import type { IngestLogger } from "../../src/ingest/poller.js";
+import type { FakeDataOptions } from "../../tools/fake-vendor/generator.js";
+import { NO_FAULTS, startFakeVendor, type FakeFaults, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { openStore as openConfiguredStore } from "../../src/store/open.js";
 import type { LedgerStore } from "../../src/store/store.js";
 import { databaseFor, type StoreKind } from "../support/stores.js";
@@ -82,3 +86,59 @@ export async function compareTotals(store: LedgerStore, expected: FakeTotalsBody
 }
 
 export const silentLogger: IngestLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+
+/** Requests a second the scaled-down vendor allows, and the poller's budget. */
+export const FAST_BUDGET_PER_SECOND = 30;
+
+/** A fake vendor on port 0 whose rate limit counts over one second instead of a minute. */
+export function startFastVendor(data: FakeDataOptions, faults: FakeFaults = NO_FAULTS): Promise<FakeVendor> {
+  return startFakeVendor({
+    data,
+    faults,
+    requestsPerWindow: FAST_BUDGET_PER_SECOND,
+    rateWindowMs: 1000,
+    pageSizeMax: 1000,
+    host: "127.0.0.1",
+    port: 0,
+  });
+}
+
+/**
+ * Poller settings scaled from minutes to seconds (budget per second, 1 s windows, fresh reads
+ * every 200 ms, short backoff), from `startMs`; `overrides` are more LEDGER_VENDOR_* variables.
+ */
+export function fastVendorConfig(vendor: FakeVendor, startMs: number, overrides: NodeJS.ProcessEnv = {}): VendorConfig {
+  const config = readVendorConfig({
+    LEDGER_VENDOR_URL: vendor.url,
+    LEDGER_VENDOR_START: new Date(startMs).toISOString(),
+    LEDGER_VENDOR_REQUESTS_PER_MINUTE: String(FAST_BUDGET_PER_SECOND),
+    LEDGER_VENDOR_BUDGET_WINDOW_MS: "1000",
+    LEDGER_VENDOR_WINDOW_MS: "1000",
+    LEDGER_VENDOR_POLL_INTERVAL_MS: "200",
+    LEDGER_VENDOR_BACKOFF_BASE_MS: "20",
+    LEDGER_VENDOR_BACKOFF_MAX_MS: "200",
+    ...overrides,
+  });
+  if (config === undefined) throw new Error("no vendor config");
+  return config;
+}
+
+/** The vendor ids of the ledger's entries (one per entry, so a duplicate would show twice). */
+export function heldVendorIds(store: LedgerStore, beforeMs = Infinity): Promise<string[]> {
+  return store.withSnapshot((entries) => {
+    const ids: string[] = [];
+    for (const entry of entries)
+      if (entry.externalId !== null && entry.occurredAtMs < beforeMs) ids.push(entry.externalId);
+    return ids;
+  });
+}
+
+/** The ids of the vendor's valid rows created before `untilMs`, visible or not. */
+export function vendorIdsBefore(vendor: FakeVendor, untilMs: number): Set<string> {
+  const ids = new Set<string>();
+  for (let index = 0; index < vendor.data.indexAt(untilMs); index += 1) {
+    const row = vendor.data.get(index);
+    if (row.fact !== null) ids.add((JSON.parse(row.json) as { id: string }).id);
+  }
+  return ids;
+}

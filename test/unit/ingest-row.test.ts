@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { checkVendorRow, entryKindOf, parseInstantMs } from "../../src/ingest/vendor-row.js";
 import { parseExactJson } from "../../src/ingest/exact-json.js";
-import { backoffMs, planNext, stepClosingPass, newPass } from "../../src/ingest/plan.js";
+import { backoffMs, freshIntervalMs, newPass, pageSpanMs, planNext, stepClosingPass } from "../../src/ingest/plan.js";
 import { parseRetryAfter, formatVendorDate, pageUrl, parsePage } from "../../src/ingest/vendor-client.js";
 import { readVendorConfig } from "../../src/ingest/config.js";
 
@@ -136,10 +136,51 @@ describe("ingest unit: vendor client, plan and backoff", () => {
     expect(stepClosingPass(cursor, pass, { ...meta, page: 1 }, 10).type).to.equal("next");
   });
 
-  it("plans closing passes after the lateness bound and fresh reads in between", () => {
-    const settings = { latenessMs: 60_000, windowMs: 60_000, backfillWindowMs: 3_600_000, pollIntervalMs: 15_000 };
+  const settings = {
+    latenessMs: 60_000,
+    windowMs: 60_000,
+    backfillWindowMs: 3_600_000,
+    pollIntervalMs: 15_000,
+    pageSize: 1000,
+    requestsPerWindow: 5,
+    budgetWindowMs: 60_000,
+  };
+  const perMinute = (rows: number) => rows / 60_000;
+
+  it("aims a following closing pass at whole pages of rows, measured from the vendor's rate", () => {
+    // 4,000 a minute: one page (950 rows at the fill target) gathers in 14 seconds.
+    expect(pageSpanMs(perMinute(4000), settings)).to.equal(14_000);
+    expect(pageSpanMs(null, settings)).to.equal(60_000);
+    expect(pageSpanMs(0, settings)).to.equal(60_000);
+    expect(pageSpanMs(perMinute(1_000_000), settings)).to.equal(1000);
     const cursor = { closedUntilMs: 0, pass: null, newestCreatedAtMs: null };
-    const fresh = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity };
+    const fresh = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity, rowsPerMs: perMinute(4000) };
+    // 30 s closable: two whole spans (28 s), not the 30 s that would spill 100 rows onto a third request.
+    const plan = planNext(cursor, fresh, 90_000, settings, "follow");
+    expect(plan).to.deep.include({ type: "closing", isNew: true });
+    expect(plan.type === "closing" && plan.pass.endMs).to.equal(28_000);
+    // Less than one span closable: nothing to close yet, and no fresh read is affordable.
+    const idle = planNext({ ...cursor, closedUntilMs: 28_000 }, fresh, 100_000, settings, "follow");
+    expect(idle).to.deep.equal({ type: "idle", untilMs: 102_000 });
+  });
+
+  it("reads fresh only as often as the budget affords beside closing every row once", () => {
+    expect(freshIntervalMs(null, settings)).to.equal(15_000);
+    // Four fresh reads a minute and closing fit in 10 requests a minute, not in 5 (two are kept in reserve).
+    expect(freshIntervalMs(perMinute(1000), { ...settings, requestsPerWindow: 10 })).to.equal(15_000);
+    expect(freshIntervalMs(perMinute(100), settings)).to.equal(30_000);
+    // 1,000 a minute: 1.05 for closing + 2 fresh > 3 affordable; one fresh read a page span (57 s) fits.
+    expect(freshIntervalMs(perMinute(1000), settings)).to.equal(57_000);
+    // 1,050 a minute: a 60 s read would take two pages (2 a minute, too many); one page span (54 s) fits.
+    expect(freshIntervalMs(perMinute(1050), settings)).to.equal(54_000);
+    // 2,500 and 4,000 a minute: no fresh read fits; rows are read once, by closing.
+    expect(freshIntervalMs(perMinute(2500), settings)).to.equal(Infinity);
+    expect(freshIntervalMs(perMinute(4000), settings)).to.equal(Infinity);
+  });
+
+  it("plans closing passes after the lateness bound and fresh reads in between", () => {
+    const cursor = { closedUntilMs: 0, pass: null, newestCreatedAtMs: null };
+    const fresh = { freshFromMs: -Infinity, lastFreshAtMs: -Infinity, rowsPerMs: null };
     expect(planNext(cursor, fresh, 7_200_000, settings, "follow")).to.deep.include({ type: "closing", isNew: true });
     const backfill = planNext(cursor, fresh, 7_200_000, settings, "follow");
     expect(backfill.type === "closing" && backfill.pass.endMs).to.equal(3_600_000);
@@ -148,13 +189,13 @@ describe("ingest unit: vendor client, plan and backoff", () => {
       startMs: 0,
       endMs: 90_000,
     });
-    const idle = planNext(cursor, { freshFromMs: 90_000, lastFreshAtMs: 90_000 }, 95_000, settings, "follow");
+    const idle = planNext(cursor, { ...fresh, freshFromMs: 90_000, lastFreshAtMs: 90_000 }, 95_000, settings, "follow");
     expect(idle).to.deep.equal({ type: "idle", untilMs: 105_000 });
     expect(planNext(cursor, fresh, 90_000, settings, "catch-up")).to.deep.include({ type: "closing" });
     expect(
       planNext(
         { ...cursor, closedUntilMs: 30_000 },
-        { freshFromMs: 90_000, lastFreshAtMs: 0 },
+        { ...fresh, freshFromMs: 90_000, lastFreshAtMs: 0 },
         90_500,
         settings,
         "catch-up",

@@ -16,11 +16,12 @@ import {
   type PageOutcome,
   type QuarantineRecord,
   type QuarantineRow,
+  type ReopenRequest,
   type Reservation,
   type VendorCursor,
 } from "../../ingest-port.js";
 import type { WriteBatchObserver } from "../../store.js";
-import { toVendorCursor, type CursorRow } from "../../rows.js";
+import { toReopenRequest, toVendorCursor, type CursorRow, type ReopenRow } from "../../rows.js";
 import { unavailable } from "./errors.js";
 import { inTransaction } from "./transaction.js";
 import { accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
@@ -164,6 +165,46 @@ export class PostgresIngestStore implements IngestStore {
       throw unavailable(error, "read");
     }
     return entries + quarantined;
+  }
+
+  async queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number> {
+    const rows = await this.query<{ id: bigint }>(
+      "INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms) VALUES ($1, $2, $3) RETURNING id",
+      [startMs, endMs, nowMs],
+      "commit",
+    );
+    return Number(rows[0]?.id);
+  }
+
+  async nextReopen(): Promise<ReopenRequest | undefined> {
+    const rows = await this.query<ReopenRow>(
+      "SELECT * FROM vendor_reopen_requests WHERE done_at_ms IS NULL ORDER BY id LIMIT 1",
+      [],
+      "read",
+    );
+    return rows[0] === undefined ? undefined : toReopenRequest(rows[0]);
+  }
+
+  async finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void> {
+    await this.query(
+      "UPDATE vendor_reopen_requests SET done_at_ms = $1, rows_recovered = $2 WHERE id = $3 AND done_at_ms IS NULL",
+      [nowMs, rowsRecovered, id],
+      "commit",
+    );
+  }
+
+  async getReopen(id: number): Promise<ReopenRequest | undefined> {
+    const rows = await this.query<ReopenRow>("SELECT * FROM vendor_reopen_requests WHERE id = $1", [id], "read");
+    return rows[0] === undefined ? undefined : toReopenRequest(rows[0]);
+  }
+
+  /** One autocommitted statement; a failed write may or may not have committed, as the phase says. */
+  private async query<Row extends object>(sql: string, values: unknown[], phase: "commit" | "read"): Promise<Row[]> {
+    try {
+      return (await this.pool.query<Row>(sql, values)).rows;
+    } catch (error) {
+      throw unavailable(error, phase);
+    }
   }
 
   private async count(sql: string, values: unknown[]): Promise<number> {

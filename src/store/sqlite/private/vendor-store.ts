@@ -18,11 +18,19 @@ import {
   type PageOutcome,
   type QuarantineRecord,
   type QuarantineRow,
+  type ReopenRequest,
   type Reservation,
   type VendorCursor,
 } from "../../ingest-port.js";
 import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
-import { toAccount, toVendorCursor, type AccountRow, type CursorRow } from "../../rows.js";
+import {
+  toAccount,
+  toReopenRequest,
+  toVendorCursor,
+  type AccountRow,
+  type CursorRow,
+  type ReopenRow,
+} from "../../rows.js";
 import type { GroupCommitter } from "./group-commit.js";
 
 /** Appends an entry and its account's new state inside the current write transaction. */
@@ -137,6 +145,30 @@ export class SqliteIngestStore implements IngestStore {
         if (createdAtMs !== undefined && createdAtMs >= startMs && createdAtMs < endMs) held += 1;
       }
       return held;
+    });
+  }
+
+  queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number> {
+    return this.writer.submit(() => Number(this.statements.insertReopen.run(startMs, endMs, nowMs).lastInsertRowid));
+  }
+
+  nextReopen(): Promise<ReopenRequest | undefined> {
+    return this.read(() => {
+      const row = this.statements.selectNextReopen.get() as ReopenRow | undefined;
+      return row === undefined ? undefined : toReopenRequest(row);
+    });
+  }
+
+  finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void> {
+    return this.writer.submit(() => {
+      this.statements.finishReopen.run(nowMs, rowsRecovered, id);
+    });
+  }
+
+  getReopen(id: number): Promise<ReopenRequest | undefined> {
+    return this.read(() => {
+      const row = this.statements.selectReopen.get(id) as ReopenRow | undefined;
+      return row === undefined ? undefined : toReopenRequest(row);
     });
   }
 
@@ -300,6 +332,13 @@ function prepare(db: Connection) {
     countVendorEntries: statement(`
       SELECT COUNT(*) AS count FROM entries
       WHERE external_id IS NOT NULL AND occurred_at_ms >= ? AND occurred_at_ms < ?`),
+    insertReopen: statement(`
+      INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms) VALUES (?, ?, ?)`),
+    selectNextReopen: statement(`
+      SELECT * FROM vendor_reopen_requests WHERE done_at_ms IS NULL ORDER BY id LIMIT 1`),
+    finishReopen: statement(`
+      UPDATE vendor_reopen_requests SET done_at_ms = ?, rows_recovered = ? WHERE id = ? AND done_at_ms IS NULL`),
+    selectReopen: statement(`SELECT * FROM vendor_reopen_requests WHERE id = ?`),
     selectEntryByExternal: statement(`
       SELECT user_id, currency, kind, amount, occurred_at_ms FROM entries WHERE external_id = ?`),
     selectAccount: statement(`
