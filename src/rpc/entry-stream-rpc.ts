@@ -118,7 +118,8 @@ class StallWatch {
   ) {}
 
   start(): void {
-    this.timer = setTimeout(() => this.expire(), this.timeoutMs);
+    // Unreferenced: a call whose transport never asks again must not keep a stopping process up.
+    this.timer = setTimeout(() => this.expire(), this.timeoutMs).unref();
   }
 
   stop(): void {

@@ -1,9 +1,9 @@
 /**
  * StreamEntries and a consumer that stops reading (LEDGER_STREAM_STALL_TIMEOUT_MS): it is cut with
  * RESOURCE_EXHAUSTED, STREAM_CONSUMER_TOO_SLOW and the cursor, after the messages already written,
- * over native gRPC (the default engine and grpc-js) and Connect on HTTP/1.1, and resumes from that
- * cursor with no gap and no duplicate. A consumer that reads slowly but steadily, and an idle
- * stream with nothing to send, are never cut.
+ * over native gRPC (the default engine, grpc-js, connect-node on HTTP/2) and Connect on HTTP/1.1,
+ * and resumes from that cursor with no gap and no duplicate. A consumer that reads slowly but
+ * steadily, and an idle stream with nothing to send, are never cut.
  */
 import { expect } from "chai";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
@@ -142,24 +142,26 @@ for (const store of STORE_KINDS)
     });
   });
 
-describe("StreamEntries stall timeout on the grpc-js engine (LEDGER_GRPC_SERVER=grpc-js)", function () {
-  this.timeout(120_000);
+// The other HTTP/2 engines: grpc-js, and connect-node serving gRPC and Connect on HTTP/2.
+for (const engine of ["grpc-js", "connect"])
+  describe(`StreamEntries stall timeout on the ${engine} engine (LEDGER_GRPC_SERVER=${engine})`, function () {
+    this.timeout(120_000);
 
-  it("cuts a native gRPC consumer that stops reading, with the cursor it resumes from exactly", async () => {
-    const server = await startApp({
-      LEDGER_GRPC_SERVER: "grpc-js",
-      LEDGER_STREAM_POLL_INTERVAL_MS: "50",
-      LEDGER_STREAM_STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS),
+    it("cuts a native gRPC consumer that stops reading, with the cursor it resumes from exactly", async () => {
+      const server = await startApp({
+        LEDGER_GRPC_SERVER: engine,
+        LEDGER_STREAM_POLL_INTERVAL_MS: "50",
+        LEDGER_STREAM_STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS),
+      });
+      const client = new GrpcTestClient(server.address);
+      try {
+        await expectPausedConsumerCut(server, client);
+      } finally {
+        client.close();
+        await server.stop();
+      }
     });
-    const client = new GrpcTestClient(server.address);
-    try {
-      await expectPausedConsumerCut(server, client);
-    } finally {
-      client.close();
-      await server.stop();
-    }
   });
-});
 
 describe("StreamEntries stall timeout over Connect on HTTP/1.1", function () {
   this.timeout(120_000);
