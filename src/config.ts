@@ -115,6 +115,12 @@ export interface Config {
    * Default 200.
    */
   readonly streamPollIntervalMs: number;
+  /**
+   * LEDGER_STREAM_STALL_TIMEOUT_MS: how long a StreamEntries consumer may leave a written message
+   * untaken while entries wait before the call is cut with RESOURCE_EXHAUSTED
+   * (STREAM_CONSUMER_TOO_SLOW) and the cursor to resume from, in milliseconds. Default 30000.
+   */
+  readonly streamStallTimeoutMs: number;
   /** LEDGER_HOLD_*: hold lifetimes, over-capture tolerance and the expiry sweeper's bounds. */
   readonly holds: HoldConfig;
 }
@@ -219,6 +225,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     writeQueueMax: read.integer("LEDGER_WRITE_QUEUE_MAX", 50_000, 1, 10_000_000),
     busyTimeoutMs: read.integer("LEDGER_BUSY_TIMEOUT_MS", 2000, 0, 60_000),
     streamPollIntervalMs: read.integer("LEDGER_STREAM_POLL_INTERVAL_MS", 200, 10, 60_000),
+    streamStallTimeoutMs: read.integer("LEDGER_STREAM_STALL_TIMEOUT_MS", 30_000, 100, 3_600_000),
     shutdownTimeoutMs: read.integer("LEDGER_SHUTDOWN_TIMEOUT_MS", 10_000, 0, 600_000),
     logLevel: read.oneOf("LEDGER_LOG_LEVEL", "info", LOG_LEVELS),
     grpcServer: read.oneOf("LEDGER_GRPC_SERVER", "http2", ["http2", "grpc-js", "connect"]),

@@ -141,6 +141,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
         options.ledgerService?.(ledger) ??
         new LedgerServiceImpl(ledger, {
           shutdownSignal: shutdownController.signal,
+          stallTimeoutMs: config.streamStallTimeoutMs,
           ...(metrics === undefined ? {} : { observer: metrics.streams }),
         }),
     },

@@ -55,6 +55,33 @@ export function parseStreamRequest(raw: RawStreamRequest): Parsed<StreamQuery> {
 export interface EntryStream {
   readonly startId: bigint;
   readonly steps: AsyncGenerator<StreamStep>;
+  /**
+   * Whether entries may be waiting to be sent: some of the page read are not handed out yet, or
+   * the horizon has moved past what was scanned. False while the stream only waits for entries,
+   * so an idle stream is never taken for a stalled one.
+   */
+  waiting(): boolean;
+}
+
+/** How far a stream has read, shared between its steps and `EntryStream.waiting`. */
+interface StreamPosition {
+  scannedId: bigint;
+  unsentInPage: number;
+}
+
+/** Opens the stream of entries after `startId`; see `streamEntries`. */
+export function openEntryStream(
+  store: LedgerStore,
+  query: StreamQuery,
+  startId: bigint,
+  signal: AbortSignal,
+): EntryStream {
+  const position: StreamPosition = { scannedId: startId, unsentInPage: 0 };
+  return {
+    startId,
+    steps: streamEntries(store, query, position, signal),
+    waiting: () => position.unsentInPage > 0 || store.feed.horizonId > position.scannedId,
+  };
 }
 
 /** What the stream hands its transport: an entry, or the failure that ends it. */
@@ -84,16 +111,16 @@ export async function streamStart(store: LedgerStore, query: StreamQuery): Promi
 }
 
 /**
- * The entries after `startId` that match `query`, in id order, until `signal` aborts or
+ * The entries after `position.scannedId` that match `query`, in id order, until `signal` aborts or
  * `query.maxEntries` have been sent. Store failures end it with a `failed` step.
  */
-export async function* streamEntries(
+async function* streamEntries(
   store: LedgerStore,
   query: StreamQuery,
-  startId: bigint,
+  position: StreamPosition,
   signal: AbortSignal,
 ): AsyncGenerator<StreamStep> {
-  let scannedId = startId;
+  let scannedId = position.scannedId;
   let sent = 0n;
   while (!signal.aborted) {
     const horizon = await store.feed.waitPast(scannedId, signal);
@@ -111,15 +138,18 @@ export async function* streamEntries(
       yield { type: "failed", failure: { kind: "unavailable", message: unavailableMessage(error) } };
       return;
     }
+    // A short page reached the horizon: every entry up to it is read (the filter passed over the
+    // rest), so the next wait is for entries beyond it.
+    const last = page.at(-1);
+    scannedId = page.length < STREAM_PAGE_SIZE || last === undefined ? horizon : last.id;
+    position.scannedId = scannedId;
+    position.unsentInPage = page.length;
     for (const entry of page) {
+      position.unsentInPage -= 1;
       yield { type: "entry", entry };
       sent += 1n;
       if (sent === query.maxEntries) return;
     }
-    // A short page reached the horizon: every entry up to it is sent (the filter passed over the
-    // rest), so the next wait is for entries beyond it.
-    const last = page.at(-1);
-    scannedId = page.length < STREAM_PAGE_SIZE || last === undefined ? horizon : last.id;
   }
 }
 

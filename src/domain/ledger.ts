@@ -20,7 +20,7 @@ import { assert } from "../assert.js";
 import { foldTotals, nearerThePresent, unfoldTotals } from "./account.js";
 import { INT64_MAX } from "./money.js";
 import { encodeEntryPageToken } from "./history.js";
-import { streamEntries, streamStart, type EntryStream, type StreamQuery } from "./entry-stream.js";
+import { openEntryStream, streamStart, type EntryStream, type StreamQuery } from "./entry-stream.js";
 import { DEFAULT_POLICY, type AccountPolicyRow } from "../store/store.js";
 import { refusalFailure, type PolicyInput } from "./policy.js";
 import { failure, success, type Outcome, type ReusedKeyField } from "./outcome.js";
@@ -172,7 +172,7 @@ export class Ledger {
   async streamEntries(query: StreamQuery, signal: AbortSignal): Promise<Outcome<EntryStream>> {
     const startId = await streamStart(this.store, query);
     if (typeof startId !== "bigint") return failure(startId);
-    return success({ startId, steps: streamEntries(this.store, query, startId, signal) });
+    return success(openEntryStream(this.store, query, startId, signal));
   }
 
   async getEntry(id: bigint): Promise<Outcome<Entry>> {

@@ -44,6 +44,15 @@ describe("readConfig", () => {
     expect(problemsOf({ LEDGER_HOLD_SWEEP_BATCH_MAX: "0" })).to.contain("LEDGER_HOLD_SWEEP_BATCH_MAX");
   });
 
+  it("has a 30 s stream stall timeout by default and takes 100 ms to 1 hour", () => {
+    expect(readConfig({}).streamStallTimeoutMs).to.equal(30_000);
+    expect(readConfig({ LEDGER_STREAM_STALL_TIMEOUT_MS: "300" }).streamStallTimeoutMs).to.equal(300);
+    expect(readConfig({ LEDGER_STREAM_STALL_TIMEOUT_MS: "3600000" }).streamStallTimeoutMs).to.equal(3_600_000);
+    for (const bad of ["99", "3600001", "1.5", "soon", "-1"]) {
+      expect(problemsOf({ LEDGER_STREAM_STALL_TIMEOUT_MS: bad })).to.contain("LEDGER_STREAM_STALL_TIMEOUT_MS");
+    }
+  });
+
   it("takes LEDGER_HTTP1_UNARY=connect and refuses anything but lean or connect", () => {
     expect(readConfig({ LEDGER_HTTP1_UNARY: "connect" }).http1Unary).to.equal("connect");
     expect(() => readConfig({ LEDGER_HTTP1_UNARY: "fast" })).to.throw(ConfigError, "LEDGER_HTTP1_UNARY");

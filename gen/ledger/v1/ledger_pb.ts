@@ -1864,9 +1864,14 @@ export const LedgerService: GenService<{
    * resume from, so a consumer that reconnects with the last cursor it received gets every entry
    * exactly once, with no gap. An entry is sent only once it is durable and no entry with a lower
    * id can still appear. The server reads the ledger at the consumer's pace (one page at a time,
-   * under transport flow control), so a slow consumer is throttled, never buffered for. The
-   * stream ends after max_entries, at the call's deadline, or on server shutdown (UNAVAILABLE,
-   * reason SHUTTING_DOWN, with the cursor in ErrorInfo metadata).
+   * under transport flow control), so a slow consumer is throttled, never buffered for. A
+   * consumer whose transport takes no message for the server's stall timeout
+   * (LEDGER_STREAM_STALL_TIMEOUT_MS, default 30 s) while entries wait is cut: after the messages
+   * already sent, RESOURCE_EXHAUSTED, reason STREAM_CONSUMER_TOO_SLOW, with the cursor of the last
+   * entry sent in ErrorInfo metadata; resuming from it gives no gap and no duplicate. An idle
+   * stream with nothing to send is never cut. The stream ends after max_entries, at the call's
+   * deadline, or on server shutdown (UNAVAILABLE, reason SHUTTING_DOWN, with the cursor in
+   * ErrorInfo metadata).
    *
    * @generated from rpc ledger.v1.LedgerService.StreamEntries
    */
