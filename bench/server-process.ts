@@ -43,6 +43,7 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     getPayouts: () => ({}),
     listEntries: () => ({}),
     getEntry: () => ({}),
+    applyBatch: () => ({}),
   };
 }
 

@@ -101,7 +101,11 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     onFailStop: (error) => failStop(error),
     ...(metrics === undefined ? {} : { writeObserver: metrics.writes }),
   });
-  const ledger = new Ledger(store, { defaultCurrency: config.defaultCurrency, amountMinorMax: config.amountMinorMax });
+  const ledger = new Ledger(store, {
+    defaultCurrency: config.defaultCurrency,
+    amountMinorMax: config.amountMinorMax,
+    batchItemsMax: config.batchItemsMax,
+  });
   const health = new HealthState(SERVICE_NAMES);
   const gate = new CallGate();
   const shutdownController = new AbortController();

@@ -28,6 +28,7 @@ const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/AdjustBalance", "write"],
   ["ledger.v1.LedgerService/Transfer", "write"],
   ["ledger.v1.LedgerService/SetAccountPolicy", "admin"],
+  ["ledger.v1.LedgerService/ApplyBatch", "write"],
 ]);
 
 const BEARER_PATTERN = /^Bearer +(\S+) *$/i;

@@ -8,7 +8,13 @@ import type { Ledger } from "../domain/ledger.js";
 import type { Outcome } from "../domain/outcome.js";
 import { parseEntryId, parseEntryListing } from "../domain/history.js";
 import { parseBalanceQuery, parsePayoutQuery } from "../domain/queries.js";
-import { parseMutation, type MutationKind, type MutationInput, type Parsed } from "../domain/validate.js";
+import {
+  AMOUNT_MINOR_MAX_DEFAULT,
+  parseMutation,
+  type MutationKind,
+  type MutationInput,
+  type Parsed,
+} from "../domain/validate.js";
 import {
   GetBalanceResponseSchema,
   GetEntryResponseSchema,
@@ -48,6 +54,10 @@ import {
 import { parsePolicy } from "../domain/policy.js";
 import { toConnectError } from "./errors.js";
 import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
+import { BATCH_ITEMS_MAX_DEFAULT } from "../domain/batch.js";
+import { parseBatch } from "../domain/batch-parse.js";
+import type { ApplyBatchRequest, ApplyBatchResponse } from "../../gen/ledger/v1/ledger_pb.js";
+import { toApplyBatchResponse, toRawBatch } from "./batch-convert.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
 
@@ -123,6 +133,17 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
   async getEntry(request: GetEntryRequest): Promise<GetEntryResponse> {
     const entry = unwrap(await this.ledger.getEntry(valid(parseEntryId(request.entryId))));
     return create(GetEntryResponseSchema, { entry: toLedgerEntry(entry) });
+  }
+
+  async applyBatch(request: ApplyBatchRequest): Promise<ApplyBatchResponse> {
+    const { defaultCurrency, amountMinorMax, batchItemsMax } = this.ledger.options;
+    const limits = {
+      defaultCurrency,
+      amountMinorMax: amountMinorMax ?? AMOUNT_MINOR_MAX_DEFAULT,
+      itemsMax: batchItemsMax ?? BATCH_ITEMS_MAX_DEFAULT,
+    };
+    const input = valid(parseBatch(toRawBatch(request), limits));
+    return toApplyBatchResponse(unwrap(await this.ledger.applyBatch(input)));
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChdTZXRBY2NvdW50UG9saWN5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cyKwAQoYU2V0QWNjb3VudFBvbGljeVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSFwoPb3ZlcmRyYWZ0X2xpbWl0GAMgASgDEigKBnN0YXR1cxgEIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImEKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoFYXNfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlIrEDCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmRyYWZ0X2xpbWl0GA8gASgDEigKBnN0YXR1cxgQIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEhoKEnBheW91dF9vdXRzdGFuZGluZxgRIAEoAyJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywIKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEg8KB3VzZXJfaWQYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSIgoEa2luZBgEIAEoDjIULmxlZGdlci52MS5FbnRyeUtpbmQSJgoGc3RhdHVzGAUgASgOMhYubGVkZ2VyLnYxLkVudHJ5U3RhdHVzEg4KBmFtb3VudBgGIAEoAxINCgVkZWx0YRgHIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAggASgDEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIRCgl2ZW5kb3JfaWQYCiABKAkSLwoLb2NjdXJyZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCChJMaXN0RW50cmllc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFa2luZHMYBSADKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiQKBW9yZGVyGAYgASgOMhUubGVkZ2VyLnYxLkVudHJ5T3JkZXISEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiVwoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjCg9HZXRFbnRyeVJlcXVlc3QSEAoIZW50cnlfaWQYASABKAMiOQoQR2V0RW50cnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeSpSCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESFQoRREVDSVNJT05fREVDTElORUQQAiqAAQoNQWNjb3VudFN0YXR1cxIeChpBQ0NPVU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUFDQ09VTlRfU1RBVFVTX0FDVElWRRABEhkKFUFDQ09VTlRfU1RBVFVTX0ZST1pFThACEhkKFUFDQ09VTlRfU1RBVFVTX0NMT1NFRBADKuYBCglFbnRyeUtpbmQSGgoWRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEhMKD0VOVFJZX0tJTkRfTE9BRBABEhgKFEVOVFJZX0tJTkRfQVVUSE9SSVpFEAISFQoRRU5UUllfS0lORF9BREpVU1QQAxIcChhFTlRSWV9LSU5EX1ZFTkRPUl9FQVJORUQQBBIbChdFTlRSWV9LSU5EX1ZFTkRPUl9TUEVOVBAFEhwKGEVOVFJZX0tJTkRfVkVORE9SX1BBWU9VVBAGEh4KGkVOVFJZX0tJTkRfVkVORE9SX1BBSURfT1VUEAcqYAoLRW50cnlTdGF0dXMSHAoYRU5UUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoURU5UUllfU1RBVFVTX0FQUExJRUQQARIZChVFTlRSWV9TVEFUVVNfREVDTElORUQQAiplCgpFbnRyeU9yZGVyEhsKF0VOVFJZX09SREVSX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHAoYRU5UUllfT1JERVJfT0xERVNUX0ZJUlNUEAIyuggKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3VzZXJzL3twYXllcl91c2VyX2lkfTp0cmFuc2ZlchKPAQoQU2V0QWNjb3VudFBvbGljeRIiLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVxdWVzdBojLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVzcG9uc2UiMpACAoLT5JMCKToBKiIkL3YxL3VzZXJzL3t1c2VyX2lkfTpzZXRBY2NvdW50UG9saWN5EnIKCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIieQAgGC0+STAh4SHC92MS91c2Vycy97dXNlcl9pZH0vYmFsYW5jZXMSgAEKCkdldFBheW91dHMSHC5sZWRnZXIudjEuR2V0UGF5b3V0c1JlcXVlc3QaHS5sZWRnZXIudjEuR2V0UGF5b3V0c1Jlc3BvbnNlIjWQAgGC0+STAixaHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXlvdXRzEgsvdjEvcGF5b3V0cxJ0CgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSImkAIBgtPkkwIdEhsvdjEvdXNlcnMve3VzZXJfaWR9L2VudHJpZXMSYwoIR2V0RW50cnkSGi5sZWRnZXIudjEuR2V0RW50cnlSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldEVudHJ5UmVzcG9uc2UiHoLT5JMCGBIWL3YxL2VudHJpZXMve2VudHJ5X2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJeChBBdXRob3JpemVSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSDgoGYW1vdW50GAIgASgDEhAKCGN1cnJlbmN5GAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSLYAQoRQXV0aG9yaXplUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSJQoIZGVjaXNpb24YAiABKA4yEy5sZWRnZXIudjEuRGVjaXNpb24SDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIOCgZhbW91bnQYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJiChRBZGp1c3RCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkizQEKFUFkanVzdEJhbGFuY2VSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEg4KBmFtb3VudBgEIAEoAxIWCg5iYWxhbmNlX2JlZm9yZRgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInoKD1RyYW5zZmVyUmVxdWVzdBIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgFIAEoCSKjAgoQVHJhbnNmZXJSZXNwb25zZRITCgt0cmFuc2Zlcl9pZBgBIAEoAxIWCg5wYXllcl9lbnRyeV9pZBgCIAEoAxIWCg5wYXllZV9lbnRyeV9pZBgDIAEoAxIVCg1wYXllcl91c2VyX2lkGAQgASgJEhUKDXBheWVlX3VzZXJfaWQYBSABKAkSEAoIY3VycmVuY3kYBiABKAkSDgoGYW1vdW50GAcgASgDEhsKE3BheWVyX2JhbGFuY2VfYWZ0ZXIYCCABKAMSGwoTcGF5ZWVfYmFsYW5jZV9hZnRlchgJIAEoAxIQCghyZXBsYXllZBgKIAEoCBIuCgpjcmVhdGVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ/ChdTZXRBY2NvdW50UG9saWN5UmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cyKwAQoYU2V0QWNjb3VudFBvbGljeVJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSFwoPb3ZlcmRyYWZ0X2xpbWl0GAMgASgDEigKBnN0YXR1cxgEIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEi4KCnVwZGF0ZWRfYXQYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wImEKEUdldEJhbGFuY2VSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSKQoFYXNfb2YYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKEkdldEJhbGFuY2VSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEisKCGJhbGFuY2VzGAIgAygLMhkubGVkZ2VyLnYxLkFjY291bnRCYWxhbmNlIrEDCg5BY2NvdW50QmFsYW5jZRIQCghjdXJyZW5jeRgBIAEoCRIPCgdiYWxhbmNlGAIgASgDEg4KBmVhcm5lZBgDIAEoAxINCgVzcGVudBgEIAEoAxIOCgZwYXlvdXQYBSABKAMSEAoIcGFpZF9vdXQYBiABKAMSGAoQcGF5b3V0X3JlcXVlc3RlZBgHIAEoAxIOCgZsb2FkZWQYCCABKAMSEgoKYXV0aG9yaXplZBgJIAEoAxIWCg5kZWNsaW5lZF9jb3VudBgKIAEoAxITCgtlbnRyeV9jb3VudBgLIAEoAxIRCglvdmVyZHJhd24YDCABKAgSLgoKY3JlYXRlZF9hdBgNIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKdXBkYXRlZF9hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmRyYWZ0X2xpbWl0GA8gASgDEigKBnN0YXR1cxgQIAEoDjIYLmxlZGdlci52MS5BY2NvdW50U3RhdHVzEhoKEnBheW91dF9vdXRzdGFuZGluZxgRIAEoAyJdChFHZXRQYXlvdXRzUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCXBhZ2Vfc2l6ZRgCIAEoBRISCgpwYWdlX3Rva2VuGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJIlEKEkdldFBheW91dHNSZXNwb25zZRIiCgdwYXlvdXRzGAEgAygLMhEubGVkZ2VyLnYxLlBheW91dBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkikAEKBlBheW91dBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEg4KBmFtb3VudBgDIAEoAxIRCglyZXF1ZXN0ZWQYBCABKAMSEAoIcGFpZF9vdXQYBSABKAMSLgoKdXBkYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiywIKC0xlZGdlckVudHJ5EgoKAmlkGAEgASgDEg8KB3VzZXJfaWQYAiABKAkSEAoIY3VycmVuY3kYAyABKAkSIgoEa2luZBgEIAEoDjIULmxlZGdlci52MS5FbnRyeUtpbmQSJgoGc3RhdHVzGAUgASgOMhYubGVkZ2VyLnYxLkVudHJ5U3RhdHVzEg4KBmFtb3VudBgGIAEoAxINCgVkZWx0YRgHIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAggASgDEhcKD2lkZW1wb3RlbmN5X2tleRgJIAEoCRIRCgl2ZW5kb3JfaWQYCiABKAkSLwoLb2NjdXJyZWRfYXQYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIocCChJMaXN0RW50cmllc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIuCgpzdGFydF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFa2luZHMYBSADKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiQKBW9yZGVyGAYgASgOMhUubGVkZ2VyLnYxLkVudHJ5T3JkZXISEQoJcGFnZV9zaXplGAcgASgFEhIKCnBhZ2VfdG9rZW4YCCABKAkiVwoTTGlzdEVudHJpZXNSZXNwb25zZRInCgdlbnRyaWVzGAEgAygLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIjCg9HZXRFbnRyeVJlcXVlc3QSEAoIZW50cnlfaWQYASABKAMiOQoQR2V0RW50cnlSZXNwb25zZRIlCgVlbnRyeRgBIAEoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeSJRChFBcHBseUJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmxlZGdlci52MS5CYXRjaEl0ZW0SFwoPaWRlbXBvdGVuY3lfa2V5GAIgASgJIsEBCglCYXRjaEl0ZW0SJAoEbG9hZBgBIAEoCzIULmxlZGdlci52MS5CYXRjaExvYWRIABIuCglhdXRob3JpemUYAiABKAsyGS5sZWRnZXIudjEuQmF0Y2hBdXRob3JpemVIABIoCgZhZGp1c3QYAyABKAsyFi5sZWRnZXIudjEuQmF0Y2hBZGp1c3RIABIsCgh0cmFuc2ZlchgEIAEoCzIYLmxlZGdlci52MS5CYXRjaFRyYW5zZmVySABCBgoEa2luZCI+CglCYXRjaExvYWQSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkiQwoOQmF0Y2hBdXRob3JpemUSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkiQAoLQmF0Y2hBZGp1c3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkiXwoNQmF0Y2hUcmFuc2ZlchIVCg1wYXllcl91c2VyX2lkGAEgASgJEhUKDXBheWVlX3VzZXJfaWQYAiABKAkSDgoGYW1vdW50GAMgASgDEhAKCGN1cnJlbmN5GAQgASgJIpABChJBcHBseUJhdGNoUmVzcG9uc2USEAoIYmF0Y2hfaWQYASABKAMSJgoHZW50cmllcxgCIAMoCzIVLmxlZGdlci52MS5CYXRjaEVudHJ5EhAKCHJlcGxheWVkGAMgASgIEi4KCmNyZWF0ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkcKCkJhdGNoRW50cnkSEgoKaXRlbV9pbmRleBgBIAEoBRIlCgVlbnRyeRgCIAEoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeSpSCghEZWNpc2lvbhIYChRERUNJU0lPTl9VTlNQRUNJRklFRBAAEhUKEURFQ0lTSU9OX0FQUFJPVkVEEAESFQoRREVDSVNJT05fREVDTElORUQQAiqAAQoNQWNjb3VudFN0YXR1cxIeChpBQ0NPVU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUFDQ09VTlRfU1RBVFVTX0FDVElWRRABEhkKFUFDQ09VTlRfU1RBVFVTX0ZST1pFThACEhkKFUFDQ09VTlRfU1RBVFVTX0NMT1NFRBADKuYBCglFbnRyeUtpbmQSGgoWRU5UUllfS0lORF9VTlNQRUNJRklFRBAAEhMKD0VOVFJZX0tJTkRfTE9BRBABEhgKFEVOVFJZX0tJTkRfQVVUSE9SSVpFEAISFQoRRU5UUllfS0lORF9BREpVU1QQAxIcChhFTlRSWV9LSU5EX1ZFTkRPUl9FQVJORUQQBBIbChdFTlRSWV9LSU5EX1ZFTkRPUl9TUEVOVBAFEhwKGEVOVFJZX0tJTkRfVkVORE9SX1BBWU9VVBAGEh4KGkVOVFJZX0tJTkRfVkVORE9SX1BBSURfT1VUEAcqYAoLRW50cnlTdGF0dXMSHAoYRU5UUllfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoURU5UUllfU1RBVFVTX0FQUExJRUQQARIZChVFTlRSWV9TVEFUVVNfREVDTElORUQQAiplCgpFbnRyeU9yZGVyEhsKF0VOVFJZX09SREVSX1VOU1BFQ0lGSUVEEAASHAoYRU5UUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHAoYRU5UUllfT1JERVJfT0xERVNUX0ZJUlNUEAIynQkKDUxlZGdlclNlcnZpY2USXAoETG9hZBIWLmxlZGdlci52MS5Mb2FkUmVxdWVzdBoXLmxlZGdlci52MS5Mb2FkUmVzcG9uc2UiI4LT5JMCHToBKiIYL3YxL3VzZXJzL3t1c2VyX2lkfTpsb2FkEnAKCUF1dGhvcml6ZRIbLmxlZGdlci52MS5BdXRob3JpemVSZXF1ZXN0GhwubGVkZ2VyLnYxLkF1dGhvcml6ZVJlc3BvbnNlIiiC0+STAiI6ASoiHS92MS91c2Vycy97dXNlcl9pZH06YXV0aG9yaXplEoABCg1BZGp1c3RCYWxhbmNlEh8ubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXF1ZXN0GiAubGVkZ2VyLnYxLkFkanVzdEJhbGFuY2VSZXNwb25zZSIsgtPkkwImOgEqIiEvdjEvdXNlcnMve3VzZXJfaWR9OmFkanVzdEJhbGFuY2UScgoIVHJhbnNmZXISGi5sZWRnZXIudjEuVHJhbnNmZXJSZXF1ZXN0GhsubGVkZ2VyLnYxLlRyYW5zZmVyUmVzcG9uc2UiLYLT5JMCJzoBKiIiL3YxL3VzZXJzL3twYXllcl91c2VyX2lkfTp0cmFuc2ZlchKPAQoQU2V0QWNjb3VudFBvbGljeRIiLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVxdWVzdBojLmxlZGdlci52MS5TZXRBY2NvdW50UG9saWN5UmVzcG9uc2UiMpACAoLT5JMCKToBKiIkL3YxL3VzZXJzL3t1c2VyX2lkfTpzZXRBY2NvdW50UG9saWN5EnIKCkdldEJhbGFuY2USHC5sZWRnZXIudjEuR2V0QmFsYW5jZVJlcXVlc3QaHS5sZWRnZXIudjEuR2V0QmFsYW5jZVJlc3BvbnNlIieQAgGC0+STAh4SHC92MS91c2Vycy97dXNlcl9pZH0vYmFsYW5jZXMSgAEKCkdldFBheW91dHMSHC5sZWRnZXIudjEuR2V0UGF5b3V0c1JlcXVlc3QaHS5sZWRnZXIudjEuR2V0UGF5b3V0c1Jlc3BvbnNlIjWQAgGC0+STAixaHRIbL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXlvdXRzEgsvdjEvcGF5b3V0cxJ0CgtMaXN0RW50cmllcxIdLmxlZGdlci52MS5MaXN0RW50cmllc1JlcXVlc3QaHi5sZWRnZXIudjEuTGlzdEVudHJpZXNSZXNwb25zZSImkAIBgtPkkwIdEhsvdjEvdXNlcnMve3VzZXJfaWR9L2VudHJpZXMSYwoIR2V0RW50cnkSGi5sZWRnZXIudjEuR2V0RW50cnlSZXF1ZXN0GhsubGVkZ2VyLnYxLkdldEVudHJ5UmVzcG9uc2UiHoLT5JMCGBIWL3YxL2VudHJpZXMve2VudHJ5X2lkfRJhCgpBcHBseUJhdGNoEhwubGVkZ2VyLnYxLkFwcGx5QmF0Y2hSZXF1ZXN0Gh0ubGVkZ2VyLnYxLkFwcGx5QmF0Y2hSZXNwb25zZSIWgtPkkwIQOgEqIgsvdjEvYmF0Y2hlc2IGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -997,6 +997,273 @@ export const GetEntryResponseSchema: GenMessage<GetEntryResponse> = /*@__PURE__*
   messageDesc(file_ledger_v1_ledger, 20);
 
 /**
+ * @generated from message ledger.v1.ApplyBatchRequest
+ */
+export type ApplyBatchRequest = Message<"ledger.v1.ApplyBatchRequest"> & {
+  /**
+   * Applied in this order; 1 to LEDGER_BATCH_ITEMS_MAX items.
+   *
+   * @generated from field: repeated ledger.v1.BatchItem items = 1;
+   */
+  items: BatchItem[];
+
+  /**
+   * Optional, scoped to the first item's user (a transfer's payer). A replay must repeat the
+   * items exactly (same accounts, kinds and amounts, in order).
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.ApplyBatchRequest.
+ * Use `create(ApplyBatchRequestSchema)` to create a new message.
+ */
+export const ApplyBatchRequestSchema: GenMessage<ApplyBatchRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 21);
+
+/**
+ * BatchItem is one mutation of a batch; exactly one kind is set.
+ *
+ * @generated from message ledger.v1.BatchItem
+ */
+export type BatchItem = Message<"ledger.v1.BatchItem"> & {
+  /**
+   * @generated from oneof ledger.v1.BatchItem.kind
+   */
+  kind: {
+    /**
+     * @generated from field: ledger.v1.BatchLoad load = 1;
+     */
+    value: BatchLoad;
+    case: "load";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchAuthorize authorize = 2;
+     */
+    value: BatchAuthorize;
+    case: "authorize";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchAdjust adjust = 3;
+     */
+    value: BatchAdjust;
+    case: "adjust";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchTransfer transfer = 4;
+     */
+    value: BatchTransfer;
+    case: "transfer";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ledger.v1.BatchItem.
+ * Use `create(BatchItemSchema)` to create a new message.
+ */
+export const BatchItemSchema: GenMessage<BatchItem> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 22);
+
+/**
+ * BatchLoad credits an account, as Load does.
+ *
+ * @generated from message ledger.v1.BatchLoad
+ */
+export type BatchLoad = Message<"ledger.v1.BatchLoad"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * Empty means the server's default currency.
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchLoad.
+ * Use `create(BatchLoadSchema)` to create a new message.
+ */
+export const BatchLoadSchema: GenMessage<BatchLoad> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 23);
+
+/**
+ * BatchAuthorize debits an account immediately, as Authorize does; a decline fails the batch.
+ *
+ * @generated from message ledger.v1.BatchAuthorize
+ */
+export type BatchAuthorize = Message<"ledger.v1.BatchAuthorize"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchAuthorize.
+ * Use `create(BatchAuthorizeSchema)` to create a new message.
+ */
+export const BatchAuthorizeSchema: GenMessage<BatchAuthorize> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 24);
+
+/**
+ * BatchAdjust adds or subtracts, as AdjustBalance does.
+ *
+ * @generated from message ledger.v1.BatchAdjust
+ */
+export type BatchAdjust = Message<"ledger.v1.BatchAdjust"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Signed minor units; never zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchAdjust.
+ * Use `create(BatchAdjustSchema)` to create a new message.
+ */
+export const BatchAdjustSchema: GenMessage<BatchAdjust> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 25);
+
+/**
+ * BatchTransfer moves an amount between two users, as Transfer does.
+ *
+ * @generated from message ledger.v1.BatchTransfer
+ */
+export type BatchTransfer = Message<"ledger.v1.BatchTransfer"> & {
+  /**
+   * @generated from field: string payer_user_id = 1;
+   */
+  payerUserId: string;
+
+  /**
+   * Must differ from payer_user_id.
+   *
+   * @generated from field: string payee_user_id = 2;
+   */
+  payeeUserId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchTransfer.
+ * Use `create(BatchTransferSchema)` to create a new message.
+ */
+export const BatchTransferSchema: GenMessage<BatchTransfer> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 26);
+
+/**
+ * @generated from message ledger.v1.ApplyBatchResponse
+ */
+export type ApplyBatchResponse = Message<"ledger.v1.ApplyBatchResponse"> & {
+  /**
+   * The id of the batch's first entry, stored as the group id on every entry of the batch.
+   *
+   * @generated from field: int64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * Every entry recorded, in item order (a transfer records two: the payer's, then the payee's).
+   *
+   * @generated from field: repeated ledger.v1.BatchEntry entries = 2;
+   */
+  entries: BatchEntry[];
+
+  /**
+   * True when this is the stored answer to an earlier call with the same key.
+   *
+   * @generated from field: bool replayed = 3;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.ApplyBatchResponse.
+ * Use `create(ApplyBatchResponseSchema)` to create a new message.
+ */
+export const ApplyBatchResponseSchema: GenMessage<ApplyBatchResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 27);
+
+/**
+ * BatchEntry is one entry a batch recorded, with its balance after, and the item it belongs to.
+ *
+ * @generated from message ledger.v1.BatchEntry
+ */
+export type BatchEntry = Message<"ledger.v1.BatchEntry"> & {
+  /**
+   * The index of the item in the request, from 0.
+   *
+   * @generated from field: int32 item_index = 1;
+   */
+  itemIndex: number;
+
+  /**
+   * @generated from field: ledger.v1.LedgerEntry entry = 2;
+   */
+  entry?: LedgerEntry | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.BatchEntry.
+ * Use `create(BatchEntrySchema)` to create a new message.
+ */
+export const BatchEntrySchema: GenMessage<BatchEntry> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 28);
+
+/**
  * Decision is the outcome of an authorization.
  *
  * @generated from enum ledger.v1.Decision
@@ -1300,6 +1567,23 @@ export const LedgerService: GenService<{
     methodKind: "unary";
     input: typeof GetEntryRequestSchema;
     output: typeof GetEntryResponseSchema;
+  },
+  /**
+   * ApplyBatch applies up to LEDGER_BATCH_ITEMS_MAX (1000 by default) mutations in order, all or
+   * nothing, in one transaction: loads, immediate authorizations, adjustments and transfers, over
+   * any accounts. Each item sees the effect of the items before it. The first item that is
+   * refused fails the whole batch and nothing is recorded: the error is the item's own refusal
+   * (FAILED_PRECONDITION with INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, ...; OUT_OF_RANGE with
+   * BALANCE_OVERFLOW) with item_index in its ErrorInfo metadata. An authorization the balance does
+   * not cover fails the batch too (no decline is recorded). Every entry carries the batch_id as
+   * its group id. The idempotency_key is scoped to the first item's user (a transfer's payer).
+   *
+   * @generated from rpc ledger.v1.LedgerService.ApplyBatch
+   */
+  applyBatch: {
+    methodKind: "unary";
+    input: typeof ApplyBatchRequestSchema;
+    output: typeof ApplyBatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);

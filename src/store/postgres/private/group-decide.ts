@@ -40,7 +40,7 @@ export function decideGroup(
   const policies = mutation.accounts.map((account) => policyOf(policyMap, account));
   const verdict = mutation.decide(before, nowMs, policies);
   if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before, policies };
-  assertGroupLegs(mutation, verdict.legs);
+  assertGroupLegs(mutation, verdict.legs, before);
   const legs: PendingEntry[] = [];
   let first: PendingEntry | undefined;
   verdict.legs.forEach((leg, index) => {

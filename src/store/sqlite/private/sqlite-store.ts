@@ -284,7 +284,7 @@ export class SqliteStore implements LedgerStore {
     const policies = mutation.accounts.map((account) => this.readPolicy(account));
     const verdict = mutation.decide(before, nowMs, policies);
     if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
-    assertGroupLegs(mutation, verdict.legs);
+    assertGroupLegs(mutation, verdict.legs, before);
     // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
     const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
     const groupId = (sequence?.seq ?? 0n) + 1n;
