@@ -114,5 +114,5 @@ const ITEM_ROWS: { readonly [Kind in BatchItemKind]: ItemRow<Extract<BatchItem, 
 
 /** The table's row for `item`, typed for it. */
 export function itemRow(item: BatchItem): ItemRow<BatchItem> {
-  return ITEM_ROWS[item.kind] as ItemRow<BatchItem>;
+  return ITEM_ROWS[item.kind];
 }

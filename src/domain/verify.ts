@@ -1,8 +1,7 @@
 /**
  * The audit behind `npm run verify`: every account's cached position must equal the fold of its
  * entries, and every entry must be consistent with the ones before it. The legs of a group (a
- * transfer) must start at the group's id, share one currency and move no
- * money in total.
+ * transfer or a batch) must start at the group's id and have been recorded together.
  */
 import type { Account, AccountState, Entry } from "../store/store.js";
 import { applyEntry, balanceDelta, diffAccounts } from "./account.js";
@@ -53,7 +52,6 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
     }
     folded.set(key, next);
   }
-  groups.close();
   let accountsChecked = 0;
   for (const account of accounts) {
     accountsChecked += 1;
@@ -81,43 +79,36 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
 }
 
 /**
- * Checks groups as the entries stream by, in id order. A group's legs are appended in one
- * transaction, but their ids need not be consecutive: PostgreSQL hands sequence values to
- * concurrent transactions interleaved. So a group stays open until its legs sum to zero, and
- * only groups still open at the end are findings; memory holds the groups in progress plus the
- * ids of groups seen, as before.
+ * Checks groups as the entries stream by, in id order. A group (a transfer, a batch) is appended
+ * in one transaction, so its first leg has the group's id and every leg carries the time that
+ * transaction read. Legs need not be consecutive (PostgreSQL hands sequence values to concurrent
+ * transactions interleaved), and since a batch may load, debit and mix currencies, a group's legs
+ * need not sum to zero: what the ledger can check of a group is that it is one unit.
  */
 class GroupChecker {
-  private readonly open = new Map<bigint, { readonly first: Entry; sum: bigint; legs: number }>();
-  private readonly seen = new Set<bigint>();
+  /** The recording time of every group seen, by group id. */
+  private readonly recordedAtMs = new Map<bigint, number>();
 
   constructor(private readonly report: (userId: string, currency: string, problem: string) => void) {}
 
   check(entry: Entry): void {
     const { groupId } = entry;
     if (groupId === undefined) return;
-    const group = this.open.get(groupId);
-    if (group === undefined) {
+    const atMs = this.recordedAtMs.get(groupId);
+    if (atMs === undefined) {
       // The group's id is its first leg's: a group first met at another leg lost that one.
-      if (!this.seen.has(groupId) && groupId !== entry.id) {
+      if (groupId !== entry.id) {
         this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} has no leg ${groupId}`);
       }
-      this.seen.add(groupId);
-      this.open.set(groupId, { first: entry, sum: entry.delta, legs: 1 });
+      this.recordedAtMs.set(groupId, entry.createdAtMs);
       return;
     }
-    if (entry.currency !== group.first.currency) {
-      this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} mixes currencies`);
+    if (entry.createdAtMs !== atMs) {
+      this.report(
+        entry.userId,
+        entry.currency,
+        `entry ${entry.id}: recorded at ${entry.createdAtMs}, apart from its group ${groupId} (${atMs})`,
+      );
     }
-    group.sum += entry.delta;
-    group.legs += 1;
-    if (group.sum === 0n) this.open.delete(groupId);
-  }
-
-  close(): void {
-    for (const [groupId, group] of this.open) {
-      this.report(group.first.userId, group.first.currency, `group ${groupId}: its legs sum to ${group.sum}`);
-    }
-    this.open.clear();
   }
 }
