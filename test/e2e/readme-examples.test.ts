@@ -40,6 +40,7 @@ for (const store of STORE_KINDS)
         "GetPayouts",
         "ListEntries",
         "GetEntry",
+        "ApplyBatch",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
@@ -85,6 +86,7 @@ for (const store of STORE_KINDS)
         "/v1/payouts",
         "/payouts",
         "/openapi.json",
+        "/v1/batches",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(route)),

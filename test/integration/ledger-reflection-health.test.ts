@@ -91,6 +91,7 @@ for (const store of STORE_KINDS)
             "GetPayouts",
             "ListEntries",
             "GetEntry",
+            "ApplyBatch",
           ]);
         });
 
