@@ -6,9 +6,11 @@
  * first refusal fails the whole batch and records nothing, not even an authorization's decline.
  *
  * The idempotency key is scoped to the first item's user (a transfer's payer), whose leg comes
- * first and carries it. A replay must record the same legs in the same order: each leg's
- * account, kind and amount are compared, which is the canonical form of the items.
+ * first and carries it. The store keeps a digest of the items' canonical form with the batch's
+ * group: a replay must send the same items in the same order, and a key that the user gave
+ * another method (a Transfer, a Load) is told apart even when its entries look alike.
  */
+import { createHash } from "node:crypto";
 import { assert } from "../assert.js";
 import { DEFAULT_POLICY } from "../store/store.js";
 import type { AccountKey, AccountPolicy, AccountState, Entry, GroupLeg, GroupResult } from "../store/store.js";
@@ -106,6 +108,20 @@ export function decideBatch(items: readonly BatchItem[]) {
   };
 }
 
+/**
+ * The SHA-256 of the items' canonical form: each item's kind and fields in a fixed order, with
+ * the currency resolved and amounts as decimal strings, so equal requests have equal digests
+ * whatever their JSON spelling.
+ */
+export function batchDigest(items: readonly BatchItem[]): string {
+  const canonical = items.map((item) =>
+    item.kind === "transfer"
+      ? [item.kind, item.payerUserId, item.payeeUserId, item.currency, String(item.amount)]
+      : [item.kind, item.userId, item.currency, String(item.amount)],
+  );
+  return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
+}
+
 /** For each leg the batch records, the index of the item it belongs to. */
 function legItems(items: readonly BatchItem[]): { readonly itemIndex: number; readonly shape: LegShape }[] {
   return items.flatMap((item, itemIndex) =>
@@ -120,16 +136,20 @@ export function batchOutcome(input: BatchInput, result: GroupResult<RejectReason
   switch (result.type) {
     case "applied":
     case "existing": {
-      const expected = legItems(input.items);
       const replayed = result.type === "existing";
-      const same =
-        result.groupId !== null &&
-        result.entries.length === expected.length &&
-        expected.every(({ shape }, index) => sameLeg(shape, result.entries[index]));
-      if (!same || result.groupId === null) {
-        const field = result.groupId === null ? "method" : "items";
-        return failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field });
+      if (replayed && (result.batchDigest === undefined || result.groupId === null)) {
+        return failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field: "method" });
       }
+      if (replayed && result.batchDigest !== batchDigest(input.items)) {
+        return failure({ kind: "idempotency_key_reused", idempotencyKey: input.idempotencyKey ?? "", field: "items" });
+      }
+      const expected = legItems(input.items);
+      assert(
+        result.groupId !== null &&
+          result.entries.length === expected.length &&
+          expected.every(({ shape }, index) => sameLeg(shape, result.entries[index])),
+        "a batch's entries are the legs its items record",
+      );
       const entries = result.entries.map((entry, index) => ({ itemIndex: expected[index]?.itemIndex ?? 0, entry }));
       return success({ batchId: result.groupId, entries, replayed });
     }

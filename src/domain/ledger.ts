@@ -32,7 +32,15 @@ import {
   type TransferReceipt,
 } from "./transfer.js";
 import type { MutationInput } from "./validate.js";
-import { batchAccounts, batchOutcome, batchOwner, decideBatch, type BatchInput, type BatchReceipt } from "./batch.js";
+import {
+  batchAccounts,
+  batchDigest,
+  batchOutcome,
+  batchOwner,
+  decideBatch,
+  type BatchInput,
+  type BatchReceipt,
+} from "./batch.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
 export interface Receipt {
@@ -106,6 +114,7 @@ export class Ledger {
         idempotency:
           input.idempotencyKey === null ? null : { userId: batchOwner(input.items), key: input.idempotencyKey },
         decide: decideBatch(input.items),
+        batchDigest: batchDigest(input.items),
       }),
     );
     return attempted.ok ? batchOutcome(input, attempted.value) : attempted;

@@ -93,7 +93,7 @@ export function transferOutcome(input: TransferInput, result: GroupResult<Reject
       const replayed = result.type === "existing";
       // A batch's group under the same key may begin with the same two legs: it is not this transfer.
       const field = replayed
-        ? result.entries.length === 2
+        ? result.batchDigest === undefined
           ? differingField(input, result.groupId, payerEntry, payeeEntry)
           : "method"
         : undefined;

@@ -16,6 +16,7 @@ import * as entryHistory from "../../migrations/20261123100000_entry_history.js"
 import * as entryAsOf from "../../migrations/20261123100100_entry_as_of.js";
 import * as entryGroups from "../../migrations/20261123100200_entry_groups.js";
 import * as accountPolicies from "../../migrations/20261123100300_account_policies.js";
+import * as entryBatches from "../../migrations/20261123100700_entry_batches.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -32,6 +33,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261123100100_entry_as_of", entryAsOf],
   ["20261123100200_entry_groups", entryGroups],
   ["20261123100300_account_policies", accountPolicies],
+  ["20261123100700_entry_batches", entryBatches],
 ]);
 
 const source: Knex.MigrationSource<string> = {

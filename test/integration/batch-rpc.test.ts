@@ -9,6 +9,7 @@ import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { httpCall } from "../support/http-call.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { STORE_KINDS } from "../support/stores.js";
+import { verifyLedger } from "../../src/domain/verify.js";
 
 const { load, applyBatch, getBalance, setAccountPolicy, listEntries } = LedgerService.method;
 
@@ -74,6 +75,9 @@ for (const store of STORE_KINDS)
       expect(response.batchId).to.equal(response.entries[0]?.entry?.id);
       expect(response.entries[0]?.entry?.idempotencyKey).to.equal("b-1");
       expect([await balanceOf("alice"), await balanceOf("bob")]).to.deep.equal([5n, 0n]);
+      // What `npm run verify` runs: the batch's group (credits and debits, not a zero sum) passes.
+      const report = await server.app.store.withSnapshot(verifyLedger);
+      expect([report.entriesChecked, report.mismatches]).to.deep.equal([5, []]);
     });
 
     it("fails with the refused item's reason and index, and applies nothing", async () => {
@@ -196,10 +200,31 @@ for (const store of STORE_KINDS)
         client.unary(LedgerService.method.load, { userId: "alice", amount: 30n, idempotencyKey: "b-1" }),
       );
       expect(load.metadata["field"]).to.equal("method");
+      // A Transfer and a batch holding that same transfer are different requests, either way round.
+      await client.unary(LedgerService.method.transfer, {
+        payerUserId: "alice",
+        payeeUserId: "bob",
+        amount: 1n,
+        idempotencyKey: "t-1",
+      });
+      const asBatch = await callError(
+        client.unary(applyBatch, { items: [transferItem("alice", "bob", 1n)], idempotencyKey: "t-1" }),
+      );
+      expect([asBatch.reason, asBatch.metadata["field"]]).to.deep.equal(["IDEMPOTENCY_KEY_REUSED", "method"]);
+      await client.unary(applyBatch, { items: [transferItem("alice", "bob", 1n)], idempotencyKey: "b-2" });
+      const asTransfer = await callError(
+        client.unary(LedgerService.method.transfer, {
+          payerUserId: "alice",
+          payeeUserId: "bob",
+          amount: 1n,
+          idempotencyKey: "b-2",
+        }),
+      );
+      expect([asTransfer.reason, asTransfer.metadata["field"]]).to.deep.equal(["IDEMPOTENCY_KEY_REUSED", "method"]);
       // Under another first user the same key is a new batch.
       const bobs = await client.unary(applyBatch, { items: [loadItem("bob", 1n)], idempotencyKey: "b-1" });
       expect(bobs.replayed).to.equal(false);
-      expect([await balanceOf("alice"), await balanceOf("bob")]).to.deep.equal([20n, 11n]);
+      expect([await balanceOf("alice"), await balanceOf("bob")]).to.deep.equal([18n, 13n]);
     });
 
     it("serves ApplyBatch as Connect JSON and as POST /v1/batches, errors as JSON with item_index", async () => {

@@ -29,6 +29,7 @@ describe("migrations on PostgreSQL", function () {
       "20261123100100_entry_as_of",
       "20261123100200_entry_groups",
       "20261123100300_account_policies",
+      "20261123100700_entry_batches",
     ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -7,6 +7,7 @@ import { expect } from "chai";
 import { applyEntry, emptyAccount } from "../../src/domain/account.js";
 import {
   batchAccounts,
+  batchDigest,
   batchOutcome,
   batchOwner,
   planBatch,
@@ -71,15 +72,15 @@ function entryOf(id: bigint, userId: string, kind: Entry["kind"], amount: bigint
 
 describe("the atomic batch (unit)", () => {
   describe("validation", () => {
-    const raw = (item: Partial<RawBatchItem> & { kind: RawBatchItem["kind"] }): RawBatchItem =>
-      ({
-        userId: "alice",
-        amount: 5n,
-        currency: "",
-        payerUserId: "alice",
-        payeeUserId: "bob",
-        ...item,
-      }) as RawBatchItem;
+    // Every field any kind reads, so that one helper builds an item of each kind (and of none).
+    const raw = (item: { kind: RawBatchItem["kind"] } & Record<string, unknown>): RawBatchItem => ({
+      userId: "alice",
+      amount: 5n,
+      currency: "",
+      payerUserId: "alice",
+      payeeUserId: "bob",
+      ...item,
+    });
     const fields = (items: RawBatchItem[], idempotencyKey = "") => {
       const parsed = parseBatch({ items, idempotencyKey }, limits);
       return parsed.ok ? [] : parsed.violations.map((violation) => `${violation.field} ${violation.reason}`);
@@ -228,21 +229,38 @@ describe("the atomic batch (unit)", () => {
         [1, 8n],
         [1, 9n],
       ]);
-      const replay = batchOutcome(input, { type: "existing", groupId: 7n, entries });
+      const digest = batchDigest(input.items);
+      const replay = batchOutcome(input, { type: "existing", groupId: 7n, entries, batchDigest: digest });
       expect(replay.ok && [replay.value.batchId, replay.value.replayed]).to.deep.equal([7n, true]);
     });
 
     it("fails with idempotency_key_reused when the key recorded other items, or another method", () => {
-      const reused = (items: BatchItem[], groupId: bigint | null = 7n, legs = entries) => {
-        const outcome = batchOutcome({ ...input, items }, { type: "existing", groupId, entries: legs });
+      const stored = { type: "existing", groupId: 7n, entries, batchDigest: batchDigest(input.items) } as const;
+      const reused = (items: BatchItem[], result: Parameters<typeof batchOutcome>[1] = stored) => {
+        const outcome = batchOutcome({ ...input, items }, result);
         return outcome.ok ? undefined : outcome.failure;
       };
       const items = (field: string) => ({ kind: "idempotency_key_reused", idempotencyKey: "b-1", field });
       expect(reused([load("alice", 11n), transfer("alice", "bob", 4n)])).to.deep.equal(items("items"));
       expect(reused([load("alice", 10n), transfer("alice", "carol", 4n)])).to.deep.equal(items("items"));
       expect(reused([load("alice", 10n)])).to.deep.equal(items("items"));
-      expect(reused([adjust("alice", 10n), transfer("alice", "bob", 4n)])).to.deep.equal(items("items"));
-      expect(reused([load("alice", 10n)], null, [entryOf(7n, "alice", "load", 10n)])).to.deep.equal(items("method"));
+      expect(reused([transfer("alice", "bob", 4n), load("alice", 10n)])).to.deep.equal(items("items"));
+      expect(reused([{ ...load("alice", 10n), currency: "EUR" }, transfer("alice", "bob", 4n)])).to.deep.equal(
+        items("items"),
+      );
+      // A lone entry (a Load) or a group without a digest (a Transfer) under the key: another method.
+      const lone = { type: "existing", groupId: null, entries: [entryOf(7n, "alice", "load", 10n)] } as const;
+      expect(reused([load("alice", 10n)], lone)).to.deep.equal(items("method"));
+      const transferGroup = { type: "existing", groupId: 8n, entries: entries.slice(1) } as const;
+      expect(reused([transfer("alice", "bob", 4n)], transferGroup)).to.deep.equal(items("method"));
+    });
+
+    it("digests the items' canonical form: equal items, equal digests; any change, another", () => {
+      const digest = batchDigest(input.items);
+      expect(digest).to.match(/^[0-9a-f]{64}$/);
+      expect(batchDigest([load("alice", 10n), transfer("alice", "bob", 4n)])).to.equal(digest);
+      expect(batchDigest([adjust("alice", 10n), transfer("alice", "bob", 4n)])).to.not.equal(digest);
+      expect(batchDigest([load("alice", 10n), transfer("bob", "alice", 4n)])).to.not.equal(digest);
     });
 
     it("explains a refusal by running the decision again on the states the store read", () => {

@@ -76,6 +76,8 @@ export interface PendingEntry {
   readonly groupFirst?: PendingEntry;
   /** On a group's first leg: every leg of the group, in order. */
   groupLegs?: readonly PendingEntry[];
+  /** On a batch's first leg: the digest of its items, stored with the group. */
+  batchDigest?: string;
   entry?: Entry;
 }
 
