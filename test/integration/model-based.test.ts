@@ -1,5 +1,6 @@
 /**
- * Model-based test: random sequences of Load, Authorize, AdjustBalance and Transfer, with fresh, reused and
+ * Model-based test: random sequences of Load, Authorize, AdjustBalance, Transfer, SetAccountPolicy and
+ * ApplyBatch (batches of the four mutations), with fresh, reused and
  * absent idempotency keys and exact retries, sent to the real server and checked call by call
  * against the reference model (test/support/ledger-model.ts), then GetBalance against the
  * model's accounts. fast-check shrinks any failure to a short sequence.
@@ -14,8 +15,10 @@ import { LedgerModel, type ModelCall, type Operation } from "../support/ledger-m
 import { STORE_KINDS } from "../support/stores.js";
 
 const INT64_MAX = 2n ** 63n - 1n;
-const { load, authorize, adjustBalance, transfer, setAccountPolicy, getBalance } = LedgerService.method;
+const { load, authorize, adjustBalance, transfer, setAccountPolicy, getBalance, applyBatch } = LedgerService.method;
 const RUNS = 100;
+
+type ItemOperation = "load" | "authorize" | "adjust" | "transfer";
 
 interface Step {
   readonly operation: Operation | "retry";
@@ -23,6 +26,8 @@ interface Step {
   readonly currency: "" | "USD" | "EUR";
   readonly amount: bigint;
   readonly key: string | null;
+  /** For a batch: its items (in the step's currency). */
+  readonly items: readonly { readonly operation: ItemOperation; readonly user: string; readonly amount: bigint }[];
 }
 
 const amountArbitrary = fc.oneof(
@@ -33,8 +38,24 @@ const amountArbitrary = fc.oneof(
   { weight: 1, arbitrary: fc.constantFrom(INT64_MAX, INT64_MAX - 1n, 2n ** 62n, 2n ** 53n + 1n) },
 );
 
+const itemArbitrary = fc.record({
+  operation: fc.constantFrom<ItemOperation>("load", "authorize", "adjust", "transfer"),
+  user: fc.constantFrom("a", "b"),
+  amount: amountArbitrary,
+});
+
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
-  operation: fc.constantFrom<Operation | "retry">("load", "load", "authorize", "adjust", "transfer", "policy", "retry"),
+  operation: fc.constantFrom<Operation | "retry">(
+    "load",
+    "load",
+    "authorize",
+    "adjust",
+    "transfer",
+    "policy",
+    "batch",
+    "batch",
+    "retry",
+  ),
   user: fc.constantFrom("a", "b"),
   currency: fc.constantFrom<"" | "USD" | "EUR">("", "USD", "EUR"),
   amount: amountArbitrary,
@@ -43,7 +64,37 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
     fc.nat(6).map((n) => `key-${n}`),
     { freq: 4 },
   ),
+  items: fc.array(itemArbitrary, { minLength: 1, maxLength: 4 }),
 });
+
+/** A step's item as a model call: even adjustments subtract, a transfer goes to the other user. */
+function itemCall(item: Step["items"][number], run: number, currency: string): ModelCall {
+  const amount = item.operation === "adjust" && item.amount % 2n === 0n ? -item.amount : item.amount;
+  return {
+    operation: item.operation,
+    userId: `r${run}-${item.user}`,
+    currency,
+    amount,
+    key: null,
+    ...(item.operation === "transfer" ? { payeeUserId: `r${run}-${item.user === "a" ? "b" : "a"}` } : {}),
+  };
+}
+
+function wireItem(item: ModelCall, currency: string) {
+  if (item.operation === "transfer") {
+    const value = { payerUserId: item.userId, payeeUserId: item.payeeUserId ?? "", amount: item.amount, currency };
+    return { kind: { case: "transfer" as const, value } };
+  }
+  const value = { userId: item.userId, amount: item.amount, currency };
+  switch (item.operation) {
+    case "load":
+      return { kind: { case: "load" as const, value } };
+    case "authorize":
+      return { kind: { case: "authorize" as const, value } };
+    default:
+      return { kind: { case: "adjust" as const, value } };
+  }
+}
 
 /** `lastEntryId` is the newest entry the call recorded: a transfer's payee leg follows its payer's. */
 type Answer = { entryId: bigint; balanceAfter: bigint; replayed: boolean; decision?: Decision; lastEntryId?: bigint };
@@ -63,6 +114,19 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
         status: status[policy.state],
       });
       return { entryId: 0n, balanceAfter: 0n, replayed: false };
+    }
+    if (call.operation === "batch") {
+      const answer = await client.unary(applyBatch, {
+        items: (call.items ?? []).map((item) => wireItem(item, rawCurrency)),
+        idempotencyKey: call.key ?? "",
+      });
+      const last = answer.entries.at(-1)?.entry;
+      return {
+        entryId: answer.batchId,
+        balanceAfter: last?.balanceAfter ?? 0n,
+        replayed: answer.replayed,
+        lastEntryId: last?.id ?? 0n,
+      };
     }
     if (call.operation === "transfer") {
       const answer = await client.unary(transfer, {
@@ -122,6 +186,7 @@ for (const store of STORE_KINDS)
             } else {
               const amount = step.operation === "adjust" && step.amount % 2n === 0n ? -step.amount : step.amount;
               rawCurrency = step.currency;
+              const items = step.items.map((item) => itemCall(item, run, step.currency || "USD"));
               call = {
                 operation: step.operation,
                 userId: `r${run}-${step.user}`,
@@ -130,6 +195,8 @@ for (const store of STORE_KINDS)
                 key: step.key,
                 // The other user of the sequence: a transfer's payee never equals its payer.
                 ...(step.operation === "transfer" ? { payeeUserId: `r${run}-${step.user === "a" ? "b" : "a"}` } : {}),
+                // A batch's key belongs to its first item's user (a transfer's payer).
+                ...(step.operation === "batch" ? { items, userId: items[0]?.userId ?? "" } : {}),
                 // Mostly active with a small overdraft; sometimes frozen or closed.
                 ...(step.operation === "policy"
                   ? {
@@ -145,9 +212,18 @@ for (const store of STORE_KINDS)
             const { expected, recorded } = model.apply(call);
             const answer = await send(client, call, rawCurrency);
             callsChecked += 1;
-            const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key}`;
+            const items = (call.items ?? []).map(
+              (item) =>
+                `${item.operation}:${item.userId}${item.payeeUserId ? `>${item.payeeUserId}` : ""}:${item.amount}`,
+            );
+            const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key} ${items.join(",")}`;
             if (answer instanceof GrpcCallError) {
               expect(grpc.status[answer.code], `${context}: ${answer.message}`).to.equal(expected.code);
+              if (expected.code !== "OK" && expected.itemIndex !== undefined) {
+                expect(answer.metadata["item_index"], `${context}: the refused item`).to.equal(
+                  String(expected.itemIndex),
+                );
+              }
               continue;
             }
             expect("OK", context).to.equal(expected.code);

@@ -5,7 +5,7 @@
  */
 const INT64_MAX = 2n ** 63n - 1n;
 
-export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy";
+export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy" | "batch";
 
 /** An account's policy as SetAccountPolicy sets it: no policy is limit 0, active. */
 export interface ModelPolicy {
@@ -24,6 +24,11 @@ export interface ModelCall {
   readonly payeeUserId?: string;
   /** For a policy call: the policy to set (`amount` and `key` are unused). */
   readonly policy?: ModelPolicy;
+  /**
+   * For a batch: its items, unkeyed calls of the four mutations (`userId` is the first item's
+   * user, who scopes the key; `amount` is unused).
+   */
+  readonly items?: readonly ModelCall[];
 }
 
 export interface ModelAccount {
@@ -45,7 +50,11 @@ export type Expected =
       readonly approved?: boolean;
       readonly firstAnswer?: unknown;
     }
-  | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" };
+  | {
+      readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE";
+      /** For a batch refused because of one item: that item's index. */
+      readonly itemIndex?: number;
+    };
 
 interface Recorded {
   readonly call: ModelCall;
@@ -81,7 +90,8 @@ export class LedgerModel {
           previous.call.operation === call.operation &&
           previous.call.currency === call.currency &&
           previous.call.amount === call.amount &&
-          previous.call.payeeUserId === call.payeeUserId;
+          previous.call.payeeUserId === call.payeeUserId &&
+          sameItems(previous.call.items, call.items);
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
           expected: {
@@ -94,6 +104,7 @@ export class LedgerModel {
         };
       }
     }
+    if (call.operation === "batch") return this.batch(call);
     if (call.operation === "transfer") return this.transfer(call);
     const current = this.current(call.userId, call.currency);
     const policy = this.policyOf(call.userId, call.currency);
@@ -159,6 +170,33 @@ export class LedgerModel {
   }
 
   /**
+   * A batch: its items applied in order, each by its own rule, all or nothing. The first item
+   * refused (an authorization that would be declined included) refuses the batch and changes
+   * nothing. Its answer's balance is its last entry's: the last item's account (a transfer's
+   * payee).
+   */
+  private batch(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    const before = new Map(this.accounts);
+    const items = call.items ?? [];
+    for (const [itemIndex, item] of items.entries()) {
+      const { expected } = this.apply(item);
+      const refused =
+        expected.code !== "OK" ? expected.code : expected.approved === false ? "FAILED_PRECONDITION" : null;
+      if (refused !== null) {
+        this.accounts.clear();
+        for (const [key, account] of before) this.accounts.set(key, account);
+        return { expected: { code: refused, itemIndex } };
+      }
+    }
+    const last = items.at(-1);
+    const lastUser = last?.operation === "transfer" ? (last.payeeUserId ?? "") : (last?.userId ?? "");
+    const balanceAfter = this.current(lastUser, last?.currency ?? "").balance;
+    const recorded: Recorded = { call, balanceAfter };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter }, recorded };
+  }
+
+  /**
    * A transfer: refused unless the payer's policy allows the debit and the payee's the credit, then a debit of the payer (spent)
    * and a credit of the payee (earned), one entry each. Its answer's balance is the payer's.
    */
@@ -192,6 +230,25 @@ export class LedgerModel {
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
     return { expected: { code: "OK", replayed: false, balanceAfter: payerNext.balance }, recorded };
   }
+}
+
+/** Items are the same when every item has the same operation, users, currency and amount, in order. */
+function sameItems(a: readonly ModelCall[] | undefined, b: readonly ModelCall[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.length === b.length &&
+    a.every((item, index) => {
+      const other = b[index];
+      return (
+        other !== undefined &&
+        item.operation === other.operation &&
+        item.userId === other.userId &&
+        item.payeeUserId === other.payeeUserId &&
+        item.currency === other.currency &&
+        item.amount === other.amount
+      );
+    })
+  );
 }
 
 function saturate(account: ModelAccount): void {
