@@ -336,6 +336,18 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
   await stopChild(transfers.child, undefined);
   records.push({ id: "store-transfer-full-c100", durability: "full", concurrency: 100, stats });
   console.log(`store alone transfers full c=100: ${stats.callsPerSec} calls/s, p99 ${stats.latencyMs.p99} ms`);
+  // Batches of ten transfers (twenty entries a call) through the same store, durable, at c=100.
+  const batchCalls = String(Math.max(1, Math.round(sizes.otherTotal / 10)));
+  const batches = startScript<RunStats>("store-ceiling.ts", ["full", "batch", batchCalls, "100"], {
+    core: PINNING?.server,
+    env: SERVER_ENV,
+  });
+  const batchStats = await batches.first;
+  await stopChild(batches.child, undefined);
+  records.push({ id: "store-batch10-full-c100", durability: "full", concurrency: 100, stats: batchStats });
+  console.log(
+    `store alone 10-transfer batches full c=100: ${batchStats.callsPerSec} calls/s, p99 ${batchStats.latencyMs.p99} ms`,
+  );
   return records;
 }
 

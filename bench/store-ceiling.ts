@@ -5,8 +5,10 @@
  *
  * `transfer` instead runs Transfer(1) between two of the 1,000 accounts (each loaded first,
  * outside the timing): the cost of a two-account group mutation against the one-account writes.
+ * `batch` runs ApplyBatch with `BATCH_ITEMS` Transfer(1) items along a chain of accounts: one
+ * call is ten transfers, twenty entries, in one savepoint.
  *
- * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer> <total> <concurrency>
+ * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer|batch> <total> <concurrency>
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,7 +30,9 @@ const store = await openSqliteStore({
   busyTimeoutMs: 2000,
 });
 const ledger = new Ledger(store, { defaultCurrency: "USD" });
-if (spread === "transfer") {
+/** Items in one batch of the `batch` run. */
+const BATCH_ITEMS = 10;
+if (spread === "transfer" || spread === "batch") {
   await Promise.all(
     Array.from({ length: ACCOUNT_COUNT }, (_, index) =>
       ledger.load({ userId: accountName(index), amount: 10n ** 9n, currency: "USD", idempotencyKey: null }),
@@ -50,21 +54,35 @@ async function worker(): Promise<void> {
       idempotencyKey: null,
     };
     const callStartedAt = performance.now();
-    const outcome = await (spread === "transfer"
-      ? ledger.transfer({
-          payerUserId: input.userId,
-          payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
-          amount: 1n,
-          currency: "USD",
-          idempotencyKey: null,
-        })
-      : index % 2 === 0
-        ? ledger.load(input)
-        : ledger.adjust(input));
+    const outcome = await (spread === "batch"
+      ? ledger.applyBatch({ items: batchItems(index), idempotencyKey: null })
+      : spread === "transfer"
+        ? ledger.transfer({
+            payerUserId: input.userId,
+            payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
+            amount: 1n,
+            currency: "USD",
+            idempotencyKey: null,
+          })
+        : index % 2 === 0
+          ? ledger.load(input)
+          : ledger.adjust(input));
     latencies[index] = performance.now() - callStartedAt;
     const code = outcome.ok ? "OK" : outcome.failure.kind.toUpperCase();
     codes[code] = (codes[code] ?? 0) + 1;
   }
+}
+
+/** Transfer(1) along a chain of `BATCH_ITEMS` + 1 accounts, starting at a spread-out account. */
+function batchItems(index: number) {
+  const first = (index * 7919) % ACCOUNT_COUNT;
+  return Array.from({ length: BATCH_ITEMS }, (_, item) => ({
+    kind: "transfer" as const,
+    payerUserId: accountName((first + item) % ACCOUNT_COUNT),
+    payeeUserId: accountName((first + item + 1) % ACCOUNT_COUNT),
+    currency: "USD",
+    amount: 1n,
+  }));
 }
 
 await Promise.all(Array.from({ length: concurrency }, () => worker()));
