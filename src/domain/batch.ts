@@ -131,7 +131,12 @@ function legItems(items: readonly BatchItem[]): { readonly itemIndex: number; re
   );
 }
 
-/** Maps the store's result to the caller's outcome: a replay must record the same legs. */
+/**
+ * Maps the store's result to the caller's outcome: a replay must carry the stored digest of the
+ * same items. A refusal is explained by deciding the batch again on the states and policies the
+ * store read (the rules do not depend on the time today; one that comes to must be given the
+ * commit time here too).
+ */
 export function batchOutcome(input: BatchInput, result: GroupResult<RejectReason>): Outcome<BatchReceipt> {
   switch (result.type) {
     case "applied":
@@ -154,7 +159,6 @@ export function batchOutcome(input: BatchInput, result: GroupResult<RejectReason
       return success({ batchId: result.groupId, entries, replayed });
     }
     case "rejected": {
-      // The decision is pure: run again on the states the store read, it names the item and why.
       const plan = planBatch(input.items, result.current, 0, result.policies);
       assert(plan.type === "reject", "a batch the store refused is refused again on the same states");
       return failure({ kind: "batch_item_failed", itemIndex: plan.itemIndex, failure: plan.failure });

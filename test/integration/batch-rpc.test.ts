@@ -227,6 +227,25 @@ for (const store of STORE_KINDS)
       expect([await balanceOf("alice"), await balanceOf("bob")]).to.deep.equal([18n, 13n]);
     });
 
+    it("applies a batch of the default limit, 1,000 transfers, sent in protobuf within the default message size", async () => {
+      const defaults = await startApp({}, store);
+      const other = new GrpcTestClient(defaults.address);
+      try {
+        await other.unary(load, { userId: "user-0", amount: 1_000n });
+        const items = Array.from({ length: 1000 }, (_, index) =>
+          transferItem(`user-${index % 100}`, `user-${(index + 1) % 100}`, 1_000n),
+        );
+        const response = await other.unary(applyBatch, { items, idempotencyKey: "big" });
+        expect(response.entries.length).to.equal(2000);
+        expect(response.entries.at(-1)?.entry?.balanceAfter).to.equal(1_000n);
+        const too = await callError(other.unary(applyBatch, { items: [...items, loadItem("a", 1n)] }));
+        expect(too.fieldViolations).to.deep.equal([{ field: "items", reason: "TOO_MANY" }]);
+      } finally {
+        other.close();
+        await defaults.stop();
+      }
+    });
+
     it("serves ApplyBatch as Connect JSON and as POST /v1/batches, errors as JSON with item_index", async () => {
       const connect = await httpCall(server.baseUrl, "POST", "/ledger.v1.LedgerService/ApplyBatch", {
         items: [

@@ -190,6 +190,7 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
       "/v1/users/{user_id}/payouts",
       "/v1/users/{user_id}/entries",
       "/v1/entries/{entry_id}",
+      "/v1/batches",
     ]);
   });
 });
