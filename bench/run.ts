@@ -349,6 +349,18 @@ async function runStoreCeilings(): Promise<StoreCeilingRecord[]> {
   console.log(
     `store alone hold-then-capture full c=100: ${holdStats.callsPerSec} pairs/s, p99 ${holdStats.latencyMs.p99} ms`,
   );
+  // Batches of ten transfers (twenty entries a call) through the same store, durable, at c=100.
+  const batchCalls = String(Math.max(1, Math.round(sizes.otherTotal / 10)));
+  const batches = startScript<RunStats>("store-ceiling.ts", ["full", "batch", batchCalls, "100"], {
+    core: PINNING?.server,
+    env: SERVER_ENV,
+  });
+  const batchStats = await batches.first;
+  await stopChild(batches.child, undefined);
+  records.push({ id: "store-batch10-full-c100", durability: "full", concurrency: 100, stats: batchStats });
+  console.log(
+    `store alone 10-transfer batches full c=100: ${batchStats.callsPerSec} calls/s, p99 ${batchStats.latencyMs.p99} ms`,
+  );
   return records;
 }
 

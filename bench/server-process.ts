@@ -46,6 +46,7 @@ function trivialLedger(): ServiceImpl<typeof LedgerService> {
     capture: () => ({}),
     void: () => ({}),
     streamEntries: async function* () {},
+    applyBatch: () => ({}),
   };
 }
 

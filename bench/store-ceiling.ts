@@ -5,12 +5,14 @@
  *
  * `transfer` instead runs Transfer(1) between two of the 1,000 accounts (each loaded first,
  * outside the timing): the cost of a two-account group mutation against the one-account writes.
+ * `batch` runs ApplyBatch with `BATCH_ITEMS` Transfer(1) items along a chain of accounts: one
+ * call is ten transfers, twenty entries, in one savepoint.
  *
  * `hold` runs a hold-then-capture per operation on the same loaded accounts: a manual-capture
  * Authorize of 2, then a final Capture of 2 (the store reads the hold under the account's lock):
  * two durable mutations per operation, each latency the pair's.
  *
- * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer|hold> <total> <concurrency>
+ * Usage (the bench runner calls it): store-ceiling.ts <full|normal> <spread|hot|transfer|hold|batch> <total> <concurrency>
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -32,7 +34,9 @@ const store = await openSqliteStore({
   busyTimeoutMs: 2000,
 });
 const ledger = new Ledger(store, { defaultCurrency: "USD" });
-if (spread === "transfer" || spread === "hold") {
+/** Items in one batch of the `batch` run. */
+const BATCH_ITEMS = 10;
+if (spread === "transfer" || spread === "hold" || spread === "batch") {
   await Promise.all(
     Array.from({ length: ACCOUNT_COUNT }, (_, index) =>
       ledger.load({ userId: accountName(index), amount: 10n ** 9n, currency: "USD", idempotencyKey: null }),
@@ -56,17 +60,19 @@ async function worker(): Promise<void> {
     const callStartedAt = performance.now();
     const outcome = await (spread === "hold"
       ? holdThenCapture(input.userId)
-      : spread === "transfer"
-        ? ledger.transfer({
-            payerUserId: input.userId,
-            payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
-            amount: 1n,
-            currency: "USD",
-            idempotencyKey: null,
-          })
-        : index % 2 === 0
-          ? ledger.load(input)
-          : ledger.adjust(input));
+      : spread === "batch"
+        ? ledger.applyBatch({ items: batchItems(index), idempotencyKey: null })
+        : spread === "transfer"
+          ? ledger.transfer({
+              payerUserId: input.userId,
+              payeeUserId: accountName((((index * 7919) % ACCOUNT_COUNT) + 1) % ACCOUNT_COUNT),
+              amount: 1n,
+              currency: "USD",
+              idempotencyKey: null,
+            })
+          : index % 2 === 0
+            ? ledger.load(input)
+            : ledger.adjust(input));
     latencies[index] = performance.now() - callStartedAt;
     const code = outcome.ok ? "OK" : outcome.failure.kind.toUpperCase();
     codes[code] = (codes[code] ?? 0) + 1;
@@ -85,6 +91,18 @@ async function holdThenCapture(userId: string) {
   if (!placed.ok || placed.value.hold === undefined) return placed;
   const { holdId } = placed.value.hold;
   return ledger.holds.capture({ userId, holdId, amount: 2n, final: true, idempotencyKey: null });
+}
+
+/** Transfer(1) along a chain of `BATCH_ITEMS` + 1 accounts, starting at a spread-out account. */
+function batchItems(index: number) {
+  const first = (index * 7919) % ACCOUNT_COUNT;
+  return Array.from({ length: BATCH_ITEMS }, (_, item) => ({
+    kind: "transfer" as const,
+    payerUserId: accountName((first + item) % ACCOUNT_COUNT),
+    payeeUserId: accountName((first + item + 1) % ACCOUNT_COUNT),
+    currency: "USD",
+    amount: 1n,
+  }));
 }
 
 await Promise.all(Array.from({ length: concurrency }, () => worker()));

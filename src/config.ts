@@ -7,6 +7,7 @@ import { HOLD_SETTINGS_DEFAULT, type HoldSettings } from "./domain/hold-input.js
 import { isKnownCurrency } from "./domain/currency.js";
 import { INT64_MAX } from "./domain/money.js";
 import { AMOUNT_MINOR_MAX_DEFAULT } from "./domain/validate.js";
+import { BATCH_ITEMS_MAX_DEFAULT } from "./domain/batch.js";
 import { readVendorConfig, type VendorConfig } from "./ingest/config.js";
 import { parseCompatProfiles, type CompatProfile } from "./rpc/compat/profile-names.js";
 import { secureDefaultsProblems } from "./secure-defaults.js";
@@ -35,6 +36,8 @@ export interface Config {
   readonly defaultCurrency: string;
   /** LEDGER_AMOUNT_MINOR_MAX: the largest amount one call may move, in minor units. Default 10^15. */
   readonly amountMinorMax: bigint;
+  /** LEDGER_BATCH_ITEMS_MAX: most items in one ApplyBatch. Default 1000. */
+  readonly batchItemsMax: number;
   /** LEDGER_DURABILITY: `full` (fsync every commit, default) or `normal`. */
   readonly durability: Durability;
   /** LEDGER_READ_MAX_BYTES: the largest request message accepted. Default 64 KiB. */
@@ -218,6 +221,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPath: read.string("LEDGER_DB", "./data/ledger.db"),
     defaultCurrency: read.string("LEDGER_DEFAULT_CURRENCY", "USD"),
     amountMinorMax: read.bigInteger("LEDGER_AMOUNT_MINOR_MAX", AMOUNT_MINOR_MAX_DEFAULT, 1n, INT64_MAX),
+    batchItemsMax: read.integer("LEDGER_BATCH_ITEMS_MAX", BATCH_ITEMS_MAX_DEFAULT, 1, 100_000),
     durability: read.oneOf<Durability>("LEDGER_DURABILITY", "full", ["full", "normal"]),
     readMaxBytes: read.integer("LEDGER_READ_MAX_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024),
     writeMaxBytes: read.integer("LEDGER_WRITE_MAX_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),

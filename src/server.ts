@@ -115,6 +115,7 @@ export async function build(config: Config, logger: Logger, options: BuildOption
     amountMinorMax: config.amountMinorMax,
     holds: config.holds,
     clockMs: () => clock.nowMs(),
+    batchItemsMax: config.batchItemsMax,
   });
   const holdSweeper = new ExpirySweeper(ledger.holds, clock, config.holds, logger.child({ component: "holds" }));
   const health = new HealthState(SERVICE_NAMES);

@@ -35,6 +35,15 @@ import {
   type TransferReceipt,
 } from "./transfer.js";
 import type { MutationInput } from "./validate.js";
+import {
+  batchAccounts,
+  batchDigest,
+  batchOutcome,
+  batchOwner,
+  decideBatch,
+  type BatchInput,
+  type BatchReceipt,
+} from "./batch.js";
 
 /** A mutation's result: the entry it recorded (or recorded first, when replayed). */
 export interface Receipt {
@@ -68,6 +77,8 @@ export interface LedgerOptions {
   readonly holds?: HoldSettings;
   /** The clock requests are validated against (milliseconds since 1970); `Date.now` by default. */
   readonly clockMs?: () => number;
+  /** Most items in one ApplyBatch. Default `BATCH_ITEMS_MAX_DEFAULT` (1000). */
+  readonly batchItemsMax?: number;
 }
 
 export class Ledger {
@@ -102,6 +113,23 @@ export class Ledger {
       }),
     );
     return attempted.ok ? transferOutcome(input, attempted.value) : attempted;
+  }
+
+  /**
+   * Applies a batch's items in order as one group mutation: every entry or none. The key is
+   * scoped to the first item's user, whose leg comes first.
+   */
+  async applyBatch(input: BatchInput): Promise<Outcome<BatchReceipt>> {
+    const attempted = await attempt(() =>
+      this.store.mutateGroup({
+        accounts: batchAccounts(input.items),
+        idempotency:
+          input.idempotencyKey === null ? null : { userId: batchOwner(input.items), key: input.idempotencyKey },
+        decide: decideBatch(input.items),
+        batchDigest: batchDigest(input.items),
+      }),
+    );
+    return attempted.ok ? batchOutcome(input, attempted.value) : attempted;
   }
 
   /** Sets an account's policy; every later mutation of the account is decided under it. */

@@ -5,7 +5,7 @@
 import type { FieldViolation } from "./validate.js";
 
 /** The field of a request that differs from the first one sent with its idempotency key. */
-export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id" | "hold_id";
+export type ReusedKeyField = "method" | "currency" | "amount" | "payee_user_id" | "hold_id" | "items";
 
 /** Why a capture or a void of a hold was refused. */
 export type HoldRefusal = "hold_voided" | "hold_expired" | "hold_captured" | "capture_exceeds_hold";
@@ -29,6 +29,8 @@ export type LedgerFailure =
       /** Negative for a debit. */
       readonly amount: bigint;
     }
+  /** A batch refused as a whole because of its item `itemIndex` (from 0): nothing was applied. */
+  | { readonly kind: "batch_item_failed"; readonly itemIndex: number; readonly failure: LedgerFailure }
   | { readonly kind: "idempotency_key_reused"; readonly idempotencyKey: string; readonly field: ReusedKeyField }
   | { readonly kind: "account_not_found"; readonly userId: string; readonly currency: string | null }
   | { readonly kind: "entry_not_found"; readonly entryId: bigint }

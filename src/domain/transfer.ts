@@ -90,7 +90,12 @@ export function transferOutcome(input: TransferInput, result: GroupResult<Reject
     case "existing": {
       const [payerEntry, payeeEntry] = result.entries;
       const replayed = result.type === "existing";
-      const field = replayed ? differingField(input, result.groupId, payerEntry, payeeEntry) : undefined;
+      // A batch's group under the same key may begin with the same two legs: it is not this transfer.
+      const field = replayed
+        ? result.batchDigest === undefined
+          ? differingField(input, result.groupId, payerEntry, payeeEntry)
+          : "method"
+        : undefined;
       if (field !== undefined || payerEntry === undefined || payeeEntry === undefined || result.groupId === null) {
         return failure({
           kind: "idempotency_key_reused",

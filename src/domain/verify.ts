@@ -1,8 +1,8 @@
 /**
  * The audit behind `npm run verify`: every account's cached position must equal the fold of its
- * entries, and every entry must be consistent with the ones before it. The legs of a group (a
- * transfer) must start at the group's id, share one currency and move no
- * money in total.
+ * entries, and every entry must be consistent with the ones before it. The legs of a group must
+ * start at the group's id and have been recorded together; a transfer's must share one currency
+ * and move no money in total, and a batch's must number what was stored with it.
  */
 import type { Account, AccountState, Entry } from "../store/store.js";
 import { applyEntry, balanceDelta, diffAccounts } from "./account.js";
@@ -23,14 +23,22 @@ export interface VerifyReport {
 /** Mismatches are capped so that a badly broken ledger still yields a readable report. */
 const MISMATCHES_MAX = 1000;
 
-export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Account>): VerifyReport {
+/**
+ * `batches` maps the group id of every batch (ApplyBatch) to its stored leg count; any other
+ * group is held to a transfer's rule.
+ */
+export function verifyLedger(
+  entries: Iterable<Entry>,
+  accounts: Iterable<Account>,
+  batches: ReadonlyMap<bigint, bigint> = new Map(),
+): VerifyReport {
   const folded = new Map<string, AccountState>();
   const mismatches: Mismatch[] = [];
   const report = (userId: string, currency: string, problem: string) => {
     if (mismatches.length < MISMATCHES_MAX) mismatches.push({ userId, currency, problem });
   };
   let entriesChecked = 0;
-  const groups = new GroupChecker(report);
+  const groups = new GroupChecker(report, batches);
   const holds = new HoldChecker(report);
   for (const entry of entries) {
     entriesChecked += 1;
@@ -91,36 +99,58 @@ export function verifyLedger(entries: Iterable<Entry>, accounts: Iterable<Accoun
 }
 
 /**
- * Checks groups as the entries stream by, in id order. A group's legs are appended in one
- * transaction, but their ids need not be consecutive: PostgreSQL hands sequence values to
- * concurrent transactions interleaved. So a group stays open until its legs sum to zero, and
- * only groups still open at the end are findings; memory holds the groups in progress plus the
- * ids of groups seen, as before.
+ * Checks groups as the entries stream by, in id order. A group is appended in one transaction,
+ * so its first leg has the group's id and every leg carries the time that transaction read; its
+ * legs need not be consecutive (PostgreSQL hands sequence values to concurrent transactions
+ * interleaved). A transfer's group moves no money: it stays open until its legs, in one
+ * currency, sum to zero, and groups still open at the end are findings. A batch's group may
+ * load, debit and mix currencies, so it is checked against the leg count stored with it
+ * instead. Memory holds the open groups, the batches' counts and the times of groups seen.
  */
 class GroupChecker {
-  private readonly open = new Map<bigint, { readonly first: Entry; sum: bigint; legs: number }>();
-  private readonly seen = new Set<bigint>();
+  private readonly open = new Map<bigint, { readonly first: Entry; sum: bigint }>();
+  /** The recording time of every group seen, by group id. */
+  private readonly recordedAtMs = new Map<bigint, number>();
+  private readonly batchLegs = new Map<bigint, { readonly first: Entry; legs: bigint }>();
 
-  constructor(private readonly report: (userId: string, currency: string, problem: string) => void) {}
+  constructor(
+    private readonly report: (userId: string, currency: string, problem: string) => void,
+    private readonly batches: ReadonlyMap<bigint, bigint>,
+  ) {}
 
   check(entry: Entry): void {
     const { groupId } = entry;
     if (groupId === undefined) return;
-    const group = this.open.get(groupId);
-    if (group === undefined) {
+    const atMs = this.recordedAtMs.get(groupId);
+    if (atMs === undefined) {
       // The group's id is its first leg's: a group first met at another leg lost that one.
-      if (!this.seen.has(groupId) && groupId !== entry.id) {
+      if (groupId !== entry.id) {
         this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} has no leg ${groupId}`);
       }
-      this.seen.add(groupId);
-      this.open.set(groupId, { first: entry, sum: entry.delta, legs: 1 });
+      this.recordedAtMs.set(groupId, entry.createdAtMs);
+    } else if (entry.createdAtMs !== atMs) {
+      this.report(
+        entry.userId,
+        entry.currency,
+        `entry ${entry.id}: recorded at ${entry.createdAtMs}, apart from its group ${groupId} (${atMs})`,
+      );
+    }
+    if (this.batches.has(groupId)) {
+      const batch = this.batchLegs.get(groupId);
+      if (batch === undefined) this.batchLegs.set(groupId, { first: entry, legs: 1n });
+      else batch.legs += 1n;
+      return;
+    }
+    const group = this.open.get(groupId);
+    if (group === undefined) {
+      if (atMs === undefined) this.open.set(groupId, { first: entry, sum: entry.delta });
+      else this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} had already closed`);
       return;
     }
     if (entry.currency !== group.first.currency) {
       this.report(entry.userId, entry.currency, `entry ${entry.id}: its group ${groupId} mixes currencies`);
     }
     group.sum += entry.delta;
-    group.legs += 1;
     if (group.sum === 0n) this.open.delete(groupId);
   }
 
@@ -128,7 +158,15 @@ class GroupChecker {
     for (const [groupId, group] of this.open) {
       this.report(group.first.userId, group.first.currency, `group ${groupId}: its legs sum to ${group.sum}`);
     }
-    this.open.clear();
+    for (const [groupId, legCount] of this.batches) {
+      const found = this.batchLegs.get(groupId);
+      if (found?.legs === legCount) continue;
+      this.report(
+        found?.first.userId ?? "",
+        found?.first.currency ?? "",
+        `batch ${groupId}: ${found?.legs ?? 0n} legs found, ${legCount} recorded`,
+      );
+    }
   }
 }
 

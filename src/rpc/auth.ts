@@ -31,6 +31,7 @@ const METHOD_SCOPES: ReadonlyMap<string, Scope> = new Map([
   ["ledger.v1.LedgerService/SetAccountPolicy", "admin"],
   ["ledger.v1.LedgerService/Capture", "write"],
   ["ledger.v1.LedgerService/Void", "write"],
+  ["ledger.v1.LedgerService/ApplyBatch", "write"],
 ]);
 
 const BEARER_PATTERN = /^Bearer +(\S+) *$/i;

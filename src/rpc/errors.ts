@@ -12,6 +12,9 @@ import { BadRequestSchema, ErrorInfoSchema, RetryInfoSchema } from "../../gen/go
 /** `google.rpc.ErrorInfo.domain` of every error this service sends. */
 export const ERROR_DOMAIN = "ledger.v1";
 
+/** A detail this service attaches to an error (connect-es does not export the type). */
+type OutgoingDetail = NonNullable<ConstructorParameters<typeof ConnectError>[3]>[number];
+
 /** How long a caller should wait before retrying a transient failure. */
 const RETRY_DELAY_MS = 1000;
 
@@ -38,14 +41,28 @@ export function toConnectError(failure: LedgerFailure): ConnectError {
   }
 }
 
-function buildConnectError(failure: LedgerFailure): ConnectError {
+/**
+ * `extra` is added to the ErrorInfo metadata of refusals: a batch's failure is its item's
+ * refusal with `item_index` added, so a client handles both with the same code.
+ */
+function buildConnectError(failure: LedgerFailure, extra: Record<string, string> = {}): ConnectError {
   switch (failure.kind) {
+    case "batch_item_failed": {
+      const item = buildConnectError(failure.failure, { ...extra, item_index: String(failure.itemIndex) });
+      return new ConnectError(
+        `batch item ${failure.itemIndex} failed, so nothing was applied: ${item.rawMessage}`,
+        item.code,
+        undefined,
+        // Built just above from our own details, so every one is outgoing (has its schema).
+        item.details.filter((detail): detail is OutgoingDetail => "desc" in detail),
+      );
+    }
     case "invalid_argument": {
       const fieldViolations = failure.violations.map((violation) => ({ ...violation }));
       const summary = failure.violations.map((violation) => violation.description).join("; ");
       return new ConnectError(`invalid request: ${summary}`, Code.InvalidArgument, undefined, [
         { desc: BadRequestSchema, value: create(BadRequestSchema, { fieldViolations }) },
-        errorInfo("INVALID_ARGUMENT"),
+        errorInfo("INVALID_ARGUMENT", extra),
       ]);
     }
     case "insufficient_funds":
@@ -57,6 +74,7 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
         undefined,
         [
           errorInfo("INSUFFICIENT_FUNDS", {
+            ...extra,
             balance: String(failure.balance),
             available: String(failure.available),
             overdraft_limit: "0",
@@ -81,6 +99,7 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
     case "account_policy":
       return new ConnectError(policyMessage(failure), Code.FailedPrecondition, undefined, [
         errorInfo(failure.reason.toUpperCase(), {
+          ...extra,
           available: String(failure.available),
           overdraft_limit: String(failure.overdraftLimit),
           amount: String(failure.amount),
@@ -91,7 +110,7 @@ function buildConnectError(failure: LedgerFailure): ConnectError {
         "the result would exceed the largest amount an account can hold (2^63-1 minor units)",
         Code.OutOfRange,
         undefined,
-        [errorInfo("BALANCE_OVERFLOW")],
+        [errorInfo("BALANCE_OVERFLOW", extra)],
       );
     case "idempotency_key_reused":
       return new ConnectError(

@@ -8,7 +8,13 @@ import type { Ledger } from "../domain/ledger.js";
 import type { Outcome } from "../domain/outcome.js";
 import { parseEntryId, parseEntryListing } from "../domain/history.js";
 import { parseBalanceQuery, parsePayoutQuery } from "../domain/queries.js";
-import { parseMutation, type MutationKind, type MutationInput, type Parsed } from "../domain/validate.js";
+import {
+  AMOUNT_MINOR_MAX_DEFAULT,
+  parseMutation,
+  type MutationKind,
+  type MutationInput,
+  type Parsed,
+} from "../domain/validate.js";
 import {
   GetBalanceResponseSchema,
   GetEntryResponseSchema,
@@ -65,6 +71,10 @@ import {
 import { toConnectError } from "./errors.js";
 import { timeMs, toLedgerEntry, toRawEntryListing } from "./history-convert.js";
 import { serveEntryStream, type EntryStreamOptions } from "./entry-stream-rpc.js";
+import { BATCH_ITEMS_MAX_DEFAULT } from "../domain/batch.js";
+import { parseBatch } from "../domain/batch-parse.js";
+import type { ApplyBatchRequest, ApplyBatchResponse } from "../../gen/ledger/v1/ledger_pb.js";
+import { toApplyBatchResponse, toRawBatch } from "./batch-convert.js";
 
 type MutationRequest = LoadRequest | AuthorizeRequest | AdjustBalanceRequest;
 
@@ -166,6 +176,17 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
 
   streamEntries(request: StreamEntriesRequest, context: HandlerContext): AsyncIterable<StreamEntriesResponse> {
     return serveEntryStream(this.ledger, request, context, this.streamOptions);
+  }
+
+  async applyBatch(request: ApplyBatchRequest): Promise<ApplyBatchResponse> {
+    const { defaultCurrency, amountMinorMax, batchItemsMax } = this.ledger.options;
+    const limits = {
+      defaultCurrency,
+      amountMinorMax: amountMinorMax ?? AMOUNT_MINOR_MAX_DEFAULT,
+      itemsMax: batchItemsMax ?? BATCH_ITEMS_MAX_DEFAULT,
+    };
+    const input = valid(parseBatch(toRawBatch(request), limits));
+    return toApplyBatchResponse(unwrap(await this.ledger.applyBatch(input)));
   }
 
   private parse(kind: MutationKind, request: MutationRequest): MutationInput {

@@ -3,20 +3,32 @@
  * in the domain, and appending it could create or lose money across accounts.
  */
 import { assert } from "../assert.js";
-import type { AccountKey, GroupLeg, GroupMutation } from "./store.js";
+import type { AccountKey, AccountState, GroupLeg, GroupMutation } from "./store.js";
 
 const keyOf = (key: AccountKey): string => `${key.userId}\u0000${key.currency}`;
 
-export function assertGroupLegs(mutation: GroupMutation<string>, legs: readonly GroupLeg[]): void {
+/**
+ * Legs may touch one account more than once (a batch that loads then debits it): each leg must
+ * then start from the balance the previous leg of that account left, so that the stored
+ * balance_after of every leg is the running sum of the account's deltas.
+ */
+export function assertGroupLegs(
+  mutation: GroupMutation<string>,
+  legs: readonly GroupLeg[],
+  before: readonly (AccountState | undefined)[],
+): void {
   assert(legs.length > 0, "a posted group has at least one leg");
-  const named = new Set(mutation.accounts.map(keyOf));
-  assert(named.size === mutation.accounts.length, "a group names each account once");
-  const seen = new Set<string>();
+  const balances = new Map(mutation.accounts.map((account, index) => [keyOf(account), before[index]?.balance ?? 0n]));
+  assert(balances.size === mutation.accounts.length, "a group names each account once");
   for (const leg of legs) {
     const key = keyOf(leg.account);
-    assert(named.has(key), `a leg touches ${key}, which its group did not name`);
-    assert(!seen.has(key), `two legs of one group touch ${key}`);
-    seen.add(key);
+    const balance = balances.get(key);
+    assert(balance !== undefined, `a leg touches ${key}, which its group did not name`);
+    assert(
+      leg.next.balance === balance + leg.entry.delta,
+      `a leg of ${key} moves the balance from ${balance} to ${leg.next.balance}, not by its delta ${leg.entry.delta}`,
+    );
+    balances.set(key, leg.next.balance);
   }
   if (mutation.idempotency !== null) {
     assert(legs[0]?.account.userId === mutation.idempotency.userId, "the keyed first leg belongs to the key's user");

@@ -18,6 +18,7 @@ import * as entryGroups from "../../migrations/20261123100200_entry_groups.js";
 import * as accountPolicies from "../../migrations/20261123100300_account_policies.js";
 import * as holds from "../../migrations/20261123100400_holds.js";
 import * as ingestHeldIndexAndReopen from "../../migrations/20261123100500_ingest_held_index_and_reopen.js";
+import * as entryBatches from "../../migrations/20261123100700_entry_batches.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -36,6 +37,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261123100300_account_policies", accountPolicies],
   ["20261123100400_holds", holds],
   ["20261123100500_ingest_held_index_and_reopen", ingestHeldIndexAndReopen],
+  ["20261123100700_entry_batches", entryBatches],
 ]);
 
 const source: Knex.MigrationSource<string> = {

@@ -226,6 +226,12 @@ export interface GroupMutation<Reason extends string> {
     nowMs: number,
     policies: readonly AccountPolicy[],
   ): GroupVerdict<Reason>;
+  /**
+   * For a batch (ApplyBatch): the canonical digest of its items, stored with the group in the
+   * same transaction, so that a keyed replay is compared item for item and a batch's group is
+   * told from a transfer's. Absent for other groups.
+   */
+  readonly batchDigest?: string;
 }
 
 /**
@@ -240,7 +246,13 @@ export type GroupResult<Reason extends string> =
       readonly entries: readonly Entry[];
       readonly before: readonly (AccountState | undefined)[];
     }
-  | { readonly type: "existing"; readonly groupId: bigint | null; readonly entries: readonly Entry[] }
+  | {
+      readonly type: "existing";
+      readonly groupId: bigint | null;
+      readonly entries: readonly Entry[];
+      /** The stored `batchDigest` when the group is a batch's. */
+      readonly batchDigest?: string;
+    }
   | {
       readonly type: "rejected";
       readonly reason: Reason;
@@ -385,9 +397,12 @@ export interface LedgerStore {
   entryTotals(key: AccountKey, afterId: bigint, throughId: bigint): Promise<EntryTotal[]>;
   /**
    * Runs `read` over every entry (in id order) and every account (in key order) taken at one
-   * instant, for `verify`. The iterables are valid only during the call.
+   * instant, for `verify`, with the leg count of every batch by its group id. The iterables are
+   * valid only during the call.
    */
-  withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T>;
+  withSnapshot<T>(
+    read: (entries: Iterable<Entry>, accounts: Iterable<Account>, batches: ReadonlyMap<bigint, bigint>) => T,
+  ): Promise<T>;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   /** How many mutations wait for a commit in this process. */

@@ -43,6 +43,7 @@ for (const store of STORE_KINDS)
         "Capture",
         "Void",
         "StreamEntries",
+        "ApplyBatch",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(`/${rpc}`)),
@@ -98,6 +99,7 @@ for (const store of STORE_KINDS)
         "/v1/payouts",
         "/payouts",
         "/openapi.json",
+        "/v1/batches",
       ]) {
         expect(
           exampleLines("curl").some((line) => line.includes(route)),

@@ -94,6 +94,7 @@ for (const store of STORE_KINDS)
             "Capture",
             "Void",
             "StreamEntries",
+            "ApplyBatch",
           ]);
         });
 

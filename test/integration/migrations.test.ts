@@ -31,6 +31,7 @@ describe("migrations on PostgreSQL", function () {
       "20261123100300_account_policies",
       "20261123100400_holds",
       "20261123100500_ingest_held_index_and_reopen",
+      "20261123100700_entry_batches",
     ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();

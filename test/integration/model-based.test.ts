@@ -1,7 +1,8 @@
 /**
- * Model-based test: random sequences of Load, Authorize, AdjustBalance, Transfer, SetAccountPolicy
- * and holds (manual-capture Authorize, Capture, Void, and expiry as time passes on a manual clock
- * that the server's commits and sweeper read), with fresh, reused and
+ * Model-based test: random sequences of Load, Authorize, AdjustBalance, Transfer, SetAccountPolicy,
+ * ApplyBatch (batches of the four mutations) and holds (manual-capture Authorize, Capture, Void,
+ * and expiry as time passes on a manual clock that the server's commits and sweeper read), with
+ * fresh, reused and
  * absent idempotency keys and exact retries, sent to the real server and checked call by call
  * against the reference model (test/support/ledger-model.ts), then GetBalance against the
  * model's accounts. fast-check shrinks any failure to a short sequence.
@@ -32,10 +33,13 @@ const {
   getBalance,
   capture,
   void: voidHold,
+  applyBatch,
 } = LedgerService.method;
 /** The server's over-capture tolerance in these runs: 10%. */
 const OVERCAPTURE_BPS = 1000n;
 const RUNS = 100;
+
+type ItemOperation = "load" | "authorize" | "adjust" | "transfer";
 
 interface Step {
   readonly operation: Operation | "retry" | "expire";
@@ -43,6 +47,8 @@ interface Step {
   readonly currency: "" | "USD" | "EUR";
   readonly amount: bigint;
   readonly key: string | null;
+  /** For a batch: its items (in the step's currency). */
+  readonly items: readonly { readonly operation: ItemOperation; readonly user: string; readonly amount: bigint }[];
 }
 
 const amountArbitrary = fc.oneof(
@@ -52,6 +58,12 @@ const amountArbitrary = fc.oneof(
   // Near the top of int64, so that totals overflow and OUT_OF_RANGE is exercised.
   { weight: 1, arbitrary: fc.constantFrom(INT64_MAX, INT64_MAX - 1n, 2n ** 62n, 2n ** 53n + 1n) },
 );
+
+const itemArbitrary = fc.record({
+  operation: fc.constantFrom<ItemOperation>("load", "authorize", "adjust", "transfer"),
+  user: fc.constantFrom("a", "b"),
+  amount: amountArbitrary,
+});
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
   operation: fc.constantFrom<Operation | "retry" | "expire">(
@@ -68,6 +80,8 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
     "capture",
     "void",
     "expire",
+    "batch",
+    "batch",
   ),
   user: fc.constantFrom("a", "b"),
   currency: fc.constantFrom<"" | "USD" | "EUR">("", "USD", "EUR"),
@@ -77,7 +91,37 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
     fc.nat(6).map((n) => `key-${n}`),
     { freq: 4 },
   ),
+  items: fc.array(itemArbitrary, { minLength: 1, maxLength: 4 }),
 });
+
+/** A step's item as a model call: even adjustments subtract, a transfer goes to the other user. */
+function itemCall(item: Step["items"][number], run: number, currency: string): ModelCall {
+  const amount = item.operation === "adjust" && item.amount % 2n === 0n ? -item.amount : item.amount;
+  return {
+    operation: item.operation,
+    userId: `r${run}-${item.user}`,
+    currency,
+    amount,
+    key: null,
+    ...(item.operation === "transfer" ? { payeeUserId: `r${run}-${item.user === "a" ? "b" : "a"}` } : {}),
+  };
+}
+
+function wireItem(item: ModelCall, currency: string) {
+  if (item.operation === "transfer") {
+    const value = { payerUserId: item.userId, payeeUserId: item.payeeUserId ?? "", amount: item.amount, currency };
+    return { kind: { case: "transfer" as const, value } };
+  }
+  const value = { userId: item.userId, amount: item.amount, currency };
+  switch (item.operation) {
+    case "load":
+      return { kind: { case: "load" as const, value } };
+    case "authorize":
+      return { kind: { case: "authorize" as const, value } };
+    default:
+      return { kind: { case: "adjust" as const, value } };
+  }
+}
 
 /** `lastEntryId` is the newest entry the call recorded: a transfer's payee leg follows its payer's. */
 type Answer = { entryId: bigint; balanceAfter: bigint; replayed: boolean; decision?: Decision; lastEntryId?: bigint };
@@ -106,6 +150,19 @@ async function send(client: GrpcTestClient, call: ModelCall, rawCurrency: string
         status: status[policy.state],
       });
       return { entryId: 0n, balanceAfter: 0n, replayed: false };
+    }
+    if (call.operation === "batch") {
+      const answer = await client.unary(applyBatch, {
+        items: (call.items ?? []).map((item) => wireItem(item, rawCurrency)),
+        idempotencyKey: call.key ?? "",
+      });
+      const last = answer.entries.at(-1)?.entry;
+      return {
+        entryId: answer.batchId,
+        balanceAfter: last?.balanceAfter ?? 0n,
+        replayed: answer.replayed,
+        lastEntryId: last?.id ?? 0n,
+      };
     }
     if (call.operation === "transfer") {
       const answer = await client.unary(transfer, {
@@ -212,6 +269,7 @@ for (const store of STORE_KINDS)
                     ? captureAmount(model.holds.get(holdId ?? 0n), step.amount)
                     : step.amount;
               rawCurrency = step.currency;
+              const items = step.items.map((item) => itemCall(item, run, step.currency || "USD"));
               call = {
                 operation: step.operation,
                 userId: `r${run}-${step.user}`,
@@ -223,6 +281,8 @@ for (const store of STORE_KINDS)
                 // One of the sequence's holds (possibly the other user's), or one that does not exist.
                 ...(holdId === undefined ? {} : { holdId }),
                 ...(step.operation === "capture" ? { final: step.amount % 3n === 0n } : {}),
+                // A batch's key belongs to its first item's user (a transfer's payer).
+                ...(step.operation === "batch" ? { items, userId: items[0]?.userId ?? "" } : {}),
                 // Mostly active with a small overdraft; sometimes frozen or closed.
                 ...(step.operation === "policy"
                   ? {
@@ -238,9 +298,18 @@ for (const store of STORE_KINDS)
             const { expected, recorded } = model.apply(call);
             const answer = await send(client, call, rawCurrency);
             callsChecked += 1;
-            const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key}`;
+            const items = (call.items ?? []).map(
+              (item) =>
+                `${item.operation}:${item.userId}${item.payeeUserId ? `>${item.payeeUserId}` : ""}:${item.amount}`,
+            );
+            const context = `${call.operation} ${call.userId} ${call.currency} ${call.amount} key=${call.key} ${items.join(",")}`;
             if (answer instanceof GrpcCallError) {
               expect(grpc.status[answer.code], `${context}: ${answer.message}`).to.equal(expected.code);
+              if (expected.code !== "OK" && expected.itemIndex !== undefined) {
+                expect(answer.metadata["item_index"], `${context}: the refused item`).to.equal(
+                  String(expected.itemIndex),
+                );
+              }
               continue;
             }
             expect("OK", context).to.equal(expected.code);

@@ -192,6 +192,7 @@ describe("REST routes from google.api.http (real HTTP/1.1)", () => {
       "/v1/entries/{entry_id}",
       "/v1/users/{user_id}/holds/{hold_id}:capture",
       "/v1/users/{user_id}/holds/{hold_id}:void",
+      "/v1/batches",
     ]);
   });
 });

@@ -27,7 +27,7 @@ export function keyOf(userId: string, idempotencyKey: string): string {
 
 /** One read transaction over the whole database: entries, accounts and the audit at one instant. */
 export async function auditLedger(database: string): Promise<LedgerSnapshot> {
-  const { entries, accounts } = isPostgresUrl(database) ? await readPostgres(database) : readSqlite(database);
+  const { entries, accounts, batches } = isPostgresUrl(database) ? await readPostgres(database) : readSqlite(database);
   const entriesByKey = new Map<string, Entry>();
   for (const entry of entries) {
     if (entry.idempotencyKey === null) continue;
@@ -36,13 +36,18 @@ export async function auditLedger(database: string): Promise<LedgerSnapshot> {
     entriesByKey.set(key, entry);
   }
   const balances = new Map(accounts.map((account) => [`${account.userId} ${account.currency}`, account.balance]));
-  return { report: verifyLedger(entries, accounts), entriesByKey, balances, entries };
+  return { report: verifyLedger(entries, accounts, batches), entriesByKey, balances, entries };
 }
 
 interface Rows {
   readonly entries: Entry[];
   readonly accounts: Account[];
+  /** The leg count of every batch, by group id. */
+  readonly batches: Map<bigint, bigint>;
 }
+
+type BatchRow = { group_id: bigint; leg_count: bigint };
+const legCounts = (rows: BatchRow[]) => new Map(rows.map((row) => [row.group_id, row.leg_count]));
 
 function readSqlite(dbPath: string): Rows {
   const db = new Database(dbPath, { readonly: true, fileMustExist: true });
@@ -52,6 +57,7 @@ function readSqlite(dbPath: string): Rows {
     return db.transaction(() => ({
       entries: (db.prepare("SELECT * FROM entries ORDER BY id").all() as EntryRow[]).map(toEntry),
       accounts: (db.prepare("SELECT * FROM accounts ORDER BY user_id, currency").all() as AccountRow[]).map(toAccount),
+      batches: legCounts(db.prepare("SELECT group_id, leg_count FROM entry_batches").all() as BatchRow[]),
     }))();
   } finally {
     db.close();
@@ -70,8 +76,9 @@ async function readPostgres(url: string): Promise<Rows> {
     const accounts = (await client.query<AccountRow>("SELECT * FROM accounts ORDER BY user_id, currency")).rows.map(
       toAccount,
     );
+    const batches = legCounts((await client.query<BatchRow>("SELECT group_id, leg_count FROM entry_batches")).rows);
     await client.query("COMMIT");
-    return { entries, accounts };
+    return { entries, accounts, batches };
   } finally {
     await client.end();
   }

@@ -5,7 +5,7 @@
  */
 const INT64_MAX = 2n ** 63n - 1n;
 
-export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy" | "hold" | "capture" | "void";
+export type Operation = "load" | "authorize" | "adjust" | "transfer" | "policy" | "hold" | "capture" | "void" | "batch";
 
 /** A hold as the contract describes it; its id is the service's answer to the placing call. */
 export interface ModelHold {
@@ -41,6 +41,11 @@ export interface ModelCall {
   readonly holdId?: bigint;
   /** For a capture: release the rest. A replay does not compare it (the contract says so). */
   readonly final?: boolean;
+  /**
+   * For a batch: its items, unkeyed calls of the four mutations (`userId` is the first item's
+   * user, who scopes the key; `amount` is unused).
+   */
+  readonly items?: readonly ModelCall[];
 }
 
 export interface ModelAccount {
@@ -63,7 +68,11 @@ export type Expected =
       readonly approved?: boolean;
       readonly firstAnswer?: unknown;
     }
-  | { readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" | "NOT_FOUND" };
+  | {
+      readonly code: "ALREADY_EXISTS" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" | "NOT_FOUND";
+      /** For a batch refused because of one item: that item's index. */
+      readonly itemIndex?: number;
+    };
 
 interface Recorded {
   readonly call: ModelCall;
@@ -148,7 +157,8 @@ export class LedgerModel {
           previous.call.currency === call.currency &&
           (previous.call.amount === call.amount || call.operation === "void") &&
           previous.call.payeeUserId === call.payeeUserId &&
-          previous.call.holdId === call.holdId;
+          previous.call.holdId === call.holdId &&
+          sameItems(previous.call.items, call.items);
         if (!same) return { expected: { code: "ALREADY_EXISTS" } };
         return {
           expected: {
@@ -161,6 +171,7 @@ export class LedgerModel {
         };
       }
     }
+    if (call.operation === "batch") return this.batch(call);
     if (call.operation === "transfer") return this.transfer(call);
     if (hold !== undefined) return this.settleHold(call, hold);
     const current = this.current(call.userId, call.currency);
@@ -276,6 +287,33 @@ export class LedgerModel {
   }
 
   /**
+   * A batch: its items applied in order, each by its own rule, all or nothing. The first item
+   * refused (an authorization that would be declined included) refuses the batch and changes
+   * nothing. Its answer's balance is its last entry's: the last item's account (a transfer's
+   * payee).
+   */
+  private batch(call: ModelCall): { expected: Expected; recorded?: Recorded } {
+    const before = new Map(this.accounts);
+    const items = call.items ?? [];
+    for (const [itemIndex, item] of items.entries()) {
+      const { expected } = this.apply(item);
+      const refused =
+        expected.code !== "OK" ? expected.code : expected.approved === false ? "FAILED_PRECONDITION" : null;
+      if (refused !== null) {
+        this.accounts.clear();
+        for (const [key, account] of before) this.accounts.set(key, account);
+        return { expected: { code: refused, itemIndex } };
+      }
+    }
+    const last = items.at(-1);
+    const lastUser = last?.operation === "transfer" ? (last.payeeUserId ?? "") : (last?.userId ?? "");
+    const balanceAfter = this.current(lastUser, last?.currency ?? "").balance;
+    const recorded: Recorded = { call, balanceAfter };
+    if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
+    return { expected: { code: "OK", replayed: false, balanceAfter }, recorded };
+  }
+
+  /**
    * A transfer: refused unless the payer's policy allows the debit and the payee's the credit, then a debit of the payer (spent)
    * and a credit of the payee (earned), one entry each. Its answer's balance is the payer's.
    */
@@ -311,6 +349,25 @@ export class LedgerModel {
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
     return { expected: { code: "OK", replayed: false, balanceAfter: payerNext.balance }, recorded };
   }
+}
+
+/** Items are the same when every item has the same operation, users, currency and amount, in order. */
+function sameItems(a: readonly ModelCall[] | undefined, b: readonly ModelCall[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return (
+    a.length === b.length &&
+    a.every((item, index) => {
+      const other = b[index];
+      return (
+        other !== undefined &&
+        item.operation === other.operation &&
+        item.userId === other.userId &&
+        item.payeeUserId === other.payeeUserId &&
+        item.currency === other.currency &&
+        item.amount === other.amount
+      );
+    })
+  );
 }
 
 function saturate(account: ModelAccount): void {

@@ -30,6 +30,7 @@ describe("checkCall (auth rule shared by every transport)", () => {
     expect(requiredScope("ledger.v1.LedgerService/Authorize")).to.equal("write");
     expect(requiredScope("ledger.v1.LedgerService/Transfer")).to.equal("write");
     expect(requiredScope("ledger.v1.LedgerService/SetAccountPolicy")).to.equal("admin");
+    expect(requiredScope("ledger.v1.LedgerService/ApplyBatch")).to.equal("write");
     expect(requiredScope("ledger.v1.LedgerService/AdjustBalance")).to.equal("write");
     expect(requiredScope("/grpc.health.v1.Health/Check")).to.equal(null);
     expect(requiredScope("grpc.reflection.v1.ServerReflection/ServerReflectionInfo")).to.equal(null);

@@ -96,6 +96,14 @@ describe("applyEntry", () => {
 });
 
 describe("verifyLedger", () => {
+  const leg = (id: bigint, groupId: bigint, amount: bigint, userId: string, createdAtMs = NOW): Entry => ({
+    ...entry(id, amount, 0n),
+    userId,
+    kind: "adjust",
+    groupId,
+    createdAtMs,
+  });
+
   function entry(id: bigint, amount: bigint, balanceAfter: bigint): Entry {
     return {
       id,
@@ -139,17 +147,11 @@ describe("verifyLedger", () => {
     ]);
   });
 
-  it("reports a group whose legs do not sum to zero, or that lost its first leg", () => {
-    const leg = (id: bigint, groupId: bigint, amount: bigint, userId: string): Entry => ({
-      ...entry(id, amount, 0n),
-      userId,
-      kind: "adjust",
-      groupId,
-    });
-    const problems = (entries: Entry[]) =>
-      verifyLedger(entries, [])
+  it("reports a transfer group whose legs do not sum to zero, lost its first leg, or was recorded apart", () => {
+    const problems = (entries: Entry[], batches?: Map<bigint, bigint>) =>
+      verifyLedger(entries, [], batches)
         .mismatches.map((mismatch) => mismatch.problem)
-        .filter((problem) => /group/.test(problem));
+        .filter((problem) => /group|batch/.test(problem));
     expect(problems([leg(1n, 1n, -5n, "a"), leg(2n, 1n, 5n, "b")])).to.deep.equal([]);
     expect(problems([leg(1n, 1n, -5n, "a"), leg(2n, 1n, 4n, "b")])).to.deep.equal(["group 1: its legs sum to -1"]);
     // PostgreSQL gives concurrent transactions interleaved ids: another entry between two legs is fine.
@@ -170,5 +172,25 @@ describe("verifyLedger", () => {
         { ...leg(3n, 2n, 5n, "b"), currency: "EUR" },
       ]),
     ).to.deep.equal(["entry 3: its group 2 mixes currencies"]);
+    expect(problems([leg(1n, 1n, -5n, "a"), leg(2n, 1n, 5n, "b", NOW + 1)])).to.deep.equal([
+      `entry 2: recorded at ${NOW + 1}, apart from its group 1 (${NOW})`,
+    ]);
+  });
+
+  it("holds a batch's group to its stored leg count, not to a zero sum", () => {
+    const problems = (entries: Entry[], batches: Map<bigint, bigint>) =>
+      verifyLedger(entries, [], batches)
+        .mismatches.map((mismatch) => mismatch.problem)
+        .filter((problem) => /group|batch/.test(problem));
+    // A batch may credit, debit and mix currencies.
+    const batch = [leg(1n, 1n, 5n, "a"), leg(2n, 1n, -3n, "a"), { ...leg(4n, 1n, 7n, "b"), currency: "EUR" }];
+    expect(problems(batch, new Map([[1n, 3n]]))).to.deep.equal([]);
+    expect(problems(batch.slice(0, 2), new Map([[1n, 3n]]))).to.deep.equal(["batch 1: 2 legs found, 3 recorded"]);
+    expect(problems([], new Map([[1n, 1n]]))).to.deep.equal(["batch 1: 0 legs found, 1 recorded"]);
+    // Without its batch row the same group is a transfer's, and its sum is a finding.
+    expect(problems(batch, new Map())).to.deep.equal([
+      "entry 4: its group 1 mixes currencies",
+      "group 1: its legs sum to 9",
+    ]);
   });
 });

@@ -108,6 +108,9 @@ describe("the transfer rule (unit)", () => {
     expect(reuse({ currency: "EUR" })).to.equal("currency");
     expect(reuse({ payeeUserId: "carol" })).to.equal("payee_user_id");
     expect(reuse({}, null, [leg(3n, "alice", 30n, { kind: "load" })])).to.equal("method");
+    // A batch's group that begins with the same two legs is not this transfer.
+    const batch = transferOutcome(input, { type: "existing", groupId: 7n, entries, batchDigest: "0".repeat(64) });
+    expect(batch.ok ? undefined : batch.failure).to.deep.include({ kind: "idempotency_key_reused", field: "method" });
   });
 
   it("reports the payer's balance and the debit in an insufficient_funds failure", () => {

@@ -709,6 +709,46 @@ export const openapiDocument: unknown = {
           }
         }
       }
+    },
+    "/v1/batches": {
+      "post": {
+        "operationId": "LedgerService_ApplyBatch",
+        "summary": "ApplyBatch",
+        "description": "ApplyBatch applies up to LEDGER_BATCH_ITEMS_MAX (1000 by default) mutations in order, all or nothing, in one transaction: loads, immediate authorizations, adjustments and transfers, over any accounts. Each item sees the effect of the items before it. The first item that is refused fails the whole batch and nothing is recorded: the error is the item's own refusal (FAILED_PRECONDITION with INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, ...; OUT_OF_RANGE with BALANCE_OVERFLOW) with item_index in its ErrorInfo metadata. An authorization the balance does not cover fails the batch too (no decline is recorded). Every entry carries the batch_id as its group id. The idempotency_key is scoped to the first item's user (a transfer's payer).",
+        "parameters": [],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ledger.v1.ApplyBatchResponse"
+                }
+              }
+            }
+          },
+          "default": {
+            "description": "An error as Connect sends it; the HTTP status follows the gRPC code.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ConnectError"
+                }
+              }
+            }
+          }
+        },
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/ledger.v1.ApplyBatchRequest"
+              }
+            }
+          }
+        }
+      }
     }
   },
   "components": {
@@ -923,6 +963,49 @@ export const openapiDocument: unknown = {
           }
         }
       },
+      "ledger.v1.ApplyBatchRequest": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "items": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ledger.v1.BatchItem"
+            },
+            "description": "Applied in this order; 1 to LEDGER_BATCH_ITEMS_MAX items."
+          },
+          "idempotencyKey": {
+            "type": "string",
+            "description": "Optional, scoped to the first item's user (a transfer's payer). A replay must repeat the items exactly (same accounts, kinds and amounts, in order)."
+          }
+        }
+      },
+      "ledger.v1.ApplyBatchResponse": {
+        "type": "object",
+        "description": "",
+        "properties": {
+          "batchId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "The id of the batch's first entry, stored as the group id on every entry of the batch."
+          },
+          "entries": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ledger.v1.BatchEntry"
+            },
+            "description": "Every entry recorded, in item order (a transfer records two: the payer's, then the payee's)."
+          },
+          "replayed": {
+            "type": "boolean",
+            "description": "True when this is the stored answer to an earlier call with the same key."
+          },
+          "createdAt": {
+            "$ref": "#/components/schemas/google.protobuf.Timestamp"
+          }
+        }
+      },
       "ledger.v1.AuthorizeRequest": {
         "type": "object",
         "description": "",
@@ -1019,6 +1102,115 @@ export const openapiDocument: unknown = {
             "format": "int64",
             "pattern": "^-?[0-9]+$",
             "description": "The available balance (balance - held) right after this authorization: with a decline, what the amount was compared against (the overdraft limit comes on top)."
+          }
+        }
+      },
+      "ledger.v1.BatchAdjust": {
+        "type": "object",
+        "description": "BatchAdjust adds or subtracts, as AdjustBalance does.",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Signed minor units; never zero."
+          },
+          "currency": {
+            "type": "string"
+          }
+        }
+      },
+      "ledger.v1.BatchAuthorize": {
+        "type": "object",
+        "description": "BatchAuthorize debits an account immediately, as Authorize does; a decline fails the batch.",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units: greater than zero."
+          },
+          "currency": {
+            "type": "string"
+          }
+        }
+      },
+      "ledger.v1.BatchEntry": {
+        "type": "object",
+        "description": "BatchEntry is one entry a batch recorded, with its balance after, and the item it belongs to.",
+        "properties": {
+          "itemIndex": {
+            "type": "integer",
+            "format": "int32",
+            "description": "The index of the item in the request, from 0."
+          },
+          "entry": {
+            "$ref": "#/components/schemas/ledger.v1.LedgerEntry"
+          }
+        }
+      },
+      "ledger.v1.BatchItem": {
+        "type": "object",
+        "description": "BatchItem is one mutation of a batch; exactly one kind is set.",
+        "properties": {
+          "load": {
+            "$ref": "#/components/schemas/ledger.v1.BatchLoad"
+          },
+          "authorize": {
+            "$ref": "#/components/schemas/ledger.v1.BatchAuthorize"
+          },
+          "adjust": {
+            "$ref": "#/components/schemas/ledger.v1.BatchAdjust"
+          },
+          "transfer": {
+            "$ref": "#/components/schemas/ledger.v1.BatchTransfer"
+          }
+        }
+      },
+      "ledger.v1.BatchLoad": {
+        "type": "object",
+        "description": "BatchLoad credits an account, as Load does.",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units: greater than zero."
+          },
+          "currency": {
+            "type": "string",
+            "description": "Empty means the server's default currency."
+          }
+        }
+      },
+      "ledger.v1.BatchTransfer": {
+        "type": "object",
+        "description": "BatchTransfer moves an amount between two users, as Transfer does.",
+        "properties": {
+          "payerUserId": {
+            "type": "string"
+          },
+          "payeeUserId": {
+            "type": "string",
+            "description": "Must differ from payer_user_id."
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units: greater than zero."
+          },
+          "currency": {
+            "type": "string"
           }
         }
       },

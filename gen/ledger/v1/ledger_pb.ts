@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ledger/v1/ledger.proto.
  */
 export const file_ledger_v1_ledger: GenFile = /*@__PURE__*/
-  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLRAQoQQXV0aG9yaXplUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSLAoMY2FwdHVyZV9tb2RlGAUgASgOMhYubGVkZ2VyLnYxLkNhcHR1cmVNb2RlEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3R0bF9zZWNvbmRzGAcgASgDIrcCChFBdXRob3JpemVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIlCghkZWNpc2lvbhgCIAEoDjITLmxlZGdlci52MS5EZWNpc2lvbhIPCgd1c2VyX2lkGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEg4KBmFtb3VudBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2hvbGRfaWQYCSABKAMSMwoPaG9sZF9leHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hdmFpbGFibGVfYWZ0ZXIYCyABKAMiYgoUQWRqdXN0QmFsYW5jZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIs0BChVBZGp1c3RCYWxhbmNlUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFgoOYmFsYW5jZV9iZWZvcmUYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ6Cg9UcmFuc2ZlclJlcXVlc3QSFQoNcGF5ZXJfdXNlcl9pZBgBIAEoCRIVCg1wYXllZV91c2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiowIKEFRyYW5zZmVyUmVzcG9uc2USEwoLdHJhbnNmZXJfaWQYASABKAMSFgoOcGF5ZXJfZW50cnlfaWQYAiABKAMSFgoOcGF5ZWVfZW50cnlfaWQYAyABKAMSFQoNcGF5ZXJfdXNlcl9pZBgEIAEoCRIVCg1wYXllZV91c2VyX2lkGAUgASgJEhAKCGN1cnJlbmN5GAYgASgJEg4KBmFtb3VudBgHIAEoAxIbChNwYXllcl9iYWxhbmNlX2FmdGVyGAggASgDEhsKE3BheWVlX2JhbGFuY2VfYWZ0ZXIYCSABKAMSEAoIcmVwbGF5ZWQYCiABKAgSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoXU2V0QWNjb3VudFBvbGljeVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIXCg9vdmVyZHJhZnRfbGltaXQYAyABKAMSKAoGc3RhdHVzGAQgASgOMhgubGVkZ2VyLnYxLkFjY291bnRTdGF0dXMisAEKGFNldEFjY291bnRQb2xpY3lSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChFHZXRCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChJHZXRCYWxhbmNlUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIrCghiYWxhbmNlcxgCIAMoCzIZLmxlZGdlci52MS5BY2NvdW50QmFsYW5jZSLSAwoOQWNjb3VudEJhbGFuY2USEAoIY3VycmVuY3kYASABKAkSDwoHYmFsYW5jZRgCIAEoAxIOCgZlYXJuZWQYAyABKAMSDQoFc3BlbnQYBCABKAMSDgoGcGF5b3V0GAUgASgDEhAKCHBhaWRfb3V0GAYgASgDEhgKEHBheW91dF9yZXF1ZXN0ZWQYByABKAMSDgoGbG9hZGVkGAggASgDEhIKCmF1dGhvcml6ZWQYCSABKAMSFgoOZGVjbGluZWRfY291bnQYCiABKAMSEwoLZW50cnlfY291bnQYCyABKAMSEQoJb3ZlcmRyYXduGAwgASgIEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD292ZXJkcmFmdF9saW1pdBgPIAEoAxIoCgZzdGF0dXMYECABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIaChJwYXlvdXRfb3V0c3RhbmRpbmcYESABKAMSDAoEaGVsZBgSIAEoAxIRCglhdmFpbGFibGUYEyABKAMiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQDCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEiIKBGtpbmQYBCABKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiYKBnN0YXR1cxgFIAEoDjIWLmxlZGdlci52MS5FbnRyeVN0YXR1cxIOCgZhbW91bnQYBiABKAMSDQoFZGVsdGEYByABKAMSFQoNYmFsYW5jZV9hZnRlchgIIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSEQoJdmVuZG9yX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdob2xkX2lkGBQgASgDEhIKCmhlbGRfZGVsdGEYFSABKAMSEgoKaGVsZF9hZnRlchgWIAEoAyKHAgoSTGlzdEVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWtpbmRzGAUgAygOMhQubGVkZ2VyLnYxLkVudHJ5S2luZBIkCgVvcmRlchgGIAEoDjIVLmxlZGdlci52MS5FbnRyeU9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoPR2V0RW50cnlSZXF1ZXN0EhAKCGVudHJ5X2lkGAEgASgDIjkKEEdldEVudHJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkiagoOQ2FwdHVyZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEg4KBmFtb3VudBgDIAEoAxINCgVmaW5hbBgEIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAki8wEKD0NhcHR1cmVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgdob2xkX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSDgoGYW1vdW50GAUgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBiABKAMSEgoKaGVsZF9hZnRlchgHIAEoAxIdCgRob2xkGAggASgLMg8ubGVkZ2VyLnYxLkhvbGQSEAoIcmVwbGF5ZWQYCSABKAgSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoLVm9pZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSLyAQoMVm9pZFJlc3BvbnNlEhAKCGVudHJ5X2lkGAEgASgDEg8KB2hvbGRfaWQYAiABKAMSDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIQCghyZWxlYXNlZBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhIKCmhlbGRfYWZ0ZXIYByABKAMSHQoEaG9sZBgIIAEoCzIPLmxlZGdlci52MS5Ib2xkEhAKCHJlcGxheWVkGAkgASgIEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYCCgRIb2xkEg8KB2hvbGRfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSEAoIY2FwdHVyZWQYBSABKAMSEQoJcmVtYWluaW5nGAYgASgDEiUKBnN0YXR1cxgHIAEoDjIVLmxlZGdlci52MS5Ib2xkU3RhdHVzEi4KCmV4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKFFN0cmVhbUVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSGAoOYWZ0ZXJfZW50cnlfaWQYAyABKANIABITCgttYXhfZW50cmllcxgEIAEoA0IHCgVzdGFydCJOChVTdHJlYW1FbnRyaWVzUmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkSDgoGY3Vyc29yGAIgASgDKlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMqzgIKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPRU5UUllfS0lORF9MT0FEEAESGAoURU5UUllfS0lORF9BVVRIT1JJWkUQAhIVChFFTlRSWV9LSU5EX0FESlVTVBADEhwKGEVOVFJZX0tJTkRfVkVORE9SX0VBUk5FRBAEEhsKF0VOVFJZX0tJTkRfVkVORE9SX1NQRU5UEAUSHAoYRU5UUllfS0lORF9WRU5ET1JfUEFZT1VUEAYSHgoaRU5UUllfS0lORF9WRU5ET1JfUEFJRF9PVVQQBxITCg9FTlRSWV9LSU5EX0hPTEQQCBIbChdFTlRSWV9LSU5EX0hPTERfQ0FQVFVSRRAJEhgKFEVOVFJZX0tJTkRfSE9MRF9WT0lEEAoSGgoWRU5UUllfS0lORF9IT0xEX0VYUElSRRALKmAKC0VudHJ5U3RhdHVzEhwKGEVOVFJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVOVFJZX1NUQVRVU19BUFBMSUVEEAESGQoVRU5UUllfU1RBVFVTX0RFQ0xJTkVEEAIqZQoKRW50cnlPcmRlchIbChdFTlRSWV9PUkRFUl9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX09SREVSX05FV0VTVF9GSVJTVBABEhwKGEVOVFJZX09SREVSX09MREVTVF9GSVJTVBACKmAKC0NhcHR1cmVNb2RlEhwKGENBUFRVUkVfTU9ERV9VTlNQRUNJRklFRBAAEhoKFkNBUFRVUkVfTU9ERV9JTU1FRElBVEUQARIXChNDQVBUVVJFX01PREVfTUFOVUFMEAIqjAEKCkhvbGRTdGF0dXMSGwoXSE9MRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJIT0xEX1NUQVRVU19BQ1RJVkUQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhYKEkhPTERfU1RBVFVTX1ZPSURFRBADEhcKE0hPTERfU1RBVFVTX0VYUElSRUQQBDL9CgoNTGVkZ2VyU2VydmljZRJcCgRMb2FkEhYubGVkZ2VyLnYxLkxvYWRSZXF1ZXN0GhcubGVkZ2VyLnYxLkxvYWRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9OmxvYWQScAoJQXV0aG9yaXplEhsubGVkZ2VyLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5sZWRnZXIudjEuQXV0aG9yaXplUmVzcG9uc2UiKILT5JMCIjoBKiIdL3YxL3VzZXJzL3t1c2VyX2lkfTphdXRob3JpemUSgAEKDUFkanVzdEJhbGFuY2USHy5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlcXVlc3QaIC5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlc3BvbnNlIiyC0+STAiY6ASoiIS92MS91c2Vycy97dXNlcl9pZH06YWRqdXN0QmFsYW5jZRJyCghUcmFuc2ZlchIaLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaGy5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvdXNlcnMve3BheWVyX3VzZXJfaWR9OnRyYW5zZmVyEo8BChBTZXRBY2NvdW50UG9saWN5EiIubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXF1ZXN0GiMubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXNwb25zZSIykAICgtPkkwIpOgEqIiQvdjEvdXNlcnMve3VzZXJfaWR9OnNldEFjY291bnRQb2xpY3kScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzEnQKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIiaQAgGC0+STAh0SGy92MS91c2Vycy97dXNlcl9pZH0vZW50cmllcxJjCghHZXRFbnRyeRIaLmxlZGdlci52MS5HZXRFbnRyeVJlcXVlc3QaGy5sZWRnZXIudjEuR2V0RW50cnlSZXNwb25zZSIegtPkkwIYEhYvdjEvZW50cmllcy97ZW50cnlfaWR9EngKB0NhcHR1cmUSGS5sZWRnZXIudjEuQ2FwdHVyZVJlcXVlc3QaGi5sZWRnZXIudjEuQ2FwdHVyZVJlc3BvbnNlIjaC0+STAjA6ASoiKy92MS91c2Vycy97dXNlcl9pZH0vaG9sZHMve2hvbGRfaWR9OmNhcHR1cmUSbAoEVm9pZBIWLmxlZGdlci52MS5Wb2lkUmVxdWVzdBoXLmxlZGdlci52MS5Wb2lkUmVzcG9uc2UiM4LT5JMCLToBKiIoL3YxL3VzZXJzL3t1c2VyX2lkfS9ob2xkcy97aG9sZF9pZH06dm9pZBJZCg1TdHJlYW1FbnRyaWVzEh8ubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXF1ZXN0GiAubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXNwb25zZSIDkAIBMAFiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChZsZWRnZXIvdjEvbGVkZ2VyLnByb3RvEglsZWRnZXIudjEiWQoLTG9hZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIqwBCgxMb2FkUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFQoNYmFsYW5jZV9hZnRlchgFIAEoAxIQCghyZXBsYXllZBgGIAEoCBIuCgpjcmVhdGVkX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCLRAQoQQXV0aG9yaXplUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkSLAoMY2FwdHVyZV9tb2RlGAUgASgOMhYubGVkZ2VyLnYxLkNhcHR1cmVNb2RlEi4KCmV4cGlyZXNfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3R0bF9zZWNvbmRzGAcgASgDIrcCChFBdXRob3JpemVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIlCghkZWNpc2lvbhgCIAEoDjITLmxlZGdlci52MS5EZWNpc2lvbhIPCgd1c2VyX2lkGAMgASgJEhAKCGN1cnJlbmN5GAQgASgJEg4KBmFtb3VudBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhAKCHJlcGxheWVkGAcgASgIEi4KCmNyZWF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2hvbGRfaWQYCSABKAMSMwoPaG9sZF9leHBpcmVzX2F0GAogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIXCg9hdmFpbGFibGVfYWZ0ZXIYCyABKAMiYgoUQWRqdXN0QmFsYW5jZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIOCgZhbW91bnQYAiABKAMSEAoIY3VycmVuY3kYAyABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAQgASgJIs0BChVBZGp1c3RCYWxhbmNlUmVzcG9uc2USEAoIZW50cnlfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSFgoOYmFsYW5jZV9iZWZvcmUYBSABKAMSFQoNYmFsYW5jZV9hZnRlchgGIAEoAxIQCghyZXBsYXllZBgHIAEoCBIuCgpjcmVhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ6Cg9UcmFuc2ZlclJlcXVlc3QSFQoNcGF5ZXJfdXNlcl9pZBgBIAEoCRIVCg1wYXllZV91c2VyX2lkGAIgASgJEg4KBmFtb3VudBgDIAEoAxIQCghjdXJyZW5jeRgEIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAkiowIKEFRyYW5zZmVyUmVzcG9uc2USEwoLdHJhbnNmZXJfaWQYASABKAMSFgoOcGF5ZXJfZW50cnlfaWQYAiABKAMSFgoOcGF5ZWVfZW50cnlfaWQYAyABKAMSFQoNcGF5ZXJfdXNlcl9pZBgEIAEoCRIVCg1wYXllZV91c2VyX2lkGAUgASgJEhAKCGN1cnJlbmN5GAYgASgJEg4KBmFtb3VudBgHIAEoAxIbChNwYXllcl9iYWxhbmNlX2FmdGVyGAggASgDEhsKE3BheWVlX2JhbGFuY2VfYWZ0ZXIYCSABKAMSEAoIcmVwbGF5ZWQYCiABKAgSLgoKY3JlYXRlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifwoXU2V0QWNjb3VudFBvbGljeVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIXCg9vdmVyZHJhZnRfbGltaXQYAyABKAMSKAoGc3RhdHVzGAQgASgOMhgubGVkZ2VyLnYxLkFjY291bnRTdGF0dXMisAEKGFNldEFjY291bnRQb2xpY3lSZXNwb25zZRIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEhcKD292ZXJkcmFmdF9saW1pdBgDIAEoAxIoCgZzdGF0dXMYBCABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIuCgp1cGRhdGVkX2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJhChFHZXRCYWxhbmNlUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGN1cnJlbmN5GAIgASgJEikKBWFzX29mGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJSChJHZXRCYWxhbmNlUmVzcG9uc2USDwoHdXNlcl9pZBgBIAEoCRIrCghiYWxhbmNlcxgCIAMoCzIZLmxlZGdlci52MS5BY2NvdW50QmFsYW5jZSLSAwoOQWNjb3VudEJhbGFuY2USEAoIY3VycmVuY3kYASABKAkSDwoHYmFsYW5jZRgCIAEoAxIOCgZlYXJuZWQYAyABKAMSDQoFc3BlbnQYBCABKAMSDgoGcGF5b3V0GAUgASgDEhAKCHBhaWRfb3V0GAYgASgDEhgKEHBheW91dF9yZXF1ZXN0ZWQYByABKAMSDgoGbG9hZGVkGAggASgDEhIKCmF1dGhvcml6ZWQYCSABKAMSFgoOZGVjbGluZWRfY291bnQYCiABKAMSEwoLZW50cnlfY291bnQYCyABKAMSEQoJb3ZlcmRyYXduGAwgASgIEi4KCmNyZWF0ZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD292ZXJkcmFmdF9saW1pdBgPIAEoAxIoCgZzdGF0dXMYECABKA4yGC5sZWRnZXIudjEuQWNjb3VudFN0YXR1cxIaChJwYXlvdXRfb3V0c3RhbmRpbmcYESABKAMSDAoEaGVsZBgSIAEoAxIRCglhdmFpbGFibGUYEyABKAMiXQoRR2V0UGF5b3V0c1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCSJRChJHZXRQYXlvdXRzUmVzcG9uc2USIgoHcGF5b3V0cxgBIAMoCzIRLmxlZGdlci52MS5QYXlvdXQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpABCgZQYXlvdXQSDwoHdXNlcl9pZBgBIAEoCRIQCghjdXJyZW5jeRgCIAEoCRIOCgZhbW91bnQYAyABKAMSEQoJcmVxdWVzdGVkGAQgASgDEhAKCHBhaWRfb3V0GAUgASgDEi4KCnVwZGF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoQDCgtMZWRnZXJFbnRyeRIKCgJpZBgBIAEoAxIPCgd1c2VyX2lkGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEiIKBGtpbmQYBCABKA4yFC5sZWRnZXIudjEuRW50cnlLaW5kEiYKBnN0YXR1cxgFIAEoDjIWLmxlZGdlci52MS5FbnRyeVN0YXR1cxIOCgZhbW91bnQYBiABKAMSDQoFZGVsdGEYByABKAMSFQoNYmFsYW5jZV9hZnRlchgIIAEoAxIXCg9pZGVtcG90ZW5jeV9rZXkYCSABKAkSEQoJdmVuZG9yX2lkGAogASgJEi8KC29jY3VycmVkX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpjcmVhdGVkX2F0GAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgdob2xkX2lkGBQgASgDEhIKCmhlbGRfZGVsdGEYFSABKAMSEgoKaGVsZF9hZnRlchgWIAEoAyKHAgoSTGlzdEVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiMKBWtpbmRzGAUgAygOMhQubGVkZ2VyLnYxLkVudHJ5S2luZBIkCgVvcmRlchgGIAEoDjIVLmxlZGdlci52MS5FbnRyeU9yZGVyEhEKCXBhZ2Vfc2l6ZRgHIAEoBRISCgpwYWdlX3Rva2VuGAggASgJIlcKE0xpc3RFbnRyaWVzUmVzcG9uc2USJwoHZW50cmllcxgBIAMoCzIWLmxlZGdlci52MS5MZWRnZXJFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiIwoPR2V0RW50cnlSZXF1ZXN0EhAKCGVudHJ5X2lkGAEgASgDIjkKEEdldEVudHJ5UmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkiagoOQ2FwdHVyZVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEg4KBmFtb3VudBgDIAEoAxINCgVmaW5hbBgEIAEoCBIXCg9pZGVtcG90ZW5jeV9rZXkYBSABKAki8wEKD0NhcHR1cmVSZXNwb25zZRIQCghlbnRyeV9pZBgBIAEoAxIPCgdob2xkX2lkGAIgASgDEg8KB3VzZXJfaWQYAyABKAkSEAoIY3VycmVuY3kYBCABKAkSDgoGYW1vdW50GAUgASgDEhUKDWJhbGFuY2VfYWZ0ZXIYBiABKAMSEgoKaGVsZF9hZnRlchgHIAEoAxIdCgRob2xkGAggASgLMg8ubGVkZ2VyLnYxLkhvbGQSEAoIcmVwbGF5ZWQYCSABKAgSLgoKY3JlYXRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoLVm9pZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIPCgdob2xkX2lkGAIgASgDEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCSLyAQoMVm9pZFJlc3BvbnNlEhAKCGVudHJ5X2lkGAEgASgDEg8KB2hvbGRfaWQYAiABKAMSDwoHdXNlcl9pZBgDIAEoCRIQCghjdXJyZW5jeRgEIAEoCRIQCghyZWxlYXNlZBgFIAEoAxIVCg1iYWxhbmNlX2FmdGVyGAYgASgDEhIKCmhlbGRfYWZ0ZXIYByABKAMSHQoEaG9sZBgIIAEoCzIPLmxlZGdlci52MS5Ib2xkEhAKCHJlcGxheWVkGAkgASgIEi4KCmNyZWF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqYCCgRIb2xkEg8KB2hvbGRfaWQYASABKAMSDwoHdXNlcl9pZBgCIAEoCRIQCghjdXJyZW5jeRgDIAEoCRIOCgZhbW91bnQYBCABKAMSEAoIY2FwdHVyZWQYBSABKAMSEQoJcmVtYWluaW5nGAYgASgDEiUKBnN0YXR1cxgHIAEoDjIVLmxlZGdlci52MS5Ib2xkU3RhdHVzEi4KCmV4cGlyZXNfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCmNyZWF0ZWRfYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnVwZGF0ZWRfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInEKFFN0cmVhbUVudHJpZXNSZXF1ZXN0Eg8KB3VzZXJfaWQYASABKAkSEAoIY3VycmVuY3kYAiABKAkSGAoOYWZ0ZXJfZW50cnlfaWQYAyABKANIABITCgttYXhfZW50cmllcxgEIAEoA0IHCgVzdGFydCJOChVTdHJlYW1FbnRyaWVzUmVzcG9uc2USJQoFZW50cnkYASABKAsyFi5sZWRnZXIudjEuTGVkZ2VyRW50cnkSDgoGY3Vyc29yGAIgASgDIlEKEUFwcGx5QmF0Y2hSZXF1ZXN0EiMKBWl0ZW1zGAEgAygLMhQubGVkZ2VyLnYxLkJhdGNoSXRlbRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiwQEKCUJhdGNoSXRlbRIkCgRsb2FkGAEgASgLMhQubGVkZ2VyLnYxLkJhdGNoTG9hZEgAEi4KCWF1dGhvcml6ZRgCIAEoCzIZLmxlZGdlci52MS5CYXRjaEF1dGhvcml6ZUgAEigKBmFkanVzdBgDIAEoCzIWLmxlZGdlci52MS5CYXRjaEFkanVzdEgAEiwKCHRyYW5zZmVyGAQgASgLMhgubGVkZ2VyLnYxLkJhdGNoVHJhbnNmZXJIAEIGCgRraW5kIj4KCUJhdGNoTG9hZBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCSJDCg5CYXRjaEF1dGhvcml6ZRIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCSJACgtCYXRjaEFkanVzdBIPCgd1c2VyX2lkGAEgASgJEg4KBmFtb3VudBgCIAEoAxIQCghjdXJyZW5jeRgDIAEoCSJfCg1CYXRjaFRyYW5zZmVyEhUKDXBheWVyX3VzZXJfaWQYASABKAkSFQoNcGF5ZWVfdXNlcl9pZBgCIAEoCRIOCgZhbW91bnQYAyABKAMSEAoIY3VycmVuY3kYBCABKAkikAEKEkFwcGx5QmF0Y2hSZXNwb25zZRIQCghiYXRjaF9pZBgBIAEoAxImCgdlbnRyaWVzGAIgAygLMhUubGVkZ2VyLnYxLkJhdGNoRW50cnkSEAoIcmVwbGF5ZWQYAyABKAgSLgoKY3JlYXRlZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiRwoKQmF0Y2hFbnRyeRISCgppdGVtX2luZGV4GAEgASgFEiUKBWVudHJ5GAIgASgLMhYubGVkZ2VyLnYxLkxlZGdlckVudHJ5KlIKCERlY2lzaW9uEhgKFERFQ0lTSU9OX1VOU1BFQ0lGSUVEEAASFQoRREVDSVNJT05fQVBQUk9WRUQQARIVChFERUNJU0lPTl9ERUNMSU5FRBACKoABCg1BY2NvdW50U3RhdHVzEh4KGkFDQ09VTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGQoVQUNDT1VOVF9TVEFUVVNfQUNUSVZFEAESGQoVQUNDT1VOVF9TVEFUVVNfRlJPWkVOEAISGQoVQUNDT1VOVF9TVEFUVVNfQ0xPU0VEEAMqzgIKCUVudHJ5S2luZBIaChZFTlRSWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPRU5UUllfS0lORF9MT0FEEAESGAoURU5UUllfS0lORF9BVVRIT1JJWkUQAhIVChFFTlRSWV9LSU5EX0FESlVTVBADEhwKGEVOVFJZX0tJTkRfVkVORE9SX0VBUk5FRBAEEhsKF0VOVFJZX0tJTkRfVkVORE9SX1NQRU5UEAUSHAoYRU5UUllfS0lORF9WRU5ET1JfUEFZT1VUEAYSHgoaRU5UUllfS0lORF9WRU5ET1JfUEFJRF9PVVQQBxITCg9FTlRSWV9LSU5EX0hPTEQQCBIbChdFTlRSWV9LSU5EX0hPTERfQ0FQVFVSRRAJEhgKFEVOVFJZX0tJTkRfSE9MRF9WT0lEEAoSGgoWRU5UUllfS0lORF9IT0xEX0VYUElSRRALKmAKC0VudHJ5U3RhdHVzEhwKGEVOVFJZX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVOVFJZX1NUQVRVU19BUFBMSUVEEAESGQoVRU5UUllfU1RBVFVTX0RFQ0xJTkVEEAIqZQoKRW50cnlPcmRlchIbChdFTlRSWV9PUkRFUl9VTlNQRUNJRklFRBAAEhwKGEVOVFJZX09SREVSX05FV0VTVF9GSVJTVBABEhwKGEVOVFJZX09SREVSX09MREVTVF9GSVJTVBACKmAKC0NhcHR1cmVNb2RlEhwKGENBUFRVUkVfTU9ERV9VTlNQRUNJRklFRBAAEhoKFkNBUFRVUkVfTU9ERV9JTU1FRElBVEUQARIXChNDQVBUVVJFX01PREVfTUFOVUFMEAIqjAEKCkhvbGRTdGF0dXMSGwoXSE9MRF9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJIT0xEX1NUQVRVU19BQ1RJVkUQARIYChRIT0xEX1NUQVRVU19DQVBUVVJFRBACEhYKEkhPTERfU1RBVFVTX1ZPSURFRBADEhcKE0hPTERfU1RBVFVTX0VYUElSRUQQBDLgCwoNTGVkZ2VyU2VydmljZRJcCgRMb2FkEhYubGVkZ2VyLnYxLkxvYWRSZXF1ZXN0GhcubGVkZ2VyLnYxLkxvYWRSZXNwb25zZSIjgtPkkwIdOgEqIhgvdjEvdXNlcnMve3VzZXJfaWR9OmxvYWQScAoJQXV0aG9yaXplEhsubGVkZ2VyLnYxLkF1dGhvcml6ZVJlcXVlc3QaHC5sZWRnZXIudjEuQXV0aG9yaXplUmVzcG9uc2UiKILT5JMCIjoBKiIdL3YxL3VzZXJzL3t1c2VyX2lkfTphdXRob3JpemUSgAEKDUFkanVzdEJhbGFuY2USHy5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlcXVlc3QaIC5sZWRnZXIudjEuQWRqdXN0QmFsYW5jZVJlc3BvbnNlIiyC0+STAiY6ASoiIS92MS91c2Vycy97dXNlcl9pZH06YWRqdXN0QmFsYW5jZRJyCghUcmFuc2ZlchIaLmxlZGdlci52MS5UcmFuc2ZlclJlcXVlc3QaGy5sZWRnZXIudjEuVHJhbnNmZXJSZXNwb25zZSItgtPkkwInOgEqIiIvdjEvdXNlcnMve3BheWVyX3VzZXJfaWR9OnRyYW5zZmVyEo8BChBTZXRBY2NvdW50UG9saWN5EiIubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXF1ZXN0GiMubGVkZ2VyLnYxLlNldEFjY291bnRQb2xpY3lSZXNwb25zZSIykAICgtPkkwIpOgEqIiQvdjEvdXNlcnMve3VzZXJfaWR9OnNldEFjY291bnRQb2xpY3kScgoKR2V0QmFsYW5jZRIcLmxlZGdlci52MS5HZXRCYWxhbmNlUmVxdWVzdBodLmxlZGdlci52MS5HZXRCYWxhbmNlUmVzcG9uc2UiJ5ACAYLT5JMCHhIcL3YxL3VzZXJzL3t1c2VyX2lkfS9iYWxhbmNlcxKAAQoKR2V0UGF5b3V0cxIcLmxlZGdlci52MS5HZXRQYXlvdXRzUmVxdWVzdBodLmxlZGdlci52MS5HZXRQYXlvdXRzUmVzcG9uc2UiNZACAYLT5JMCLFodEhsvdjEvdXNlcnMve3VzZXJfaWR9L3BheW91dHMSCy92MS9wYXlvdXRzEnQKC0xpc3RFbnRyaWVzEh0ubGVkZ2VyLnYxLkxpc3RFbnRyaWVzUmVxdWVzdBoeLmxlZGdlci52MS5MaXN0RW50cmllc1Jlc3BvbnNlIiaQAgGC0+STAh0SGy92MS91c2Vycy97dXNlcl9pZH0vZW50cmllcxJjCghHZXRFbnRyeRIaLmxlZGdlci52MS5HZXRFbnRyeVJlcXVlc3QaGy5sZWRnZXIudjEuR2V0RW50cnlSZXNwb25zZSIegtPkkwIYEhYvdjEvZW50cmllcy97ZW50cnlfaWR9EngKB0NhcHR1cmUSGS5sZWRnZXIudjEuQ2FwdHVyZVJlcXVlc3QaGi5sZWRnZXIudjEuQ2FwdHVyZVJlc3BvbnNlIjaC0+STAjA6ASoiKy92MS91c2Vycy97dXNlcl9pZH0vaG9sZHMve2hvbGRfaWR9OmNhcHR1cmUSbAoEVm9pZBIWLmxlZGdlci52MS5Wb2lkUmVxdWVzdBoXLmxlZGdlci52MS5Wb2lkUmVzcG9uc2UiM4LT5JMCLToBKiIoL3YxL3VzZXJzL3t1c2VyX2lkfS9ob2xkcy97aG9sZF9pZH06dm9pZBJZCg1TdHJlYW1FbnRyaWVzEh8ubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXF1ZXN0GiAubGVkZ2VyLnYxLlN0cmVhbUVudHJpZXNSZXNwb25zZSIDkAIBMAESYQoKQXBwbHlCYXRjaBIcLmxlZGdlci52MS5BcHBseUJhdGNoUmVxdWVzdBodLmxlZGdlci52MS5BcHBseUJhdGNoUmVzcG9uc2UiFoLT5JMCEDoBKiILL3YxL2JhdGNoZXNiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ledger.v1.LoadRequest
@@ -1421,6 +1421,273 @@ export const StreamEntriesResponseSchema: GenMessage<StreamEntriesResponse> = /*
   messageDesc(file_ledger_v1_ledger, 27);
 
 /**
+ * @generated from message ledger.v1.ApplyBatchRequest
+ */
+export type ApplyBatchRequest = Message<"ledger.v1.ApplyBatchRequest"> & {
+  /**
+   * Applied in this order; 1 to LEDGER_BATCH_ITEMS_MAX items.
+   *
+   * @generated from field: repeated ledger.v1.BatchItem items = 1;
+   */
+  items: BatchItem[];
+
+  /**
+   * Optional, scoped to the first item's user (a transfer's payer). A replay must repeat the
+   * items exactly (same accounts, kinds and amounts, in order).
+   *
+   * @generated from field: string idempotency_key = 2;
+   */
+  idempotencyKey: string;
+};
+
+/**
+ * Describes the message ledger.v1.ApplyBatchRequest.
+ * Use `create(ApplyBatchRequestSchema)` to create a new message.
+ */
+export const ApplyBatchRequestSchema: GenMessage<ApplyBatchRequest> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 28);
+
+/**
+ * BatchItem is one mutation of a batch; exactly one kind is set.
+ *
+ * @generated from message ledger.v1.BatchItem
+ */
+export type BatchItem = Message<"ledger.v1.BatchItem"> & {
+  /**
+   * @generated from oneof ledger.v1.BatchItem.kind
+   */
+  kind: {
+    /**
+     * @generated from field: ledger.v1.BatchLoad load = 1;
+     */
+    value: BatchLoad;
+    case: "load";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchAuthorize authorize = 2;
+     */
+    value: BatchAuthorize;
+    case: "authorize";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchAdjust adjust = 3;
+     */
+    value: BatchAdjust;
+    case: "adjust";
+  } | {
+    /**
+     * @generated from field: ledger.v1.BatchTransfer transfer = 4;
+     */
+    value: BatchTransfer;
+    case: "transfer";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message ledger.v1.BatchItem.
+ * Use `create(BatchItemSchema)` to create a new message.
+ */
+export const BatchItemSchema: GenMessage<BatchItem> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 29);
+
+/**
+ * BatchLoad credits an account, as Load does.
+ *
+ * @generated from message ledger.v1.BatchLoad
+ */
+export type BatchLoad = Message<"ledger.v1.BatchLoad"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * Empty means the server's default currency.
+   *
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchLoad.
+ * Use `create(BatchLoadSchema)` to create a new message.
+ */
+export const BatchLoadSchema: GenMessage<BatchLoad> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 30);
+
+/**
+ * BatchAuthorize debits an account immediately, as Authorize does; a decline fails the batch.
+ *
+ * @generated from message ledger.v1.BatchAuthorize
+ */
+export type BatchAuthorize = Message<"ledger.v1.BatchAuthorize"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchAuthorize.
+ * Use `create(BatchAuthorizeSchema)` to create a new message.
+ */
+export const BatchAuthorizeSchema: GenMessage<BatchAuthorize> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 31);
+
+/**
+ * BatchAdjust adds or subtracts, as AdjustBalance does.
+ *
+ * @generated from message ledger.v1.BatchAdjust
+ */
+export type BatchAdjust = Message<"ledger.v1.BatchAdjust"> & {
+  /**
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * Signed minor units; never zero.
+   *
+   * @generated from field: int64 amount = 2;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 3;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchAdjust.
+ * Use `create(BatchAdjustSchema)` to create a new message.
+ */
+export const BatchAdjustSchema: GenMessage<BatchAdjust> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 32);
+
+/**
+ * BatchTransfer moves an amount between two users, as Transfer does.
+ *
+ * @generated from message ledger.v1.BatchTransfer
+ */
+export type BatchTransfer = Message<"ledger.v1.BatchTransfer"> & {
+  /**
+   * @generated from field: string payer_user_id = 1;
+   */
+  payerUserId: string;
+
+  /**
+   * Must differ from payer_user_id.
+   *
+   * @generated from field: string payee_user_id = 2;
+   */
+  payeeUserId: string;
+
+  /**
+   * Minor units: greater than zero.
+   *
+   * @generated from field: int64 amount = 3;
+   */
+  amount: bigint;
+
+  /**
+   * @generated from field: string currency = 4;
+   */
+  currency: string;
+};
+
+/**
+ * Describes the message ledger.v1.BatchTransfer.
+ * Use `create(BatchTransferSchema)` to create a new message.
+ */
+export const BatchTransferSchema: GenMessage<BatchTransfer> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 33);
+
+/**
+ * @generated from message ledger.v1.ApplyBatchResponse
+ */
+export type ApplyBatchResponse = Message<"ledger.v1.ApplyBatchResponse"> & {
+  /**
+   * The id of the batch's first entry, stored as the group id on every entry of the batch.
+   *
+   * @generated from field: int64 batch_id = 1;
+   */
+  batchId: bigint;
+
+  /**
+   * Every entry recorded, in item order (a transfer records two: the payer's, then the payee's).
+   *
+   * @generated from field: repeated ledger.v1.BatchEntry entries = 2;
+   */
+  entries: BatchEntry[];
+
+  /**
+   * True when this is the stored answer to an earlier call with the same key.
+   *
+   * @generated from field: bool replayed = 3;
+   */
+  replayed: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 4;
+   */
+  createdAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.ApplyBatchResponse.
+ * Use `create(ApplyBatchResponseSchema)` to create a new message.
+ */
+export const ApplyBatchResponseSchema: GenMessage<ApplyBatchResponse> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 34);
+
+/**
+ * BatchEntry is one entry a batch recorded, with its balance after, and the item it belongs to.
+ *
+ * @generated from message ledger.v1.BatchEntry
+ */
+export type BatchEntry = Message<"ledger.v1.BatchEntry"> & {
+  /**
+   * The index of the item in the request, from 0.
+   *
+   * @generated from field: int32 item_index = 1;
+   */
+  itemIndex: number;
+
+  /**
+   * @generated from field: ledger.v1.LedgerEntry entry = 2;
+   */
+  entry?: LedgerEntry | undefined;
+};
+
+/**
+ * Describes the message ledger.v1.BatchEntry.
+ * Use `create(BatchEntrySchema)` to create a new message.
+ */
+export const BatchEntrySchema: GenMessage<BatchEntry> = /*@__PURE__*/
+  messageDesc(file_ledger_v1_ledger, 35);
+
+/**
  * Decision is the outcome of an authorization.
  *
  * @generated from enum ledger.v1.Decision
@@ -1879,6 +2146,23 @@ export const LedgerService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamEntriesRequestSchema;
     output: typeof StreamEntriesResponseSchema;
+  },
+  /**
+   * ApplyBatch applies up to LEDGER_BATCH_ITEMS_MAX (1000 by default) mutations in order, all or
+   * nothing, in one transaction: loads, immediate authorizations, adjustments and transfers, over
+   * any accounts. Each item sees the effect of the items before it. The first item that is
+   * refused fails the whole batch and nothing is recorded: the error is the item's own refusal
+   * (FAILED_PRECONDITION with INSUFFICIENT_FUNDS, ACCOUNT_FROZEN, ...; OUT_OF_RANGE with
+   * BALANCE_OVERFLOW) with item_index in its ErrorInfo metadata. An authorization the balance does
+   * not cover fails the batch too (no decline is recorded). Every entry carries the batch_id as
+   * its group id. The idempotency_key is scoped to the first item's user (a transfer's payer).
+   *
+   * @generated from rpc ledger.v1.LedgerService.ApplyBatch
+   */
+  applyBatch: {
+    methodKind: "unary";
+    input: typeof ApplyBatchRequestSchema;
+    output: typeof ApplyBatchResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ledger_v1_ledger, 0);

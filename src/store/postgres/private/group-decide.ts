@@ -40,7 +40,7 @@ export function decideGroup(
   const policies = mutation.accounts.map((account) => policyOf(policyMap, account));
   const verdict = mutation.decide(before, nowMs, policies);
   if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before, policies };
-  assertGroupLegs(mutation, verdict.legs);
+  assertGroupLegs(mutation, verdict.legs, before);
   const legs: PendingEntry[] = [];
   let first: PendingEntry | undefined;
   verdict.legs.forEach((leg, index) => {
@@ -62,25 +62,35 @@ export function decideGroup(
     }
     legs.push(item);
   });
-  if (first !== undefined) first.groupLegs = legs;
+  if (first !== undefined) {
+    first.groupLegs = legs;
+    if (mutation.batchDigest !== undefined) first.batchDigest = mutation.batchDigest;
+  }
   pending.push(...legs);
   for (const leg of legs) states.set(accountKeyOf(leg.key.userId, leg.key.currency), leg.next);
   if (idempotency !== undefined && first !== undefined) keyed.set(idempotency, first);
   return { type: "group_applied", legs, before };
 }
 
-/** Every leg of the stored groups that the keyed entries belong to, by group id. */
+/** The stored groups that keyed entries belong to: every leg, and the digests of batches. */
+export interface StoredGroups {
+  readonly legs: Map<bigint, Entry[]>;
+  readonly batchDigests: Map<bigint, string>;
+}
+
+/** Every leg of the stored groups that the keyed entries belong to, and their batch digests. */
 export async function readGroups(
   client: pg.PoolClient,
   keyed: Iterable<Entry | PendingEntry>,
   groupIds: ReadonlyMap<Entry, bigint>,
-): Promise<Map<bigint, Entry[]>> {
+): Promise<StoredGroups> {
   const groups = new Map<bigint, Entry[]>();
+  const batchDigests = new Map<bigint, string>();
   const wanted = [...keyed].flatMap((value) => {
     const groupId = "id" in value ? groupIds.get(value) : undefined;
     return groupId === undefined ? [] : [groupId];
   });
-  if (wanted.length === 0) return groups;
+  if (wanted.length === 0) return { legs: groups, batchDigests };
   const result = await client.query<EntryRow>("SELECT * FROM entries WHERE group_id = ANY($1::bigint[]) ORDER BY id", [
     wanted,
   ]);
@@ -91,7 +101,32 @@ export async function readGroups(
     legs.push(toEntry(row));
     groups.set(groupId, legs);
   }
-  return groups;
+  const batches = await client.query<{ group_id: bigint; digest: string }>(
+    "SELECT group_id, digest FROM entry_batches WHERE group_id = ANY($1::bigint[])",
+    [wanted],
+  );
+  for (const row of batches.rows) batchDigests.set(row.group_id, row.digest);
+  return { legs: groups, batchDigests };
+}
+
+/** Records the batches among the groups this transaction applied, once their entries have ids. */
+export async function insertBatches(
+  client: pg.PoolClient,
+  decided: readonly { readonly type: string }[],
+): Promise<void> {
+  const rows = decided.flatMap((outcome) => {
+    if (outcome.type !== "group_applied") return [];
+    const { legs } = outcome as Extract<GroupDecided, { type: "group_applied" }>;
+    const first = legs[0];
+    if (first?.batchDigest === undefined) return [];
+    return [{ groupId: entryOf(first).id, digest: first.batchDigest, legCount: legs.length }];
+  });
+  if (rows.length === 0) return;
+  await client.query(
+    `INSERT INTO entry_batches (group_id, digest, leg_count)
+     SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[])`,
+    [rows.map((row) => row.groupId), rows.map((row) => row.digest), rows.map((row) => row.legCount)],
+  );
 }
 
 function entryOf(value: Entry | PendingEntry): Entry {
@@ -104,7 +139,7 @@ function entryOf(value: Entry | PendingEntry): Entry {
 export function settleGroup(
   outcome: GroupDecided,
   groupIds: ReadonlyMap<Entry, bigint>,
-  groups: ReadonlyMap<bigint, Entry[]>,
+  groups: StoredGroups,
 ): GroupResult<string> {
   switch (outcome.type) {
     case "group_applied": {
@@ -120,13 +155,19 @@ export function settleGroup(
         const legs = first.groupLegs;
         if (legs === undefined) return { type: "existing", groupId: null, entries: [entryOf(first)] };
         const entries = legs.map(entryOf);
-        return { type: "existing", groupId: entries[0]?.id ?? null, entries };
+        const digest = first.batchDigest;
+        return {
+          type: "existing",
+          groupId: entries[0]?.id ?? null,
+          entries,
+          ...(digest === undefined ? {} : { batchDigest: digest }),
+        };
       }
       const groupId = groupIds.get(first);
-      const legs = groupId === undefined ? undefined : groups.get(groupId);
-      return legs === undefined || groupId === undefined
-        ? { type: "existing", groupId: null, entries: [first] }
-        : { type: "existing", groupId, entries: legs };
+      const legs = groupId === undefined ? undefined : groups.legs.get(groupId);
+      if (legs === undefined || groupId === undefined) return { type: "existing", groupId: null, entries: [first] };
+      const digest = groups.batchDigests.get(groupId);
+      return { type: "existing", groupId, entries: legs, ...(digest === undefined ? {} : { batchDigest: digest }) };
     }
     case "group_rejected":
       return { type: "rejected", reason: outcome.reason, current: outcome.current, policies: outcome.policies };

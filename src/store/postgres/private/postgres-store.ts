@@ -45,7 +45,15 @@ import type {
 } from "../../store.js";
 import { Batcher, type Settled } from "./batcher.js";
 import { unavailable } from "./errors.js";
-import { decideGroup, readGroups, settleGroup, type AnyGroup, type GroupDecided } from "./group-decide.js";
+import {
+  decideGroup,
+  insertBatches,
+  readGroups,
+  settleGroup,
+  type AnyGroup,
+  type GroupDecided,
+  type StoredGroups,
+} from "./group-decide.js";
 import { PostgresIngestStore } from "./ingest-store.js";
 import { readHolds, writeHolds } from "./hold-writes.js";
 import { createPool, type PostgresStoreOptions } from "./pool.js";
@@ -324,7 +332,9 @@ export class PostgresStore implements LedgerStore {
     });
   }
 
-  withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T> {
+  withSnapshot<T>(
+    read: (entries: Iterable<Entry>, accounts: Iterable<Account>, batches: ReadonlyMap<bigint, bigint>) => T,
+  ): Promise<T> {
     // One REPEATABLE READ transaction: entries and accounts as of one instant. The rows are held
     // in memory for the audit; a ledger past a few million entries would want a cursor here.
     return this.read(() =>
@@ -335,7 +345,11 @@ export class PostgresStore implements LedgerStore {
           const accounts = await client.query<AccountRow>(
             `SELECT ${ACCOUNT_COLUMNS} FROM accounts ORDER BY user_id, currency`,
           );
-          return read(entries.rows.map(toEntry), accounts.rows.map(toAccount));
+          const batches = await client.query<{ group_id: bigint; leg_count: bigint }>(
+            "SELECT group_id, leg_count FROM entry_batches",
+          );
+          const legCounts = new Map(batches.rows.map((row) => [row.group_id, row.leg_count]));
+          return read(entries.rows.map(toEntry), accounts.rows.map(toAccount), legCounts);
         },
         { isolation: "repeatable read", readOnly: true },
       ),
@@ -394,6 +408,7 @@ export class PostgresStore implements LedgerStore {
         );
         await appendEntries(client, pending);
         await writeHolds(client, pending);
+        await insertBatches(client, decided);
         return decided.map((outcome) => settleItem(outcome, groupIds, groups));
       },
       {
@@ -452,7 +467,7 @@ function decideGroupSafely(
 function settleItem(
   outcome: GroupDecided | Decided,
   groupIds: ReadonlyMap<Entry, bigint>,
-  groups: ReadonlyMap<bigint, Entry[]>,
+  groups: StoredGroups,
 ): Settled<AnyItemResult> {
   switch (outcome.type) {
     case "group_applied":

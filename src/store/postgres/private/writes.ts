@@ -78,6 +78,8 @@ export interface PendingEntry {
   groupLegs?: readonly PendingEntry[];
   /** The hold the entry places (`holdId` null: its id will be the entry's) or changes. */
   readonly hold?: { readonly holdId: bigint | null; readonly state: HoldState };
+  /** On a batch's first leg: the digest of its items, stored with the group. */
+  batchDigest?: string;
   entry?: Entry;
 }
 

@@ -261,10 +261,18 @@ export class SqliteStore implements LedgerStore {
     });
   }
 
-  withSnapshot<T>(read: (entries: Iterable<Entry>, accounts: Iterable<Account>) => T): Promise<T> {
+  withSnapshot<T>(
+    read: (entries: Iterable<Entry>, accounts: Iterable<Account>, batches: ReadonlyMap<bigint, bigint>) => T,
+  ): Promise<T> {
     // One read transaction, so entries and accounts come from the same instant; iterating
     // keeps memory flat however long the ledger is.
-    return this.read(() => this.db.transaction(() => read(this.iterateEntries(), this.iterateAccounts()))());
+    return this.read(() =>
+      this.db.transaction(() => {
+        const rows = this.statements.selectBatchLegCounts.all() as { group_id: bigint; leg_count: bigint }[];
+        const batches = new Map(rows.map((row) => [row.group_id, row.leg_count]));
+        return read(this.iterateEntries(), this.iterateAccounts(), batches);
+      })(),
+    );
   }
 
   private *iterateEntries(): Generator<Entry> {
@@ -358,7 +366,7 @@ export class SqliteStore implements LedgerStore {
     const policies = mutation.accounts.map((account) => this.readPolicy(account));
     const verdict = mutation.decide(before, nowMs, policies);
     if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
-    assertGroupLegs(mutation, verdict.legs);
+    assertGroupLegs(mutation, verdict.legs, before);
     // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
     const groupId = this.nextEntryId();
     const entries = verdict.legs.map((leg, index) =>
@@ -376,6 +384,9 @@ export class SqliteStore implements LedgerStore {
       ),
     );
     assert(entries[0]?.id === groupId, "the group's first entry took the id the sequence promised");
+    if (mutation.batchDigest !== undefined) {
+      this.statements.insertBatch.run(groupId, mutation.batchDigest, BigInt(entries.length));
+    }
     return { type: "applied", groupId, entries, before };
   }
 
@@ -383,7 +394,13 @@ export class SqliteStore implements LedgerStore {
     const groupId = first.group_id ?? null;
     if (groupId === null) return { type: "existing", groupId, entries: [toEntry(first)] };
     const rows = this.statements.selectGroup.all(groupId) as EntryRow[];
-    return { type: "existing", groupId, entries: rows.map(toEntry) };
+    const batch = this.statements.selectBatch.get(groupId) as { digest: string } | undefined;
+    return {
+      type: "existing",
+      groupId,
+      entries: rows.map(toEntry),
+      ...(batch === undefined ? {} : { batchDigest: batch.digest }),
+    };
   }
 
   private readPolicy(key: AccountKey): AccountPolicy {
@@ -543,6 +560,9 @@ function prepare(db: Connection) {
         state = excluded.state, updated_at_ms = excluded.updated_at_ms`),
     selectEntrySequence: statement("SELECT seq FROM sqlite_sequence WHERE name = 'entries'"),
     selectGroup: statement("SELECT * FROM entries WHERE group_id = ? ORDER BY id"),
+    insertBatch: statement("INSERT INTO entry_batches (group_id, digest, leg_count) VALUES (?, ?, ?)"),
+    selectBatch: statement("SELECT digest FROM entry_batches WHERE group_id = ?"),
+    selectBatchLegCounts: statement("SELECT group_id, leg_count FROM entry_batches"),
     upsertAccount: statement(`
       INSERT INTO accounts (${ACCOUNT_COLUMNS})
       VALUES (@userId, @currency, @balance, @earned, @spent, @payoutRequested, @paidOut, @loaded,
