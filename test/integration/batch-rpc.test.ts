@@ -4,14 +4,14 @@
  * leaves every balance as it was; a keyed retry replays, a key reused for other items fails.
  */
 import { expect } from "chai";
-import { LedgerService, AccountStatus } from "../../gen/ledger/v1/ledger_pb.js";
+import { LedgerService, AccountStatus, CaptureMode } from "../../gen/ledger/v1/ledger_pb.js";
 import { callError, GrpcTestClient, grpc } from "../support/grpc-client.js";
 import { httpCall } from "../support/http-call.js";
 import { startApp, type TestApp } from "../support/app.js";
 import { STORE_KINDS } from "../support/stores.js";
 import { verifyLedger } from "../../src/domain/verify.js";
 
-const { load, applyBatch, getBalance, setAccountPolicy, listEntries } = LedgerService.method;
+const { load, authorize, applyBatch, getBalance, setAccountPolicy, listEntries } = LedgerService.method;
 
 const loadItem = (userId: string, amount: bigint, currency = "") => ({
   kind: { case: "load" as const, value: { userId, amount, currency } },
@@ -80,6 +80,29 @@ for (const store of STORE_KINDS)
       expect([report.entriesChecked, report.mismatches]).to.deep.equal([5, []]);
     });
 
+    it("checks each debit against the available balance: what a hold reserves is not spent", async () => {
+      await client.unary(load, { userId: "alice", amount: 10n });
+      const hold = await client.unary(authorize, { userId: "alice", amount: 7n, captureMode: CaptureMode.MANUAL });
+      expect(hold.holdId).to.not.equal(0n);
+      // The balance (10) covers 4, the available balance (10 - 7 = 3) does not.
+      const error = await callError(client.unary(applyBatch, { items: [adjustItem("alice", -4n)] }));
+      expect(error.code).to.equal(grpc.status.FAILED_PRECONDITION);
+      expect(error.reason).to.equal("INSUFFICIENT_FUNDS");
+      expect(error.metadata).to.deep.equal({
+        item_index: "0",
+        balance: "10",
+        available: "3",
+        overdraft_limit: "0",
+        amount: "-4",
+      });
+      const immediate = await callError(client.unary(applyBatch, { items: [authorizeItem("alice", 4n)] }));
+      expect([immediate.reason, immediate.metadata["available"]]).to.deep.equal(["INSUFFICIENT_FUNDS", "3"]);
+      // Within the available balance it applies, and the hold is still there.
+      await client.unary(applyBatch, { items: [adjustItem("alice", -3n)] });
+      const [account] = (await client.unary(getBalance, { userId: "alice" })).balances;
+      expect([account?.balance, account?.held, account?.available]).to.deep.equal([7n, 7n, 0n]);
+    });
+
     it("fails with the refused item's reason and index, and applies nothing", async () => {
       await client.unary(load, { userId: "alice", amount: 10n });
       const error = await callError(
@@ -89,7 +112,13 @@ for (const store of STORE_KINDS)
       );
       expect(error.code).to.equal(grpc.status.FAILED_PRECONDITION);
       expect(error.reason).to.equal("INSUFFICIENT_FUNDS");
-      expect(error.metadata).to.deep.equal({ item_index: "2", balance: "4", amount: "-5" });
+      expect(error.metadata).to.deep.equal({
+        item_index: "2",
+        balance: "4",
+        available: "4",
+        overdraft_limit: "0",
+        amount: "-5",
+      });
       expect(error.details).to.match(/^batch item 2 failed, so nothing was applied: insufficient funds/);
       expect(await balanceOf("alice")).to.equal(10n);
       expect(await entryCount("alice")).to.equal(1);

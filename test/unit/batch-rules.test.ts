@@ -155,7 +155,7 @@ describe("the atomic batch (unit)", () => {
         type: "reject",
         itemIndex: 2,
         reason: "insufficient_funds",
-        failure: { kind: "insufficient_funds", balance: 3n, amount: -4n },
+        failure: { kind: "insufficient_funds", balance: 3n, available: 3n, amount: -4n },
       });
     });
 
@@ -165,7 +165,7 @@ describe("the atomic batch (unit)", () => {
         type: "reject",
         itemIndex: 0,
         reason: "insufficient_funds",
-        failure: { kind: "insufficient_funds", balance: 5n, amount: -6n },
+        failure: { kind: "insufficient_funds", balance: 5n, available: 5n, amount: -6n },
       });
     });
 
@@ -275,7 +275,7 @@ describe("the atomic batch (unit)", () => {
         failure: {
           kind: "batch_item_failed",
           itemIndex: 1,
-          failure: { kind: "insufficient_funds", balance: -10n, amount: -4n },
+          failure: { kind: "insufficient_funds", balance: -10n, available: -10n, amount: -4n },
         },
       });
     });
