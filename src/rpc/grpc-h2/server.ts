@@ -14,28 +14,14 @@
  */
 import { createServer, type Http2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
 import type { Socket } from "node:net";
-import type { DescService } from "@bufbuild/protobuf";
-import type { Interceptor } from "@connectrpc/connect";
 import { guardHttp2Session } from "../http2-deadlines.js";
 import type { Http2ConnectionSink } from "../listener.js";
 import { callImpl, chain, type AnyImpl } from "../native-grpc/adapter.js";
+import type { NativeGrpcOptions } from "../native-grpc/server.js";
 import { H2Call, type CallLimits, type MethodEntry } from "./call.js";
 
-export interface H2GrpcOptions {
-  readonly services: readonly { readonly service: DescService; readonly impl: object }[];
-  /** The same interceptors connect-node runs, in the same order (the first one outermost). */
-  readonly interceptors: readonly Interceptor[];
-  /** The largest request message accepted, in bytes; larger ones fail RESOURCE_EXHAUSTED. */
-  readonly readMaxBytes: number;
-  /** The largest response message sent, in bytes; larger ones fail RESOURCE_EXHAUSTED. */
-  readonly writeMaxBytes: number;
-  /** Most calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
-  readonly streamsPerConnectionMax: number;
-  /** A connection with no call in flight for this long gets GOAWAY, in milliseconds. */
-  readonly idleTimeoutMs: number;
-  /** Ends long-lived streams (health Watch, reflection) when the server shuts down. */
-  readonly shutdownSignal: AbortSignal;
-}
+/** The same options as the grpc-js engine's: the engines are interchangeable behind one setting. */
+export type H2GrpcOptions = NativeGrpcOptions;
 
 /** Every method of every service, by its HTTP/2 path (`/ledger.v1.LedgerService/Load`). */
 function methodTable(options: H2GrpcOptions): Map<string, MethodEntry> {

@@ -9,11 +9,11 @@ import { addService } from "./adapter.js";
 
 export interface NativeGrpcOptions {
   readonly services: readonly { readonly service: DescService; readonly impl: object }[];
-  /** The same interceptors connect-node runs, in the same order. */
+  /** The same interceptors connect-node runs, in the same order (the first one outermost). */
   readonly interceptors: readonly Interceptor[];
   /** The largest request message accepted, in bytes; larger ones fail RESOURCE_EXHAUSTED. */
   readonly readMaxBytes: number;
-  /** The largest response message sent, in bytes. */
+  /** The largest response message sent, in bytes; larger ones fail RESOURCE_EXHAUSTED. */
   readonly writeMaxBytes: number;
   /** Most calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   readonly streamsPerConnectionMax: number;
