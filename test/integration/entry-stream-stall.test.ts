@@ -217,3 +217,31 @@ describe("StreamEntries stall timeout over Connect on HTTP/1.1", function () {
     expect([...received, ...resumed.received.map((message) => message.cursor)]).to.deep.equal(all);
   });
 });
+
+// A consumer that stops reading and then cancels: the server's handler, blocked on the transport's
+// back-pressure, must end (and free what it holds) at the cancellation, not at the connection's close.
+for (const engine of ["http2", "grpc-js", "connect"])
+  describe(`StreamEntries cancelled while the server waits on back-pressure (LEDGER_GRPC_SERVER=${engine})`, function () {
+    this.timeout(120_000);
+
+    it("ends the stream's handler when the caller cancels", async () => {
+      // A stall timeout far beyond the test, so only the cancellation can end the handler.
+      const server = await startApp({ LEDGER_GRPC_SERVER: engine, LEDGER_STREAM_POLL_INTERVAL_MS: "50" });
+      const client = new GrpcTestClient(server.address);
+      const subscribers = async () => (await scrape(server.baseUrl)).value("ledger_stream_subscribers");
+      try {
+        const [startId = 0n] = await writeEntries(client, 1);
+        const stream = openStream(client, { start: { case: "afterEntryId", value: startId } });
+        stream.call.pause();
+        await writeUntilDeliveredPlateaus(() => writeEntries(client, 1000), delivered(server));
+        expect(await subscribers()).to.equal(1);
+        stream.call.cancel();
+        const deadline = Date.now() + 10_000;
+        while ((await subscribers()) !== 0 && Date.now() < deadline) await sleep(50);
+        expect(await subscribers()).to.equal(0);
+      } finally {
+        client.close();
+        await server.stop();
+      }
+    });
+  });

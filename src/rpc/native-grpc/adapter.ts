@@ -8,6 +8,7 @@
  * interceptors in the order connect-node applies them (the first one is outermost). As in
  * connect-node, a streaming call's interceptors see it start, not end.
  */
+import type { EventEmitter } from "node:events";
 import { fromBinary, toBinary, type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
 import type { Interceptor, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 import type * as grpc from "@grpc/grpc-js";
@@ -102,6 +103,24 @@ function respondOnce(service: DescService, method: DescMethod, invoke: AnyFn, op
   };
 }
 
+/**
+ * Waits until the call takes more (`drain`) or ends (cancelled by the caller, past its deadline,
+ * shutdown). Without the second, a cancelled call blocked on a consumer that stopped reading would
+ * keep its handler (and what it holds) until the connection closed.
+ */
+function drainedOrEnded(call: EventEmitter, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off("drain", done);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    call.once("drain", done);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** Server-streaming and bidi methods: answers written as they come, honouring back-pressure. */
 function respondWithStream(service: DescService, method: DescMethod, invoke: AnyFn, options: AdapterOptions) {
   return (call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>) => {
@@ -118,7 +137,7 @@ function respondWithStream(service: DescService, method: DescMethod, invoke: Any
       if (header !== undefined) call.sendMetadata(header);
       for await (const answer of response.message as AsyncIterable<unknown>) {
         if (context.signal.aborted) return;
-        if (!call.write(answer)) await new Promise((resolve) => call.once("drain", resolve));
+        if (!call.write(answer)) await drainedOrEnded(call, context.signal);
       }
     };
     run().then(
