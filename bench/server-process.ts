@@ -3,7 +3,7 @@
  * ceilings the ledger's figures are divided by.
  *
  * - `ledger`: the real service on a fresh database (LEDGER_* settings from the environment).
- * - `trivial-stack`: the same server stack (listener, grpc-js adapter, interceptors, logging)
+ * - `trivial-stack`: the same server stack (listener, the native gRPC engine, interceptors, logging)
  *   with a LedgerService that answers at once without the store.
  * - `trivial-grpc-js`: a bare @grpc/grpc-js server that decodes the request and sends a fixed
  *   answer: what a Node gRPC server costs with nothing of ours in it.

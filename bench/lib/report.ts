@@ -118,7 +118,7 @@ export function renderMarkdown(report: BenchReport): string {
       .map(([key, value]) => `${key}=${value}`)
       .join(", ")}.`,
     "",
-    "Ceilings: (a) trivial handler on our own stack (listener, grpc-js adapter, interceptors, logging), no store;",
+    "Ceilings: (a) trivial handler on our own stack (listener, the LEDGER_GRPC_SERVER engine, interceptors, logging), no store;",
     "(b) a bare @grpc/grpc-js server with a fixed answer; (c) the domain and SQLite store alone, no RPC, same durability;",
     "(d) a bare `node:http` server that reads the body and sends a fixed JSON answer.",
     "",
