@@ -15,7 +15,7 @@ import {
 
 for (const kind of STORE_KINDS)
   describe(`ingest integration: each row read once when the fresh reads saw it all, on ${kind}`, function () {
-    this.timeout(60_000);
+    this.timeout(90_000);
     let vendor: FakeVendor;
     let store: LedgerStore;
     let temp: ReturnType<typeof makeTempDir>;
@@ -46,7 +46,14 @@ for (const kind of STORE_KINDS)
         LEDGER_VENDOR_RECONCILE_HORIZON_MS: "0",
       });
       const poller = startVendorPoller({ store, config, logger: silentLogger });
-      await new Promise((resolve) => setTimeout(resolve, 8000));
+      // Until a window has closed on its count and the closed cursor is 2 s in, or 45 s: a loaded
+      // machine slows the poller, so the test waits for the behaviour, not for a fixed time.
+      const closedEnough = () => {
+        const { windowsClosedByCount, closedUntil } = poller.status();
+        return windowsClosedByCount > 0 && Date.parse(closedUntil ?? "") >= startMs + 2000;
+      };
+      const deadline = Date.now() + 45_000;
+      while (!closedEnough() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
       await poller.stop();
       const status = poller.status();
       expect(status.windowsClosedByCount).to.be.greaterThan(0);
