@@ -12,7 +12,7 @@ import { fastVendorConfig, makeTempDir, openStore, silentLogger, startFastVendor
 
 for (const kind of STORE_KINDS)
   describe(`ingest integration: windows holding a row the ledger cannot place, on ${kind}`, function () {
-    this.timeout(60_000);
+    this.timeout(90_000);
     let vendor: FakeVendor;
     let store: LedgerStore;
     let temp: ReturnType<typeof makeTempDir>;
@@ -37,13 +37,21 @@ for (const kind of STORE_KINDS)
       });
       const config = fastVendorConfig(vendor, startMs, { LEDGER_VENDOR_LATENESS_MS: "500" });
       const poller = startVendorPoller({ store, config, logger: silentLogger });
+      const unplaceableBefore = (closedUntil: string | null) => {
+        let count = 0;
+        for (let index = 0; index < vendor.data.indexAt(Date.parse(closedUntil ?? "")); index += 1)
+          if (vendor.data.get(index).json.includes('"createdAt":"yesterday"')) count += 1;
+        return count;
+      };
+      // At least 8 s, then until a range is verified with two such rows behind the closed cursor
+      // (45 s at most): a loaded machine slows the poller, so the test waits for the behaviour.
       await new Promise((resolve) => setTimeout(resolve, 8000));
+      const deadline = Date.now() + 45_000;
+      const ready = () => poller.status().rangesVerified > 0 && unplaceableBefore(poller.status().closedUntil) >= 2;
+      while (!ready() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 250));
       await poller.stop();
       const status = poller.status();
-      const closedUntilMs = Date.parse(status.closedUntil ?? "");
-      let unplaceable = 0;
-      for (let index = 0; index < vendor.data.indexAt(closedUntilMs); index += 1)
-        if (vendor.data.get(index).json.includes('"createdAt":"yesterday"')) unplaceable += 1;
+      const unplaceable = unplaceableBefore(status.closedUntil);
       expect(unplaceable, "the stream holds rows the ledger cannot place").to.be.at.least(2);
       expect(status.rangesVerified).to.be.greaterThan(0);
       expect(status.rangesDiffering).to.equal(0);
