@@ -121,6 +121,20 @@ for (const store of STORE_KINDS)
       expect(await position("u")).to.deep.equal([100n, 10n, 90n]);
     });
 
+    it("refuses to capture a hold placed earlier in the same batch, with HOLD_NOT_FOUND", async () => {
+      const loaded = await client.unary(load, { userId: "u", amount: 100n });
+      // The hold the first item would place takes the next entry id.
+      const nextId = loaded.entryId + 1n;
+      const manual = { userId: "u", amount: 10n, captureMode: CaptureMode.MANUAL };
+      const error = await callError(
+        client.unary(applyBatch, {
+          items: [{ kind: { case: "authorize", value: manual } }, captureItem("u", nextId, 5n)],
+        }),
+      );
+      expect([error.reason, error.metadata?.item_index]).to.deep.equal(["HOLD_NOT_FOUND", "1"]);
+      expect(await position("u")).to.deep.equal([100n, 0n, 100n]);
+    });
+
     it("never captures twice on a retried batch, and a key reused for another capture is refused", async () => {
       await client.unary(load, { userId: "u", amount: 100n });
       const a = await placeHold("u", 50n);
