@@ -27,8 +27,8 @@ function hold(holdId: bigint, amount: bigint, status: Hold["status"] = "active",
   return { holdId, userId: "u", currency: USD, amount, captured, status, ...at };
 }
 
-const capture = (holdId: bigint, amount: bigint, final = false): BatchItem => ({
-  kind: "capture",
+const capture = (holdId: bigint, amount: bigint, final = false, kind: "capture" | "void" = "capture"): BatchItem => ({
+  kind,
   userId: "u",
   holdId,
   currency: USD,
@@ -36,7 +36,7 @@ const capture = (holdId: bigint, amount: bigint, final = false): BatchItem => ({
   final,
   overcaptureBps: 0n,
 });
-const voidItem = (holdId: bigint): BatchItem => ({ ...capture(holdId, 0n), kind: "void" });
+const voidItem = (holdId: bigint): BatchItem => capture(holdId, 0n, false, "void");
 const place = (amount: bigint): BatchItem => ({
   kind: "hold",
   userId: "u",
