@@ -5,6 +5,7 @@
  */
 import type { BatchInput } from "./batch.js";
 import type { BatchItem } from "./batch-items.js";
+import { HOLD_SETTINGS_DEFAULT, parseHoldAction, parseHoldAuthorize, type HoldSettings } from "./hold-input.js";
 import { parseTransfer } from "./transfer.js";
 import { checkIdempotencyKey, parseMutation, Violations, type Parsed } from "./validate.js";
 
@@ -15,6 +16,16 @@ export type RawBatchItem =
       readonly userId: string;
       readonly amount: bigint;
       readonly currency: string;
+      /** Authorize only: place a hold instead of debiting, with this lifetime (0: the default). */
+      readonly manualCapture?: boolean;
+      readonly ttlSeconds?: bigint;
+    }
+  | {
+      readonly kind: "capture" | "void";
+      readonly userId: string;
+      readonly holdId: bigint;
+      readonly amount: bigint;
+      readonly final: boolean;
     }
   | {
       readonly kind: "transfer";
@@ -35,6 +46,9 @@ export interface BatchLimits {
   readonly amountMinorMax: bigint;
   /** Most items in one batch (`LEDGER_BATCH_ITEMS_MAX`). */
   readonly itemsMax: number;
+  /** The hold settings (default `HOLD_SETTINGS_DEFAULT`), and the ledger's clock for a hold's expiry. */
+  readonly holds?: HoldSettings;
+  readonly nowMs?: number;
 }
 
 /** Validates a batch; every problem is reported at once, except past the item limit. */
@@ -68,7 +82,11 @@ function parseItem(item: RawBatchItem, limits: BatchLimits): Parsed<BatchItem> {
       return {
         ok: false,
         violations: [
-          { field: "", reason: "REQUIRED", description: "each item sets one of load, authorize, adjust or transfer" },
+          {
+            field: "",
+            reason: "REQUIRED",
+            description: "each item sets one of load, authorize, adjust, transfer, capture or void",
+          },
         ],
       };
     case "transfer": {
@@ -77,7 +95,53 @@ function parseItem(item: RawBatchItem, limits: BatchLimits): Parsed<BatchItem> {
       const { payerUserId, payeeUserId, currency, amount } = parsed.value;
       return { ok: true, value: { kind: "transfer", payerUserId, payeeUserId, currency, amount } };
     }
-    default: {
+    case "capture":
+    case "void": {
+      // The hold's currency is learned before the batch runs; the tolerance is the service's.
+      const parsed = parseHoldAction({ ...item, idempotencyKey: "" }, item.kind === "capture", amountMinorMax);
+      if (!parsed.ok) return relative(parsed.violations.filter((violation) => violation.field !== "idempotency_key"));
+      const { userId, holdId, amount, final } = parsed.value;
+      return { ok: true, value: { kind: item.kind, userId, holdId, currency: "", amount, final, overcaptureBps: 0n } };
+    }
+    case "authorize":
+      if (item.manualCapture === true) {
+        const raw = { ...item, idempotencyKey: "", expiresAtMs: undefined, ttlSeconds: item.ttlSeconds ?? 0n };
+        const parsed = parseHoldAuthorize(
+          raw,
+          limits.holds ?? HOLD_SETTINGS_DEFAULT,
+          limits.nowMs ?? Date.now(),
+          defaultCurrency,
+          amountMinorMax,
+        );
+        if (!parsed.ok) return relative(parsed.violations);
+        const { userId, currency, amount, expiry } = parsed.value;
+        return { ok: true, value: { kind: "hold", userId, currency, amount, expiry } };
+      }
+      if ((item.ttlSeconds ?? 0n) !== 0n) {
+        return {
+          ok: false,
+          violations: [
+            {
+              field: ".ttl_seconds",
+              reason: "MANUAL_CAPTURE_ONLY",
+              description: "ttl_seconds needs capture_mode CAPTURE_MODE_MANUAL",
+            },
+          ],
+        };
+      }
+      return accountItem(item, limits);
+    default:
+      return accountItem(item, limits);
+  }
+}
+
+function accountItem(
+  item: Extract<RawBatchItem, { kind: "load" | "authorize" | "adjust" }>,
+  limits: BatchLimits,
+): Parsed<BatchItem> {
+  const { defaultCurrency, amountMinorMax } = limits;
+  {
+    {
       const parsed = parseMutation(item.kind, { ...item, idempotencyKey: "" }, defaultCurrency, amountMinorMax);
       if (!parsed.ok) return relative(parsed.violations);
       const { userId, currency, amount } = parsed.value;

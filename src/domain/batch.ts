@@ -13,10 +13,10 @@
 import { createHash } from "node:crypto";
 import { assert } from "../assert.js";
 import { DEFAULT_POLICY } from "../store/store.js";
-import type { AccountKey, AccountPolicy, AccountState, Entry, GroupLeg, GroupResult } from "../store/store.js";
+import type { AccountKey, AccountPolicy, AccountState, Entry, GroupLeg, GroupResult, Hold } from "../store/store.js";
 import { itemRow, type BatchItem, type LegShape } from "./batch-items.js";
+import type { HoldRejectReason } from "./hold.js";
 import { failure, success, type LedgerFailure, type Outcome } from "./outcome.js";
-import type { RejectReason } from "./rules.js";
 
 export type { BatchItem } from "./batch-items.js";
 
@@ -61,22 +61,35 @@ export type BatchPlan =
   | {
       readonly type: "reject";
       readonly itemIndex: number;
-      readonly reason: RejectReason;
+      readonly reason: HoldRejectReason;
       readonly failure: LedgerFailure;
     };
 
+/** Every stored hold the batch's captures and voids name, once each, in order of first mention. */
+export function batchHoldIds(items: readonly BatchItem[]): bigint[] {
+  const holdIds = new Set<bigint>();
+  for (const item of items) {
+    const holdId = itemRow(item).holdId(item);
+    if (holdId !== undefined) holdIds.add(holdId);
+  }
+  return [...holdIds];
+}
+
 /**
  * Decides the items in order against running states: `current` and `policies` are those of
- * `batchAccounts(items)`, in that order. Pure, so the store can run it inside its transaction
- * and the outcome can run it again to explain a refusal.
+ * `batchAccounts(items)`, in that order, and `holds` those of `batchHoldIds(items)`. A capture
+ * or void sees its hold as the batch's earlier items left it. Pure, so the store can run it
+ * inside its transaction and the outcome can run it again to explain a refusal.
  */
 export function planBatch(
   items: readonly BatchItem[],
   current: readonly (AccountState | undefined)[],
   nowMs: number,
   policies: readonly AccountPolicy[],
+  holds: readonly (Hold | undefined)[] = [],
 ): BatchPlan {
   const accounts = batchAccounts(items);
+  const holdOf = new Map(batchHoldIds(items).map((holdId, index) => [holdId, holds[index]]));
   const states = new Map(accounts.map((account, index) => [keyOf(account), current[index]]));
   const policyOf = new Map(accounts.map((account, index) => [keyOf(account), policies[index] ?? DEFAULT_POLICY]));
   const legs: GroupLeg[] = [];
@@ -85,13 +98,17 @@ export function planBatch(
     const keys = row.accounts(item).map(keyOf);
     const itemStates = keys.map((key) => states.get(key));
     const itemPolicies = keys.map((key) => policyOf.get(key) ?? DEFAULT_POLICY);
-    const verdict = row.decide(item)(itemStates, nowMs, itemPolicies);
+    const holdId = row.holdId(item);
+    const hold = holdId === undefined ? undefined : holdOf.get(holdId);
+    const verdict = row.decide(item)(itemStates, nowMs, itemPolicies, hold);
     if (verdict.type === "reject") {
       const reason = verdict.reason;
-      return { type: "reject", itemIndex, reason, failure: row.failure(item, reason, itemStates, itemPolicies) };
+      return { type: "reject", itemIndex, reason, failure: row.failure(item, reason, itemStates, itemPolicies, hold) };
     }
     for (const leg of verdict.legs) {
       states.set(keyOf(leg.account), leg.next);
+      if (hold !== undefined && leg.hold?.holdId === hold.holdId)
+        holdOf.set(hold.holdId, { ...hold, ...leg.hold.state });
       legs.push(leg);
     }
   }
@@ -100,8 +117,13 @@ export function planBatch(
 
 /** The store's decision function for a batch. */
 export function decideBatch(items: readonly BatchItem[]) {
-  return (current: readonly (AccountState | undefined)[], nowMs: number, policies: readonly AccountPolicy[]) => {
-    const plan = planBatch(items, current, nowMs, policies);
+  return (
+    current: readonly (AccountState | undefined)[],
+    nowMs: number,
+    policies: readonly AccountPolicy[],
+    holds: readonly (Hold | undefined)[],
+  ) => {
+    const plan = planBatch(items, current, nowMs, policies, holds);
     return plan.type === "post"
       ? ({ type: "post", legs: plan.legs } as const)
       : ({ type: "reject", reason: plan.reason } as const);
@@ -114,11 +136,21 @@ export function decideBatch(items: readonly BatchItem[]) {
  * whatever their JSON spelling.
  */
 export function batchDigest(items: readonly BatchItem[]): string {
-  const canonical = items.map((item) =>
-    item.kind === "transfer"
-      ? [item.kind, item.payerUserId, item.payeeUserId, item.currency, String(item.amount)]
-      : [item.kind, item.userId, item.currency, String(item.amount)],
-  );
+  const canonical = items.map((item) => {
+    switch (item.kind) {
+      case "transfer":
+        return [item.kind, item.payerUserId, item.payeeUserId, item.currency, String(item.amount)];
+      case "hold": {
+        const expiry = "atMs" in item.expiry ? `at:${item.expiry.atMs}` : `ttl:${item.expiry.ttlMs}`;
+        return [item.kind, item.userId, item.currency, String(item.amount), expiry];
+      }
+      case "capture":
+      case "void":
+        return [item.kind, item.userId, String(item.holdId), String(item.amount), String(item.final)];
+      default:
+        return [item.kind, item.userId, item.currency, String(item.amount)];
+    }
+  });
   return createHash("sha256").update(JSON.stringify(canonical)).digest("hex");
 }
 
@@ -134,10 +166,9 @@ function legItems(items: readonly BatchItem[]): { readonly itemIndex: number; re
 /**
  * Maps the store's result to the caller's outcome: a replay must carry the stored digest of the
  * same items. A refusal is explained by deciding the batch again on the states and policies the
- * store read (the rules do not depend on the time today; one that comes to must be given the
- * commit time here too).
+ * store read, the holds it read and the commit time it decided at (a hold's expiry depends on it).
  */
-export function batchOutcome(input: BatchInput, result: GroupResult<RejectReason>): Outcome<BatchReceipt> {
+export function batchOutcome(input: BatchInput, result: GroupResult<HoldRejectReason>): Outcome<BatchReceipt> {
   switch (result.type) {
     case "applied":
     case "existing": {
@@ -159,7 +190,7 @@ export function batchOutcome(input: BatchInput, result: GroupResult<RejectReason
       return success({ batchId: result.groupId, entries, replayed });
     }
     case "rejected": {
-      const plan = planBatch(input.items, result.current, 0, result.policies);
+      const plan = planBatch(input.items, result.current, result.nowMs ?? 0, result.policies, result.holds ?? []);
       assert(plan.type === "reject", "a batch the store refused is refused again on the same states");
       return failure({ kind: "batch_item_failed", itemIndex: plan.itemIndex, failure: plan.failure });
     }
@@ -173,6 +204,7 @@ function sameLeg(shape: LegShape, entry: Entry | undefined): boolean {
     entry.userId === shape.userId &&
     entry.currency === shape.currency &&
     entry.kind === shape.kind &&
-    entry.amount === shape.amount
+    (shape.amount === undefined || entry.amount === shape.amount) &&
+    (shape.holdId === undefined || entry.holdId === shape.holdId)
   );
 }

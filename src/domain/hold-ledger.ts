@@ -146,23 +146,39 @@ export class HoldLedger {
     holdId: bigint,
     signedAmount: bigint,
   ): LedgerFailure {
-    const { reason, hold } = result;
-    if (POLICY_REASONS.has(reason)) {
-      return refusalFailure(reason as RejectReason, result.current, result.policy, signedAmount);
-    }
-    if (reason === "hold_not_found" || reason === "hold_not_due" || hold === undefined) {
-      return { kind: "hold_not_found", holdId };
-    }
-    return {
-      kind: "hold_refused",
-      reason: reason as Extract<LedgerFailure, { kind: "hold_refused" }>["reason"],
-      holdId,
-      amount: hold.amount,
-      captured: hold.captured,
-      remaining: reason === "hold_expired" ? 0n : remainingOf(hold),
-      captureLimit: captureLimit(hold.amount, this.settings.overcaptureBps),
-    };
+    const { reason, hold, current, policy } = result;
+    return holdFailure(reason, { current, policy, hold, holdId, signedAmount }, this.settings.overcaptureBps);
   }
+}
+
+/** What a hold refusal was decided on: the account, its policy and the hold as read. */
+export interface HoldRefusalBasis {
+  readonly current: AccountState | undefined;
+  readonly policy: AccountPolicy;
+  readonly hold: Hold | undefined;
+  readonly holdId: bigint;
+  /** The debit the call asked for, negative. */
+  readonly signedAmount: bigint;
+}
+
+/** The caller's failure for a hold call's refusal; ApplyBatch explains its hold items with it too. */
+export function holdFailure(reason: HoldRejectReason, basis: HoldRefusalBasis, overcaptureBps: bigint): LedgerFailure {
+  const { hold, holdId } = basis;
+  if (POLICY_REASONS.has(reason)) {
+    return refusalFailure(reason as RejectReason, basis.current, basis.policy, basis.signedAmount);
+  }
+  if (reason === "hold_not_found" || reason === "hold_not_due" || hold === undefined) {
+    return { kind: "hold_not_found", holdId };
+  }
+  return {
+    kind: "hold_refused",
+    reason: reason as Extract<LedgerFailure, { kind: "hold_refused" }>["reason"],
+    holdId,
+    amount: hold.amount,
+    captured: hold.captured,
+    remaining: reason === "hold_expired" ? 0n : remainingOf(hold),
+    captureLimit: captureLimit(hold.amount, overcaptureBps),
+  };
 }
 
 function reused(idempotencyKey: string | null, field: ReusedKeyField): Outcome<HoldReceipt> {

@@ -38,10 +38,12 @@ import type { MutationInput } from "./validate.js";
 import {
   batchAccounts,
   batchDigest,
+  batchHoldIds,
   batchOutcome,
   batchOwner,
   decideBatch,
   type BatchInput,
+  type BatchItem,
   type BatchReceipt,
 } from "./batch.js";
 
@@ -119,17 +121,49 @@ export class Ledger {
    * Applies a batch's items in order as one group mutation: every entry or none. The key is
    * scoped to the first item's user, whose leg comes first.
    */
-  async applyBatch(input: BatchInput): Promise<Outcome<BatchReceipt>> {
+  async applyBatch(parsed: BatchInput): Promise<Outcome<BatchReceipt>> {
+    const resolved = await this.resolveBatchHolds(parsed);
+    if (!resolved.ok) return resolved;
+    const input = resolved.value;
     const attempted = await attempt(() =>
       this.store.mutateGroup({
         accounts: batchAccounts(input.items),
         idempotency:
           input.idempotencyKey === null ? null : { userId: batchOwner(input.items), key: input.idempotencyKey },
+        holdIds: batchHoldIds(input.items),
         decide: decideBatch(input.items),
         batchDigest: batchDigest(input.items),
       }),
     );
     return attempted.ok ? batchOutcome(input, attempted.value) : attempted;
+  }
+
+  /**
+   * Gives each capture and void its hold's currency (the account the batch must lock) and the
+   * over-capture tolerance. The hold is read again under the lock; a hold that does not exist
+   * yet, or is another user's, fails the batch at that item. So does a hold placed earlier in the
+   * same batch: its id is only known once the batch is applied.
+   */
+  private async resolveBatchHolds(input: BatchInput): Promise<Outcome<BatchInput>> {
+    const items: BatchItem[] = [];
+    for (const [itemIndex, item] of input.items.entries()) {
+      if (item.kind !== "capture" && item.kind !== "void") {
+        items.push(item);
+        continue;
+      }
+      const found = await attempt(() => this.store.getHold(item.holdId));
+      if (!found.ok) return found;
+      const hold = found.value;
+      if (hold === undefined || hold.userId !== item.userId) {
+        return failure({
+          kind: "batch_item_failed",
+          itemIndex,
+          failure: { kind: "hold_not_found", holdId: item.holdId },
+        });
+      }
+      items.push({ ...item, currency: hold.currency, overcaptureBps: this.holds.settings.overcaptureBps });
+    }
+    return success({ ...input, items });
   }
 
   /** Sets an account's policy; every later mutation of the account is decided under it. */

@@ -8,6 +8,7 @@ import type { BatchReceipt } from "../domain/batch.js";
 import type { RawBatchInput, RawBatchItem } from "../domain/batch-parse.js";
 import {
   ApplyBatchResponseSchema,
+  CaptureMode,
   type ApplyBatchRequest,
   type ApplyBatchResponse,
   type BatchItem,
@@ -17,8 +18,20 @@ import { toLedgerEntry } from "./history-convert.js";
 function toRawItem(item: BatchItem): RawBatchItem {
   const { kind } = item;
   switch (kind.case) {
+    case "authorize": {
+      const { userId, amount, currency, captureMode, ttlSeconds } = kind.value;
+      const manualCapture = captureMode === CaptureMode.MANUAL;
+      return { kind: "authorize", userId, amount, currency, manualCapture, ttlSeconds };
+    }
+    case "capture": {
+      const { userId, holdId, amount, final } = kind.value;
+      return { kind: "capture", userId, holdId, amount, final };
+    }
+    case "void": {
+      const { userId, holdId } = kind.value;
+      return { kind: "void", userId, holdId, amount: 0n, final: false };
+    }
     case "load":
-    case "authorize":
     case "adjust": {
       const { userId, amount, currency } = kind.value;
       return { kind: kind.case, userId, amount, currency };

@@ -84,11 +84,12 @@ function buildConnectError(failure: LedgerFailure, extra: Record<string, string>
       );
     case "hold_not_found":
       return new ConnectError(`this user has no hold with id ${failure.holdId}`, Code.NotFound, undefined, [
-        errorInfo("HOLD_NOT_FOUND", { hold_id: String(failure.holdId) }),
+        errorInfo("HOLD_NOT_FOUND", { ...extra, hold_id: String(failure.holdId) }),
       ]);
     case "hold_refused":
       return new ConnectError(holdMessage(failure), Code.FailedPrecondition, undefined, [
         errorInfo(failure.reason.toUpperCase(), {
+          ...extra,
           hold_id: String(failure.holdId),
           hold_amount: String(failure.amount),
           captured: String(failure.captured),

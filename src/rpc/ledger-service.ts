@@ -184,6 +184,8 @@ export class LedgerServiceImpl implements ServiceImpl<typeof LedgerService> {
       defaultCurrency,
       amountMinorMax: amountMinorMax ?? AMOUNT_MINOR_MAX_DEFAULT,
       itemsMax: batchItemsMax ?? BATCH_ITEMS_MAX_DEFAULT,
+      holds: this.ledger.holds.settings,
+      nowMs: this.ledger.holds.nowMs(),
     };
     const input = valid(parseBatch(toRawBatch(request), limits));
     return toApplyBatchResponse(unwrap(await this.ledger.applyBatch(input)));

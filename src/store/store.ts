@@ -202,6 +202,11 @@ export interface GroupLeg {
   readonly account: AccountKey;
   readonly entry: EntryDraft;
   readonly next: AccountState;
+  /**
+   * The hold this leg places (`holdId` null: its id will be the leg's entry id) or the state it
+   * leaves one of the group's `holdIds` in. Absent for legs that are no hold's.
+   */
+  readonly hold?: { readonly holdId: bigint | null; readonly state: HoldState };
 }
 
 /** The domain's verdict on a group mutation: every leg is appended, or none. */
@@ -220,11 +225,20 @@ export interface GroupMutation<Reason extends string> {
   readonly accounts: readonly AccountKey[];
   /** Scoped to `userId`; `null` makes every call a new mutation. */
   readonly idempotency: { readonly userId: string; readonly key: string } | null;
-  /** Pure: the states and policies of `accounts`, in the same order, and the commit time. */
+  /**
+   * The holds the decision acts on (a batch's captures and voids): the store reads them in the
+   * write transaction, under the locks of `accounts`, and passes them to `decide` in this order.
+   */
+  readonly holdIds?: readonly bigint[];
+  /**
+   * Pure: the states and policies of `accounts`, in the same order, the commit time, and the
+   * holds of `holdIds` in their order (undefined where no such hold exists).
+   */
   decide(
     current: readonly (AccountState | undefined)[],
     nowMs: number,
     policies: readonly AccountPolicy[],
+    holds: readonly (Hold | undefined)[],
   ): GroupVerdict<Reason>;
   /**
    * For a batch (ApplyBatch): the canonical digest of its items, stored with the group in the
@@ -258,6 +272,9 @@ export type GroupResult<Reason extends string> =
       readonly reason: Reason;
       readonly current: readonly (AccountState | undefined)[];
       readonly policies: readonly AccountPolicy[];
+      /** The holds of `holdIds` as read in the transaction, and the commit time it decided at. */
+      readonly holds?: readonly (Hold | undefined)[];
+      readonly nowMs?: number;
     };
 
 /** One user's outstanding requested payout in one currency. */

@@ -1,7 +1,7 @@
 /**
  * Model-based test: random sequences of Load, Authorize, AdjustBalance, Transfer, SetAccountPolicy,
- * ApplyBatch (batches of the four mutations) and holds (manual-capture Authorize, Capture, Void,
- * and expiry as time passes on a manual clock that the server's commits and sweeper read), with
+ * ApplyBatch (batches of the four mutations, captures and voids) and holds (manual-capture
+ * Authorize, Capture, Void, and expiry as time passes on a manual clock that the server's commits and sweeper read), with
  * fresh, reused and
  * absent idempotency keys and exact retries, sent to the real server and checked call by call
  * against the reference model (test/support/ledger-model.ts), then GetBalance against the
@@ -39,7 +39,7 @@ const {
 const OVERCAPTURE_BPS = 1000n;
 const RUNS = 100;
 
-type ItemOperation = "load" | "authorize" | "adjust" | "transfer";
+type ItemOperation = "load" | "authorize" | "adjust" | "transfer" | "capture" | "void";
 
 interface Step {
   readonly operation: Operation | "retry" | "expire";
@@ -60,7 +60,7 @@ const amountArbitrary = fc.oneof(
 );
 
 const itemArbitrary = fc.record({
-  operation: fc.constantFrom<ItemOperation>("load", "authorize", "adjust", "transfer"),
+  operation: fc.constantFrom<ItemOperation>("load", "authorize", "adjust", "transfer", "capture", "void"),
   user: fc.constantFrom("a", "b"),
   amount: amountArbitrary,
 });
@@ -95,7 +95,28 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
 });
 
 /** A step's item as a model call: even adjustments subtract, a transfer goes to the other user. */
-function itemCall(item: Step["items"][number], run: number, currency: string): ModelCall {
+function itemCall(
+  item: Step["items"][number],
+  run: number,
+  currency: string,
+  holdIds: readonly bigint[],
+  model: LedgerModel,
+): ModelCall {
+  const userId = `r${run}-${item.user}`;
+  if (item.operation === "capture" || item.operation === "void") {
+    // The hold as the sequence left it; earlier items of the same batch may change it further.
+    const holdId = pickHold(holdIds, model, userId, item.amount);
+    const capture = item.operation === "capture";
+    return {
+      operation: item.operation,
+      userId,
+      currency,
+      amount: capture ? captureAmount(model.holds.get(holdId), item.amount) : 0n,
+      key: null,
+      holdId,
+      final: capture && item.amount % 3n === 0n,
+    };
+  }
   const amount = item.operation === "adjust" && item.amount % 2n === 0n ? -item.amount : item.amount;
   return {
     operation: item.operation,
@@ -111,6 +132,12 @@ function wireItem(item: ModelCall, currency: string) {
   if (item.operation === "transfer") {
     const value = { payerUserId: item.userId, payeeUserId: item.payeeUserId ?? "", amount: item.amount, currency };
     return { kind: { case: "transfer" as const, value } };
+  }
+  if (item.operation === "capture" || item.operation === "void") {
+    const target = { userId: item.userId, holdId: item.holdId ?? 0n };
+    return item.operation === "void"
+      ? { kind: { case: "void" as const, value: target } }
+      : { kind: { case: "capture" as const, value: { ...target, amount: item.amount, final: item.final ?? false } } };
   }
   const value = { userId: item.userId, amount: item.amount, currency };
   switch (item.operation) {
@@ -269,7 +296,7 @@ for (const store of STORE_KINDS)
                     ? captureAmount(model.holds.get(holdId ?? 0n), step.amount)
                     : step.amount;
               rawCurrency = step.currency;
-              const items = step.items.map((item) => itemCall(item, run, step.currency || "USD"));
+              const items = step.items.map((item) => itemCall(item, run, step.currency || "USD", holdIds, model));
               call = {
                 operation: step.operation,
                 userId: `r${run}-${step.user}`,

@@ -42,7 +42,7 @@ export interface ModelCall {
   /** For a capture: release the rest. A replay does not compare it (the contract says so). */
   readonly final?: boolean;
   /**
-   * For a batch: its items, unkeyed calls of the four mutations (`userId` is the first item's
+   * For a batch: its items, unkeyed calls of the four mutations, captures and voids (`userId` is the first item's
    * user, who scopes the key; `amount` is unused).
    */
   readonly items?: readonly ModelCall[];
@@ -141,6 +141,16 @@ export class LedgerModel {
     if (call.operation === "policy") {
       this.policies.set(`${call.userId} ${call.currency}`, call.policy ?? { overdraftLimit: 0n, state: "active" });
       return { expected: { code: "OK", replayed: false, balanceAfter: 0n } };
+    }
+    if (call.operation === "batch") {
+      // A batch's captures and voids name their holds before anything else is looked at, as
+      // single ones do: an unknown hold or another user's is NOT_FOUND at its item.
+      const itemIndex = (call.items ?? []).findIndex(
+        (item) =>
+          (item.operation === "capture" || item.operation === "void") &&
+          this.holds.get(item.holdId ?? 0n)?.userId !== item.userId,
+      );
+      if (itemIndex >= 0) return { expected: { code: "NOT_FOUND", itemIndex } };
     }
     let hold: ModelHold | undefined;
     if (call.operation === "capture" || call.operation === "void") {
@@ -294,6 +304,7 @@ export class LedgerModel {
    */
   private batch(call: ModelCall): { expected: Expected; recorded?: Recorded } {
     const before = new Map(this.accounts);
+    const holdsBefore = [...this.holds].map(([holdId, hold]) => [holdId, { ...hold }] as const);
     const items = call.items ?? [];
     for (const [itemIndex, item] of items.entries()) {
       const { expected } = this.apply(item);
@@ -302,12 +313,15 @@ export class LedgerModel {
       if (refused !== null) {
         this.accounts.clear();
         for (const [key, account] of before) this.accounts.set(key, account);
+        for (const [holdId, hold] of holdsBefore) this.holds.set(holdId, hold);
         return { expected: { code: refused, itemIndex } };
       }
     }
     const last = items.at(-1);
     const lastUser = last?.operation === "transfer" ? (last.payeeUserId ?? "") : (last?.userId ?? "");
-    const balanceAfter = this.current(lastUser, last?.currency ?? "").balance;
+    // A capture's or void's account is its hold's.
+    const lastCurrency = last?.holdId === undefined ? last?.currency : this.holds.get(last.holdId)?.currency;
+    const balanceAfter = this.current(lastUser, lastCurrency ?? "").balance;
     const recorded: Recorded = { call, balanceAfter };
     if (call.key !== null) this.keys.set(`${call.userId} ${call.key}`, recorded);
     return { expected: { code: "OK", replayed: false, balanceAfter }, recorded };
@@ -364,7 +378,9 @@ function sameItems(a: readonly ModelCall[] | undefined, b: readonly ModelCall[] 
         item.userId === other.userId &&
         item.payeeUserId === other.payeeUserId &&
         item.currency === other.currency &&
-        item.amount === other.amount
+        item.amount === other.amount &&
+        item.holdId === other.holdId &&
+        (item.final ?? false) === (other.final ?? false)
       );
     })
   );

@@ -79,6 +79,8 @@ describe("the atomic batch (unit)", () => {
       currency: "",
       payerUserId: "alice",
       payeeUserId: "bob",
+      holdId: 1n,
+      final: false,
       ...item,
     });
     const fields = (items: RawBatchItem[], idempotencyKey = "") => {

@@ -1125,7 +1125,7 @@ export const openapiDocument: unknown = {
       },
       "ledger.v1.BatchAuthorize": {
         "type": "object",
-        "description": "BatchAuthorize debits an account immediately, as Authorize does; a decline fails the batch.",
+        "description": "BatchAuthorize debits an account immediately, as Authorize does; a decline fails the batch. With capture_mode CAPTURE_MODE_MANUAL it places a hold instead (its entry carries the hold id).",
         "properties": {
           "userId": {
             "type": "string"
@@ -1138,6 +1138,45 @@ export const openapiDocument: unknown = {
           },
           "currency": {
             "type": "string"
+          },
+          "captureMode": {
+            "type": "string",
+            "enum": [
+              "CAPTURE_MODE_UNSPECIFIED",
+              "CAPTURE_MODE_IMMEDIATE",
+              "CAPTURE_MODE_MANUAL"
+            ]
+          },
+          "ttlSeconds": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "MANUAL only, optional: the hold's lifetime in seconds (default LEDGER_HOLD_TTL_DEFAULT_SECONDS)."
+          }
+        }
+      },
+      "ledger.v1.BatchCapture": {
+        "type": "object",
+        "description": "BatchCapture captures from a hold, as Capture does. A hold placed earlier in the same batch cannot be captured in it (HOLD_NOT_FOUND): place it in one batch, capture it in a later one.",
+        "properties": {
+          "userId": {
+            "type": "string",
+            "description": "The hold's owner: another user's hold is HOLD_NOT_FOUND."
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
+          },
+          "amount": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$",
+            "description": "Minor units to debit: greater than zero."
+          },
+          "final": {
+            "type": "boolean",
+            "description": "Release what is left of the hold after this capture."
           }
         }
       },
@@ -1170,6 +1209,12 @@ export const openapiDocument: unknown = {
           },
           "transfer": {
             "$ref": "#/components/schemas/ledger.v1.BatchTransfer"
+          },
+          "capture": {
+            "$ref": "#/components/schemas/ledger.v1.BatchCapture"
+          },
+          "void": {
+            "$ref": "#/components/schemas/ledger.v1.BatchVoid"
           }
         }
       },
@@ -1211,6 +1256,20 @@ export const openapiDocument: unknown = {
           },
           "currency": {
             "type": "string"
+          }
+        }
+      },
+      "ledger.v1.BatchVoid": {
+        "type": "object",
+        "description": "BatchVoid releases what is left of a hold, as Void does.",
+        "properties": {
+          "userId": {
+            "type": "string"
+          },
+          "holdId": {
+            "type": "string",
+            "format": "int64",
+            "pattern": "^-?[0-9]+$"
           }
         }
       },

@@ -6,7 +6,7 @@
 import type pg from "pg";
 import { toEntry, type EntryRow } from "../../rows.js";
 import { assertGroupLegs } from "../../group-legs.js";
-import type { AccountPolicy, AccountState, Entry, GroupMutation, GroupResult } from "../../store.js";
+import type { AccountPolicy, AccountState, Entry, GroupMutation, GroupResult, Hold } from "../../store.js";
 import { accountKeyOf, policyOf, type PendingEntry } from "./writes.js";
 
 export type AnyGroup = GroupMutation<string>;
@@ -20,6 +20,8 @@ export type GroupDecided =
       readonly reason: string;
       readonly current: (AccountState | undefined)[];
       readonly policies: AccountPolicy[];
+      readonly holds: (Hold | undefined)[];
+      readonly nowMs: number;
     };
 
 export function decideGroup(
@@ -29,6 +31,7 @@ export function decideGroup(
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
   policyMap: ReadonlyMap<string, AccountPolicy>,
+  holdMap: Map<bigint, Hold>,
 ): GroupDecided {
   const idempotency =
     mutation.idempotency === null ? undefined : accountKeyOf(mutation.idempotency.userId, mutation.idempotency.key);
@@ -38,8 +41,11 @@ export function decideGroup(
   }
   const before = mutation.accounts.map((account) => states.get(accountKeyOf(account.userId, account.currency)));
   const policies = mutation.accounts.map((account) => policyOf(policyMap, account));
-  const verdict = mutation.decide(before, nowMs, policies);
-  if (verdict.type === "reject") return { type: "group_rejected", reason: verdict.reason, current: before, policies };
+  const holds = (mutation.holdIds ?? []).map((holdId) => holdMap.get(holdId));
+  const verdict = mutation.decide(before, nowMs, policies, holds);
+  if (verdict.type === "reject") {
+    return { type: "group_rejected", reason: verdict.reason, current: before, policies, holds, nowMs };
+  }
   assertGroupLegs(mutation, verdict.legs, before);
   const legs: PendingEntry[] = [];
   let first: PendingEntry | undefined;
@@ -55,6 +61,7 @@ export function decideGroup(
         createdAtMs: nowMs,
       },
       ...(first === undefined ? {} : { groupFirst: first }),
+      ...(leg.hold === undefined ? {} : { hold: leg.hold }),
     };
     if (first === undefined) {
       first = item;
@@ -68,6 +75,11 @@ export function decideGroup(
   }
   pending.push(...legs);
   for (const leg of legs) states.set(accountKeyOf(leg.key.userId, leg.key.currency), leg.next);
+  // A later mutation of this transaction on one of these holds decides on this group's result.
+  for (const leg of verdict.legs) {
+    const held = leg.hold?.holdId === null || leg.hold === undefined ? undefined : holdMap.get(leg.hold.holdId);
+    if (held !== undefined && leg.hold !== undefined) holdMap.set(held.holdId, { ...held, ...leg.hold.state });
+  }
   if (idempotency !== undefined && first !== undefined) keyed.set(idempotency, first);
   return { type: "group_applied", legs, before };
 }
@@ -170,6 +182,13 @@ export function settleGroup(
       return { type: "existing", groupId, entries: legs, ...(digest === undefined ? {} : { batchDigest: digest }) };
     }
     case "group_rejected":
-      return { type: "rejected", reason: outcome.reason, current: outcome.current, policies: outcome.policies };
+      return {
+        type: "rejected",
+        reason: outcome.reason,
+        current: outcome.current,
+        policies: outcome.policies,
+        holds: outcome.holds,
+        nowMs: outcome.nowMs,
+      };
   }
 }

@@ -395,7 +395,9 @@ export class PostgresStore implements LedgerStore {
         const policies = await readPolicies(client, users);
         const holds = await readHolds(
           client,
-          batch.flatMap((item) => (isGroup(item) || item.holdId === undefined ? [] : [item.holdId])),
+          batch.flatMap((item) =>
+            isGroup(item) ? (item.holdIds ?? []) : item.holdId === undefined ? [] : [item.holdId],
+          ),
         );
         const groupIds = new Map<Entry, bigint>();
         const keyed = await this.readKeyedEntries(client, batch, groupIds);
@@ -403,7 +405,7 @@ export class PostgresStore implements LedgerStore {
         const pending: PendingEntry[] = [];
         const decided = batch.map((item) =>
           isGroup(item)
-            ? decideGroupSafely(item, nowMs, states, keyed, pending, policies)
+            ? decideGroupSafely(item, nowMs, states, keyed, pending, policies, holds)
             : decideOne(item, nowMs, states, keyed, pending, policies, holds),
         );
         await appendEntries(client, pending);
@@ -456,9 +458,10 @@ function decideGroupSafely(
   keyed: Map<string, Entry | PendingEntry>,
   pending: PendingEntry[],
   policies: ReadonlyMap<string, AccountPolicy>,
+  holds: Map<bigint, Hold>,
 ): GroupDecided | Decided {
   try {
-    return decideGroup(group, nowMs, states, keyed, pending, policies);
+    return decideGroup(group, nowMs, states, keyed, pending, policies, holds);
   } catch (error) {
     return { type: "failed", error };
   }

@@ -21,6 +21,7 @@ import type {
   EntryQuery,
   EntryScan,
   EntryTotal,
+  GroupLeg,
   GroupMutation,
   Hold,
   GroupResult,
@@ -342,6 +343,23 @@ export class SqliteStore implements LedgerStore {
     return { type: "applied", entry, before, after: verdict.next };
   }
 
+  /** Inserts the hold a group leg placed, or stores the state a leg left one of its holds in. */
+  private writeHold(
+    holdId: bigint,
+    account: AccountKey,
+    hold: NonNullable<GroupLeg["hold"]>,
+    entry: Entry,
+    nowMs: number,
+  ): void {
+    const row = { holdId, ...account, ...hold.state, updatedAtMs: nowMs };
+    if (hold.holdId === null) assert(entry.id === holdId, "a new hold took the id of its entry");
+    const written =
+      hold.holdId === null
+        ? this.statements.insertHold.run({ ...row, createdAtMs: nowMs })
+        : this.statements.updateHold.run(row);
+    assert(written.changes === 1, "a hold write changes exactly one row");
+  }
+
   private nextEntryId(): bigint {
     const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
     return (sequence?.seq ?? 0n) + 1n;
@@ -364,13 +382,18 @@ export class SqliteStore implements LedgerStore {
     }
     const before = mutation.accounts.map((account) => this.readAccountState(account));
     const policies = mutation.accounts.map((account) => this.readPolicy(account));
-    const verdict = mutation.decide(before, nowMs, policies);
-    if (verdict.type === "reject") return { type: "rejected", reason: verdict.reason, current: before, policies };
+    const holds = (mutation.holdIds ?? []).map((holdId) => this.readHold(holdId));
+    const verdict = mutation.decide(before, nowMs, policies, holds);
+    if (verdict.type === "reject") {
+      return { type: "rejected", reason: verdict.reason, current: before, policies, holds, nowMs };
+    }
     assertGroupLegs(mutation, verdict.legs, before);
     // AUTOINCREMENT hands out sqlite_sequence.seq + 1 next, and this connection is the only writer.
     const groupId = this.nextEntryId();
-    const entries = verdict.legs.map((leg, index) =>
-      this.append(
+    const entries = verdict.legs.map((leg, index) => {
+      // A hold placed by this leg takes the id of its entry, which AUTOINCREMENT hands out next.
+      const holdId = leg.hold === undefined ? null : (leg.hold.holdId ?? this.nextEntryId());
+      const entry = this.append(
         leg.account,
         leg.entry,
         leg.next,
@@ -381,8 +404,11 @@ export class SqliteStore implements LedgerStore {
           createdAtMs: nowMs,
         },
         groupId,
-      ),
-    );
+        holdId,
+      );
+      if (leg.hold !== undefined && holdId !== null) this.writeHold(holdId, leg.account, leg.hold, entry, nowMs);
+      return entry;
+    });
     assert(entries[0]?.id === groupId, "the group's first entry took the id the sequence promised");
     if (mutation.batchDigest !== undefined) {
       this.statements.insertBatch.run(groupId, mutation.batchDigest, BigInt(entries.length));
