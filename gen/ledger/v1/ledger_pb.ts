@@ -2225,7 +2225,9 @@ export const LedgerService: GenService<{
    * consumer whose transport takes no message for the server's stall timeout
    * (LEDGER_STREAM_STALL_TIMEOUT_MS, default 30 s) while entries wait is cut: after the messages
    * already sent, RESOURCE_EXHAUSTED, reason STREAM_CONSUMER_TOO_SLOW, with the cursor of the last
-   * entry sent in ErrorInfo metadata; resuming from it gives no gap and no duplicate. An idle
+   * entry sent in ErrorInfo metadata; resuming from it gives no gap and no duplicate (a client
+   * that may drop messages it held when the status arrived resumes from the last cursor it
+   * processed). An idle
    * stream with nothing to send is never cut. The stream ends after max_entries, at the call's
    * deadline, or on server shutdown (UNAVAILABLE, reason SHUTTING_DOWN, with the cursor in
    * ErrorInfo metadata).
