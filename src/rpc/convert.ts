@@ -39,7 +39,8 @@ export function toLoadResponse({ entry, replayed }: Receipt): LoadResponse {
   });
 }
 
-export function toAuthorizeResponse({ entry, replayed }: Receipt): AuthorizeResponse {
+/** Also the base of a manual-capture Authorize's answer (./hold-convert.ts), which adds the hold. */
+export function toAuthorizeResponse({ entry, replayed }: Pick<Receipt, "entry" | "replayed">): AuthorizeResponse {
   return create(AuthorizeResponseSchema, {
     entryId: entry.id,
     decision: entry.status === "applied" ? Decision.APPROVED : Decision.DECLINED,

@@ -9,9 +9,7 @@ import type { RawHoldActionInput, RawHoldAuthorizeInput } from "../domain/hold-i
 import { remainingOf } from "../domain/hold.js";
 import type { Hold as DomainHold, HoldStatus as DomainHoldStatus } from "../store/store.js";
 import {
-  AuthorizeResponseSchema,
   CaptureResponseSchema,
-  Decision,
   HoldSchema,
   HoldStatus,
   VoidResponseSchema,
@@ -23,6 +21,7 @@ import {
   type VoidRequest,
   type VoidResponse,
 } from "../../gen/ledger/v1/ledger_pb.js";
+import { toAuthorizeResponse } from "./convert.js";
 import { timeMs } from "./history-convert.js";
 
 const STATUS_TO_WIRE: Record<DomainHoldStatus, HoldStatus> = {
@@ -72,20 +71,11 @@ export function toHold(hold: DomainHold): Hold {
   });
 }
 
-export function toHoldAuthorizeResponse({ entry, hold, replayed }: HoldReceipt): AuthorizeResponse {
-  return create(AuthorizeResponseSchema, {
-    entryId: entry.id,
-    decision: entry.status === "applied" ? Decision.APPROVED : Decision.DECLINED,
-    userId: entry.userId,
-    currency: entry.currency,
-    amount: entry.amount,
-    balanceAfter: entry.balanceAfter,
-    replayed,
-    createdAt: timestampFromMs(entry.createdAtMs),
-    holdId: entry.holdId ?? 0n,
-    ...(hold === undefined ? {} : { holdExpiresAt: timestampFromMs(hold.expiresAtMs) }),
-    availableAfter: entry.balanceAfter - (entry.heldAfter ?? 0n),
-  });
+export function toHoldAuthorizeResponse(receipt: HoldReceipt): AuthorizeResponse {
+  const response = toAuthorizeResponse(receipt);
+  response.holdId = receipt.entry.holdId ?? 0n;
+  if (receipt.hold !== undefined) response.holdExpiresAt = timestampFromMs(receipt.hold.expiresAtMs);
+  return response;
 }
 
 export function toCaptureResponse({ entry, hold, replayed }: HoldReceipt): CaptureResponse {
