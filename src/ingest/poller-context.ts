@@ -114,9 +114,11 @@ export class PollerContext {
     limit: number = this.config.pageSize,
   ): Promise<VendorPage | undefined> {
     for (let attempt = 0; !this.stopped; attempt += 1) {
-      if (!(await this.acquireBudget())) return undefined;
+      const reservationId = await this.acquireBudget();
+      if (reservationId === undefined) return undefined;
       const { baseUrl, timeoutMs } = this.config;
       const outcome = await fetchPage({ baseUrl, startMs, endMs, page, limit, timeoutMs }, this.abort.signal);
+      await this.settle(reservationId);
       this.status.requestsUsed += 1;
       this.status.requestsByPurpose[purpose] += 1;
       if (outcome.ok) {
@@ -138,16 +140,37 @@ export class PollerContext {
     return undefined;
   }
 
-  /** Waits for a slot in the persisted sliding-window budget and records the request in it. */
-  private async acquireBudget(): Promise<boolean> {
+  /**
+   * Waits for a slot in the persisted sliding-window budget and records the request in it;
+   * answers the reservation's id, or undefined when the poller stopped. The slot is logged as in
+   * flight until the timeout, and `request` settles it at the time the answer came back: the
+   * vendor saw it no later. Spacing from the reservation's own time instead let a slow commit or
+   * a stalled event loop between reserving and sending put two requests closer than the window
+   * at the vendor (a 429 seen under CI load).
+   */
+  private async acquireBudget(): Promise<number | undefined> {
     const windowMs = this.config.budgetWindowMs + budgetMarginMs(this.config.budgetWindowMs);
     while (!this.stopped) {
       const nowMs = this.clock();
-      const reservation = await this.ingest.reserveRequest(nowMs, this.config.requestsPerWindow, windowMs);
-      if (reservation.granted) return true;
+      const { requestsPerWindow, timeoutMs } = this.config;
+      const inFlightUntilMs = nowMs + timeoutMs;
+      const reservation = await this.ingest.reserveRequest(nowMs, requestsPerWindow, windowMs, inFlightUntilMs);
+      if (reservation.granted) return reservation.id;
       await this.sleep(reservation.retryAtMs - nowMs);
     }
-    return false;
+    return undefined;
+  }
+
+  /** A settle that fails leaves the in-flight time: later than the truth, so still safe. */
+  private async settle(reservationId: number): Promise<void> {
+    try {
+      await this.ingest.settleRequest(reservationId, this.clock());
+    } catch (error) {
+      this.logger.warn(
+        { err: error, reservationId },
+        "vendor request not settled; its slot stays held until its timeout",
+      );
+    }
   }
 
   /** Resolves after `ms`, or at once when the poller stops. */

@@ -53,6 +53,12 @@ export class PollerRun {
   private readonly reopens: QueuedReopens;
   private readonly task: RangeTask | undefined;
   private countCloseSkips = 0;
+  /**
+   * A catch-up run reads up to the instant it started, then ends. Chasing the moving present
+   * never ended under a real budget: each closing pass waits seconds for its slot, in which more
+   * time becomes closable (at 5 requests a minute, `npm run ingest` ran until stopped).
+   */
+  private catchUpUntilMs = Infinity;
 
   constructor(options: VendorPollerOptions) {
     this.config = options.config;
@@ -97,6 +103,7 @@ export class PollerRun {
 
   private async loop(): Promise<void> {
     const { context } = this;
+    if (this.mode === "catch-up") this.catchUpUntilMs = context.clock();
     const { status, logger, holderId } = context;
     let failures = 0;
     let cursor: VendorCursor | undefined;
@@ -177,7 +184,7 @@ export class PollerRun {
   /** One planned read; answers the cursor to continue from, or "done". */
   private async step(cursor: VendorCursor): Promise<VendorCursor | "done"> {
     const { context } = this;
-    const nowMs = context.clock();
+    const nowMs = Math.min(context.clock(), this.catchUpUntilMs);
     const plan = planNext(cursor, this.fresh, nowMs, this.config, this.mode);
     const behindMs = nowMs - this.config.latenessMs - this.config.windowMs * 2;
     context.status.state = plan.type === "closing" && cursor.closedUntilMs < behindMs ? "backfilling" : "following";

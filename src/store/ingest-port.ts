@@ -104,7 +104,9 @@ export interface ReopenRequest {
   readonly rowsRecovered: number | null;
 }
 
-export type Reservation = { readonly granted: true } | { readonly granted: false; readonly retryAtMs: number };
+/** A granted reservation names its row, so the caller can settle it when the request is done. */
+export type Reservation =
+  { readonly granted: true; readonly id: number } | { readonly granted: false; readonly retryAtMs: number };
 
 export interface QuarantineRow extends QuarantineRecord {
   readonly seenCount: number;
@@ -133,10 +135,17 @@ export interface IngestStore {
   /** Gives the lease up if `holderId` holds it, so a successor need not wait for expiry. */
   releaseLease(holderId: string): Promise<void>;
   /**
-   * Records a request in the log if fewer than `requestsMax` were sent in the `windowMs` before
-   * `nowMs`; the row is durable before the caller may send. Otherwise says when to ask again.
+   * Records a request in the log if fewer than `requestsMax` are logged after `nowMs - windowMs`;
+   * the row is durable before the caller may send. Otherwise says when to ask again. The row is
+   * logged at `inFlightUntilMs`, the latest the vendor can see a request still in flight (a
+   * caller that dies mid-request leaves that conservative time), until `settleRequest`.
    */
-  reserveRequest(nowMs: number, requestsMax: number, windowMs: number): Promise<Reservation>;
+  reserveRequest(nowMs: number, requestsMax: number, windowMs: number, inFlightUntilMs: number): Promise<Reservation>;
+  /**
+   * Logs request `id` at `doneAtMs`, when its answer (or failure) came back: the vendor received
+   * it no later than that, so spacing the next request from it holds whatever delayed the send.
+   */
+  settleRequest(id: number, doneAtMs: number): Promise<void>;
   /** How many requests the log holds after `sinceMs`. */
   countRequestsSince(sinceMs: number): Promise<number>;
   /** Stores a new closing pass and forgets the rows the previous one saw; fenced by the lease. */

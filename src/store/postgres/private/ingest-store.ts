@@ -73,7 +73,7 @@ export class PostgresIngestStore implements IngestStore {
     });
   }
 
-  reserveRequest(nowMs: number, requestsMax: number, windowMs: number): Promise<Reservation> {
+  reserveRequest(nowMs: number, requestsMax: number, windowMs: number, inFlightUntilMs: number): Promise<Reservation> {
     return inTransaction(this.pool, async (client): Promise<Reservation> => {
       // The lease row doubles as the budget's mutex: every process counts and records under it.
       await client.query("SELECT holder_id FROM vendor_lease WHERE id = 1 FOR UPDATE");
@@ -86,10 +86,17 @@ export class PostgresIngestStore implements IngestStore {
         const oldest = rows.rows[0]?.sent_at_ms ?? BigInt(nowMs);
         return { granted: false, retryAtMs: Number(oldest) + windowMs + 1 };
       }
-      await client.query("INSERT INTO vendor_requests (sent_at_ms) VALUES ($1)", [nowMs]);
+      const inserted = await client.query<{ id: string }>(
+        "INSERT INTO vendor_requests (sent_at_ms) VALUES ($1) RETURNING id::text AS id",
+        [inFlightUntilMs],
+      );
       await client.query("DELETE FROM vendor_requests WHERE sent_at_ms < $1", [since - windowMs]);
-      return { granted: true };
+      return { granted: true, id: Number(inserted.rows[0]?.id) };
     });
+  }
+
+  async settleRequest(id: number, doneAtMs: number): Promise<void> {
+    await this.pool.query("UPDATE vendor_requests SET sent_at_ms = $1 WHERE id = $2", [doneAtMs, id]);
   }
 
   async countRequestsSince(sinceMs: number): Promise<number> {

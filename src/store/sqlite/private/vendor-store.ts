@@ -72,7 +72,7 @@ export class SqliteIngestStore implements IngestStore {
     });
   }
 
-  reserveRequest(nowMs: number, requestsMax: number, windowMs: number): Promise<Reservation> {
+  reserveRequest(nowMs: number, requestsMax: number, windowMs: number, inFlightUntilMs: number): Promise<Reservation> {
     return this.writer.submit((): Reservation => {
       const since = nowMs - windowMs;
       const rows = this.statements.selectRecentRequests.all(since, requestsMax) as { sent_at_ms: bigint }[];
@@ -80,9 +80,15 @@ export class SqliteIngestStore implements IngestStore {
         const oldest = rows[0]?.sent_at_ms ?? BigInt(nowMs);
         return { granted: false, retryAtMs: Number(oldest) + windowMs + 1 };
       }
-      this.statements.insertRequest.run(nowMs);
+      const id = Number(this.statements.insertRequest.run(inFlightUntilMs).lastInsertRowid);
       this.statements.pruneRequests.run(since - windowMs);
-      return { granted: true };
+      return { granted: true, id };
+    });
+  }
+
+  settleRequest(id: number, doneAtMs: number): Promise<void> {
+    return this.writer.submit(() => {
+      this.statements.settleRequest.run(doneAtMs, id);
     });
   }
 
@@ -316,6 +322,7 @@ function prepare(db: Connection) {
       SELECT sent_at_ms FROM vendor_requests WHERE sent_at_ms > ? ORDER BY sent_at_ms LIMIT ?`),
     countRequests: statement(`SELECT COUNT(*) AS count FROM vendor_requests WHERE sent_at_ms > ?`),
     insertRequest: statement(`INSERT INTO vendor_requests (sent_at_ms) VALUES (?)`),
+    settleRequest: statement(`UPDATE vendor_requests SET sent_at_ms = ? WHERE id = ?`),
     pruneRequests: statement(`DELETE FROM vendor_requests WHERE sent_at_ms < ?`),
     clearSeen: statement(`DELETE FROM vendor_pass_seen`),
     insertSeen: statement(`INSERT OR IGNORE INTO vendor_pass_seen (identity) VALUES (?)`),
