@@ -78,32 +78,25 @@ export function toHoldAuthorizeResponse(receipt: HoldReceipt): AuthorizeResponse
   return response;
 }
 
-export function toCaptureResponse({ entry, hold, replayed }: HoldReceipt): CaptureResponse {
-  return create(CaptureResponseSchema, {
+/** What a Capture's and a Void's answers share; they differ only in how they name the amount. */
+function holdActionFields({ entry, hold, replayed }: HoldReceipt) {
+  return {
     entryId: entry.id,
     holdId: entry.holdId ?? 0n,
     userId: entry.userId,
     currency: entry.currency,
-    amount: entry.amount,
     balanceAfter: entry.balanceAfter,
     heldAfter: entry.heldAfter ?? 0n,
     ...(hold === undefined ? {} : { hold: toHold(hold) }),
     replayed,
     createdAt: timestampFromMs(entry.createdAtMs),
-  });
+  };
 }
 
-export function toVoidResponse({ entry, hold, replayed }: HoldReceipt): VoidResponse {
-  return create(VoidResponseSchema, {
-    entryId: entry.id,
-    holdId: entry.holdId ?? 0n,
-    userId: entry.userId,
-    currency: entry.currency,
-    released: entry.amount,
-    balanceAfter: entry.balanceAfter,
-    heldAfter: entry.heldAfter ?? 0n,
-    ...(hold === undefined ? {} : { hold: toHold(hold) }),
-    replayed,
-    createdAt: timestampFromMs(entry.createdAtMs),
-  });
+export function toCaptureResponse(receipt: HoldReceipt): CaptureResponse {
+  return create(CaptureResponseSchema, { ...holdActionFields(receipt), amount: receipt.entry.amount });
+}
+
+export function toVoidResponse(receipt: HoldReceipt): VoidResponse {
+  return create(VoidResponseSchema, { ...holdActionFields(receipt), released: receipt.entry.amount });
 }
