@@ -6,10 +6,10 @@
  *
  * Usage: npx tsx bench/reading-postgres.ts [entries=1000000] [samples=100] [postgres://… or embedded]
  */
-import { loadavg } from "node:os";
 import pg from "pg";
 import { Ledger } from "../src/domain/ledger.js";
 import { openPostgresStore } from "../src/store/postgres/index.js";
+import { timeReadsAndPrint } from "./lib/reading-reads.js";
 import { createDatabase, startEmbeddedPostgres, type RunningPostgres } from "../test/support/postgres-server.js";
 
 const [entriesText = "1000000", samplesText = "100", given] = process.argv.slice(2);
@@ -59,58 +59,6 @@ await raw.end();
 const fillMs = performance.now() - fillStartedMs;
 const ledger = new Ledger(store, { defaultCurrency: "USD" });
 
-interface Figures {
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
-async function time(run: () => Promise<void>): Promise<Figures> {
-  const latencies = new Float64Array(samples);
-  for (let i = 0; i < samples; i += 1) {
-    const started = performance.now();
-    await run();
-    latencies[i] = performance.now() - started;
-  }
-  const sorted = latencies.sort();
-  const at = (quantile: number) => Number((sorted[Math.floor(quantile * (sorted.length - 1))] ?? 0).toFixed(3));
-  return { p50Ms: at(0.5), p99Ms: at(0.99), maxMs: at(1) };
-}
-
-const randomInstant = () => startMs + Math.floor(Math.random() * entryCount);
-const asOf = await time(async () => {
-  const result = await ledger.getBalance({ userId: "big", asOfMs: randomInstant() });
-  if (!result.ok || result.value.length !== 1) throw new Error("as_of found nothing");
-});
-const asOfRecent = await time(async () => {
-  const result = await ledger.getBalance({
-    userId: "big",
-    asOfMs: startMs + entryCount - 1 - Math.floor(Math.random() * 1000),
-  });
-  if (!result.ok) throw new Error("as_of failed");
-});
-const seek = await time(async () => {
-  const entry = await store.lastEntryAsOf({ userId: "big", currency: "USD" }, randomInstant());
-  if (entry === undefined) throw new Error("no entry");
-});
-const pageAt = (order: "newest_first" | "oldest_first") => async () => {
-  const depth = BigInt(Math.floor(Math.random() * (entryCount - 200)) + (order === "newest_first" ? 200 : 0));
-  const result = await ledger.listEntries({ userId: "big", order, limit: 100, afterId: firstId + depth });
-  if (!result.ok || result.value.entries.length !== 100) throw new Error("short page");
-};
-const pageOldest = await time(pageAt("oldest_first"));
-const pageNewest = await time(pageAt("newest_first"));
+await timeReadsAndPrint({ ledger, store, startMs, entryCount, firstId, samples }, fillMs);
 await store.close();
 await embedded?.stop();
-
-const row = (name: string, figures: Figures) =>
-  console.log(`| ${name} | ${figures.p50Ms} | ${figures.p99Ms} | ${figures.maxMs} |`);
-console.log(
-  `entries on the account: ${entryCount}; filled in ${(fillMs / 1000).toFixed(1)} s; ${samples} samples each; load average ${loadavg()[0]?.toFixed(2)}`,
-);
-console.log("| read | p50 ms | p99 ms | max ms |\n|---|---|---|---|");
-row("GetBalance as_of, random instant (seek + grouped totals)", asOf);
-row("GetBalance as_of, within the last 1,000 entries", asOfRecent);
-row("last entry as of (the seek alone: the balance)", seek);
-row("ListEntries page of 100, oldest first, random depth", pageOldest);
-row("ListEntries page of 100, newest first, random depth", pageNewest);
