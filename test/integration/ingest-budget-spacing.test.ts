@@ -1,14 +1,20 @@
 import { expect } from "chai";
-import { readVendorConfig } from "../../src/ingest/config.js";
 import { runVendorBackfill } from "../../src/ingest/poller.js";
 import type { IngestStore } from "../../src/store/ingest-port.js";
 import type { LedgerStore } from "../../src/store/store.js";
-import { NO_FAULTS, startFakeVendor, type FakeVendor } from "../../tools/fake-vendor/server.js";
+import { NO_FAULTS, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { STORE_KINDS } from "../support/stores.js";
-import { compareTotals, fakeTotals, makeTempDir, openStore, silentLogger } from "./ingest-helpers.js";
+import {
+  compareTotals,
+  fakeTotals,
+  fastVendorConfig,
+  makeTempDir,
+  openStore,
+  silentLogger,
+  startFastVendor,
+} from "./ingest-helpers.js";
 
 const REQUESTS_PER_WINDOW = 2;
-const RATE_WINDOW_MS = 1000;
 /** Far beyond the budget's margin (50 ms at this window): a commit or event loop stalled that long. */
 const STALL_MS = 400;
 
@@ -44,24 +50,12 @@ for (const kind of STORE_KINDS)
 
     before(async () => {
       temp = makeTempDir();
-      vendor = await startFakeVendor({
-        data: {
-          seed: 11,
-          txPerMinute: 100,
-          users: 40,
-          startMs,
-          endMs: nowMs - 2 * 60_000,
-          badRowRate: 0,
-          lateRate: 0,
-          lateMaxMs: 0,
-        },
-        faults: NO_FAULTS,
-        requestsPerWindow: REQUESTS_PER_WINDOW,
-        rateWindowMs: RATE_WINDOW_MS,
-        pageSizeMax: 1000,
-        host: "127.0.0.1",
-        port: 0,
-      });
+      const data = { seed: 11, txPerMinute: 100, users: 40, startMs, endMs: nowMs - 2 * 60_000 };
+      vendor = await startFastVendor(
+        { ...data, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },
+        NO_FAULTS,
+        REQUESTS_PER_WINDOW,
+      );
       store = await openStore(kind, temp.dir);
     });
 
@@ -72,16 +66,11 @@ for (const kind of STORE_KINDS)
     });
 
     it("spaces requests from when each answer came back, so the vendor never refuses one", async () => {
-      const config = readVendorConfig({
-        LEDGER_VENDOR_URL: vendor.url,
-        LEDGER_VENDOR_START: new Date(startMs).toISOString(),
+      const config = fastVendorConfig(vendor, startMs, {
         LEDGER_VENDOR_REQUESTS_PER_MINUTE: String(REQUESTS_PER_WINDOW),
-        LEDGER_VENDOR_BUDGET_WINDOW_MS: String(RATE_WINDOW_MS),
         LEDGER_VENDOR_PAGE_SIZE: "100",
-        LEDGER_VENDOR_BACKFILL_WINDOW_MS: "600000",
         LEDGER_VENDOR_TIMEOUT_MS: "2000",
       });
-      if (config === undefined) throw new Error("no config");
       const ingest = stallingEveryThirdReservation(store.ingest);
       const status = await runVendorBackfill({ store: { ingest }, config, logger: silentLogger });
       const stats = vendor.stats();

@@ -91,11 +91,15 @@ export const silentLogger: IngestLogger = { info: () => undefined, warn: () => u
 export const FAST_BUDGET_PER_SECOND = 30;
 
 /** A fake vendor on port 0 whose rate limit counts over one second instead of a minute. */
-export function startFastVendor(data: FakeDataOptions, faults: FakeFaults = NO_FAULTS): Promise<FakeVendor> {
+export function startFastVendor(
+  data: FakeDataOptions,
+  faults: FakeFaults = NO_FAULTS,
+  requestsPerWindow = FAST_BUDGET_PER_SECOND,
+): Promise<FakeVendor> {
   return startFakeVendor({
     data,
     faults,
-    requestsPerWindow: FAST_BUDGET_PER_SECOND,
+    requestsPerWindow,
     rateWindowMs: 1000,
     pageSizeMax: 1000,
     host: "127.0.0.1",
