@@ -8,7 +8,7 @@ import type { RangeDifference, ReopenRequest, VendorCursor } from "../store/inge
 import { floorToSecond } from "./plan.js";
 import type { PollerContext } from "./poller-context.js";
 import { RangeCheckRun } from "./range-check.js";
-import type { ReconcileQueue } from "./reconcile.js";
+import type { Range, ReconcileQueue } from "./reconcile.js";
 import { createdAtOfRaw } from "./vendor-row.js";
 
 export type { RangeDifference } from "../store/ingest-port.js";
@@ -148,7 +148,7 @@ export async function reconcileStep(
   queue.pageRead(last);
   if (last) {
     const held = await context.ingest.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
-    queue.settle(range, page.totalItems, held);
+    await settleAccepted(context, queue, range, page.totalItems, held);
     if (held !== page.totalItems)
       logger.warn(
         { ...context.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
@@ -156,4 +156,19 @@ export async function reconcileStep(
       );
   }
   return true;
+}
+
+/**
+ * Accepts what still differs in `range` after a re-read or a verified closing pass, in memory and
+ * in the store (only when that changes something), so a restarted poller knows it too.
+ */
+export async function settleAccepted(
+  context: PollerContext,
+  queue: ReconcileQueue,
+  range: Range,
+  vendorCount: number,
+  heldCount: number,
+): Promise<void> {
+  if (queue.settle(range, vendorCount, heldCount))
+    await context.ingest.acceptOffset({ ...range, offset: vendorCount - heldCount });
 }

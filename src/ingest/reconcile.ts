@@ -16,11 +16,12 @@
  *
  * A difference a re-read cannot remove (a row whose createdAt the quarantine cannot place, or a
  * vendor that dropped a row) is remembered per range as an accepted offset, so the next round
- * does not bisect down to it again; the memory is lost on restart, which costs one re-read.
+ * does not bisect down to it again; the store keeps them too, so a restart does not either.
  * This queue decides what to ask for; `range-tasks.ts` spends the budget, only when it is spare:
  * two free slots in the budget window for a round's count, one (this request's) while a found
  * difference is being narrowed down and re-read, so a late row, once seen, is not kept waiting.
  */
+import type { AcceptedOffset } from "../store/ingest-port.js";
 import { floorToSecond } from "./plan.js";
 
 export interface ReconcileSettings {
@@ -129,13 +130,28 @@ export class ReconcileQueue {
   /**
    * After a re-read (or a verified closing pass): what still differs is accepted for this range
    * until the vendor's count moves. It replaces what was accepted for ranges overlapping it.
+   * Answers whether that changed anything (what the store keeps must then change too).
    */
-  settle(range: Range, vendorCount: number, heldCount: number): void {
+  settle(range: Range, vendorCount: number, heldCount: number): boolean {
+    let changed = false;
     for (const [key, entry] of this.accepted) {
-      if (entry.range.startMs < range.endMs && entry.range.endMs > range.startMs) this.accepted.delete(key);
+      if (entry.range.startMs < range.endMs && entry.range.endMs > range.startMs) {
+        this.accepted.delete(key);
+        changed = true;
+      }
     }
     const offset = vendorCount - heldCount;
     if (offset !== 0) this.accepted.set(keyOf(range), { range, offset });
+    return changed || offset !== 0;
+  }
+
+  /** What an earlier poller accepted (kept in the store), for a poller taking over. */
+  restore(offsets: readonly AcceptedOffset[]): void {
+    this.accepted.clear();
+    for (const { startMs, endMs, offset } of offsets) {
+      const range = { startMs, endMs };
+      this.accepted.set(keyOf(range), { range, offset });
+    }
   }
 
   /** A differing range: read it when one page holds it or it is one window, else count its newer half. */

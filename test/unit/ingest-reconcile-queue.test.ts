@@ -166,6 +166,23 @@ describe("reconciliation queue (unit)", () => {
     expect(queue.next(16_000, 5000)).to.equal(undefined);
   });
 
+  it("says when a settle changes what is accepted, and takes over what a predecessor accepted", () => {
+    const queue = new ReconcileQueue({ ...settings, reconcileHorizonMs: 16_000 });
+    expect(queue.settle(range(0, 1000), 5, 5), "nothing accepted, nothing to forget").to.equal(false);
+    expect(queue.settle(range(0, 1000), 5, 4)).to.equal(true);
+    expect(queue.settle(range(0, 2000), 9, 9), "forgets the overlapping window").to.equal(true);
+    expect(queue.settle(range(1000, 2000), 4, 4)).to.equal(false);
+
+    // A poller taking over: without its predecessor's accepted offset, the round would differ.
+    const successor = new ReconcileQueue({ ...settings, reconcileHorizonMs: 16_000 });
+    successor.restore([{ startMs: 3000, endMs: 4000, offset: 1 }]);
+    successor.next(16_000, 0);
+    expect(successor.counted(range(0, 16_000), 33, 32)).to.equal(true);
+    const fresh = new ReconcileQueue({ ...settings, reconcileHorizonMs: 16_000 });
+    fresh.next(16_000, 0);
+    expect(fresh.counted(range(0, 16_000), 33, 32)).to.equal(false);
+  });
+
   it("does nothing when the horizon is 0", () => {
     expect(new ReconcileQueue({ ...settings, reconcileHorizonMs: 0 }).next(100_000, 0)).to.equal(undefined);
   });
