@@ -22,6 +22,7 @@
  * difference is being narrowed down and re-read, so a late row, once seen, is not kept waiting.
  */
 import type { AcceptedOffset } from "../store/ingest-port.js";
+import { AcceptedOffsets } from "./accepted-offsets.js";
 import { floorToSecond } from "./plan.js";
 
 export interface ReconcileSettings {
@@ -77,7 +78,7 @@ export class ReconcileQueue {
   private reading: { range: Range; page: number } | undefined;
   private roundStartedAtMs = -Infinity;
   /** Ranges whose difference survived a re-read: vendor count minus held count, accepted. */
-  private readonly accepted = new Map<string, { range: Range; offset: number }>();
+  private readonly accepted = new AcceptedOffsets();
 
   constructor(private readonly settings: ReconcileSettings) {}
 
@@ -129,35 +130,22 @@ export class ReconcileQueue {
 
   /**
    * After a re-read (or a verified closing pass): what still differs is accepted for this range
-   * until the vendor's count moves. It replaces what was accepted for ranges overlapping it.
-   * Answers whether that changed anything (what the store keeps must then change too).
+   * until the vendor's count moves (see `AcceptedOffsets.settle`). Answers whether that changed
+   * anything (what the store keeps must then change too).
    */
   settle(range: Range, vendorCount: number, heldCount: number): boolean {
-    let changed = false;
-    for (const [key, entry] of this.accepted) {
-      if (entry.range.startMs < range.endMs && entry.range.endMs > range.startMs) {
-        this.accepted.delete(key);
-        changed = true;
-      }
-    }
-    const offset = vendorCount - heldCount;
-    if (offset !== 0) this.accepted.set(keyOf(range), { range, offset });
-    return changed || offset !== 0;
+    return this.accepted.settle(range, vendorCount - heldCount);
   }
 
   /** What an earlier poller accepted (kept in the store), for a poller taking over. */
   restore(offsets: readonly AcceptedOffset[]): void {
-    this.accepted.clear();
-    for (const { startMs, endMs, offset } of offsets) {
-      const range = { startMs, endMs };
-      this.accepted.set(keyOf(range), { range, offset });
-    }
+    this.accepted.restore(offsets);
   }
 
   /** A differing range: read it when one page holds it or it is one window, else count its newer half. */
   private narrow(counts: Counts): void {
     const { range } = counts;
-    const midMs = this.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
+    const midMs = this.accepted.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
     if (
       counts.vendorCount <= this.settings.pageSize ||
       range.endMs - range.startMs <= this.settings.windowMs ||
@@ -198,33 +186,7 @@ export class ReconcileQueue {
   }
 
   private differenceOf(counts: Counts): number {
-    return counts.vendorCount - counts.heldCount - this.acceptedOffsetWithin(counts.range);
-  }
-
-  /**
-   * Where to cut inside `range` near `ms`: an accepted difference counts only for a range that
-   * holds its whole window, so a cut through one moves to the nearer of its ends (kept inside
-   * `range`, or `ms` when neither end is).
-   */
-  private cutAt(ms: number, range: Range): number {
-    for (const { range: accepted } of this.accepted.values()) {
-      if (accepted.startMs >= ms || accepted.endMs <= ms) continue;
-      const ends =
-        ms - accepted.startMs <= accepted.endMs - ms
-          ? [accepted.startMs, accepted.endMs]
-          : [accepted.endMs, accepted.startMs];
-      for (const end of ends) if (end > range.startMs && end < range.endMs) return end;
-      return ms;
-    }
-    return ms;
-  }
-
-  private acceptedOffsetWithin(range: Range): number {
-    let offset = 0;
-    for (const entry of this.accepted.values()) {
-      if (entry.range.startMs >= range.startMs && entry.range.endMs <= range.endMs) offset += entry.offset;
-    }
-    return offset;
+    return counts.vendorCount - counts.heldCount - this.accepted.within(counts.range);
   }
 
   /** The whole horizon back from closedUntil, one count; its start moved out of an accepted window. */
@@ -232,10 +194,7 @@ export class ReconcileQueue {
     const { reconcileHorizonMs, startMs, budgetWindowMs } = this.settings;
     if (reconcileHorizonMs <= 0 || nowMs - this.roundStartedAtMs < budgetWindowMs) return;
     const endMs = floorToSecond(closedUntilMs);
-    let beginMs = Math.max(startMs, floorToSecond(closedUntilMs - reconcileHorizonMs));
-    for (const { range } of this.accepted.values()) {
-      if (range.startMs < beginMs && range.endMs > beginMs) beginMs = range.endMs;
-    }
+    const beginMs = this.accepted.startOutside(Math.max(startMs, floorToSecond(closedUntilMs - reconcileHorizonMs)));
     if (beginMs >= endMs) return;
     this.work.push({ type: "count", range: { startMs: beginMs, endMs }, narrowing: false });
     this.roundStartedAtMs = nowMs;

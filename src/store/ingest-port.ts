@@ -193,8 +193,9 @@ export interface IngestStore {
   /** Every accepted count difference, for a poller starting. */
   loadAcceptedOffsets(): Promise<AcceptedOffset[]>;
   /**
-   * Accepts `offset` for [startMs, endMs) in place of what was accepted for ranges overlapping
-   * it; an offset of 0 only forgets those.
+   * Accepts `offset` for [startMs, endMs): it replaces what was accepted for the same range and
+   * for ranges overlapping it partly; ranges inside it stay while `offset` is not 0 (theirs are
+   * part of it) and go when it is; ranges around it stay. An offset of 0 is not stored.
    */
   acceptOffset(accepted: AcceptedOffset): Promise<void>;
 }

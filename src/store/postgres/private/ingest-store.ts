@@ -220,7 +220,15 @@ export class PostgresIngestStore implements IngestStore {
   acceptOffset(accepted: AcceptedOffset): Promise<void> {
     const { startMs, endMs, offset } = accepted;
     return inTransaction(this.pool, async (client) => {
-      await client.query("DELETE FROM vendor_reconcile_accepted WHERE start_ms < $1 AND end_ms > $2", [endMs, startMs]);
+      // Replaced: the same range and ranges overlapping it partly; ranges inside it too when it
+      // has no offset. Ranges around it stay (see AcceptedOffsets in src/ingest/accepted-offsets.ts).
+      await client.query(
+        `DELETE FROM vendor_reconcile_accepted
+         WHERE start_ms < $2 AND end_ms > $1
+           AND NOT (start_ms <= $1 AND end_ms >= $2 AND (start_ms < $1 OR end_ms > $2))
+           AND NOT ($3::bigint <> 0 AND start_ms >= $1 AND end_ms <= $2 AND (start_ms > $1 OR end_ms < $2))`,
+        [startMs, endMs, offset],
+      );
       if (offset !== 0)
         await client.query(
           "INSERT INTO vendor_reconcile_accepted (start_ms, end_ms, offset_rows) VALUES ($1, $2, $3)",

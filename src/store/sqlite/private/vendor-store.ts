@@ -188,7 +188,7 @@ export class SqliteIngestStore implements IngestStore {
 
   acceptOffset(accepted: AcceptedOffset): Promise<void> {
     return this.writer.submit(() => {
-      this.statements.deleteAcceptedOverlapping.run(accepted.endMs, accepted.startMs);
+      this.statements.deleteAcceptedReplaced.run(accepted);
       if (accepted.offset !== 0) this.statements.insertAccepted.run(accepted.startMs, accepted.endMs, accepted.offset);
     });
   }
@@ -363,7 +363,13 @@ function prepare(db: Connection) {
       WHERE id = ? AND done_at_ms IS NULL`),
     selectReopen: statement(`SELECT * FROM vendor_reopen_requests WHERE id = ?`),
     selectAccepted: statement(`SELECT start_ms, end_ms, offset_rows FROM vendor_reconcile_accepted ORDER BY start_ms`),
-    deleteAcceptedOverlapping: statement(`DELETE FROM vendor_reconcile_accepted WHERE start_ms < ? AND end_ms > ?`),
+    // Replaced: the same range and ranges overlapping it partly; ranges inside it too when it
+    // has no offset. Ranges around it stay (see AcceptedOffsets in src/ingest/accepted-offsets.ts).
+    deleteAcceptedReplaced: statement(`
+      DELETE FROM vendor_reconcile_accepted
+      WHERE start_ms < @endMs AND end_ms > @startMs
+        AND NOT (start_ms <= @startMs AND end_ms >= @endMs AND (start_ms < @startMs OR end_ms > @endMs))
+        AND NOT (@offset <> 0 AND start_ms >= @startMs AND end_ms <= @endMs AND (start_ms > @startMs OR end_ms < @endMs))`),
     insertAccepted: statement(`
       INSERT INTO vendor_reconcile_accepted (start_ms, end_ms, offset_rows) VALUES (?, ?, ?)`),
     selectEntryByExternal: statement(`
