@@ -15,10 +15,10 @@
  * three more counts than three hours). Also 1% of rows are late within the lateness bound.
  *
  * Bad rows whose createdAt cannot be read ("yesterday") are counted by the vendor in their window
- * but cannot be placed by the ledger: every such window differs until a first re-read proves the
- * difference permanent (remembered in memory), about nine requests each, once per process. With
- * the default 0.1% bad rows that is about 16 windows in three hours of history: most of a
- * 30-minute run's spare budget. Pass 0 to measure late rows alone.
+ * but cannot be placed by the ledger: the closing pass that verifies such a window accepts its
+ * difference, and the store keeps it, so the following poller knows it too. One whose window
+ * closed unverified differs until a re-read proves the difference permanent (about nine requests
+ * each). Pass 0 to measure late rows alone.
  *
  * It prints, as JSON: for each late row that appeared during the run, seconds from appearing to
  * its first commit (p50/p99/max), those still missing after 15 minutes, the requests by purpose,

@@ -8,14 +8,15 @@
  * `npm run ingest -- --reopen FROM TO` reads [FROM, TO) again now and applies what was missed
  * (each row once); `--reconcile FROM TO` count-checks the range against the vendor and prints the
  * windows whose counts differ, writing nothing. Both go through the lease and the shared budget.
- * Beside a running service (which holds the lease), `--reopen` queues the range for the service's
- * poller and waits up to `--wait SECONDS` (default 600) for it to be read; it then prints the
- * request with its id, done or still queued.
+ * Beside a running service (which holds the lease), either is queued for the service's poller,
+ * and the command waits up to `--wait SECONDS` (default 600) for it to be done; it then prints
+ * the request with its id and what was found (exit 0), or, if the wait ran out, the request still
+ * queued (exit 1; `--wait 0` only queues it, exit 0).
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
 import { readConfig, storeOptions } from "../config.js";
-import { runVendorBackfill, runVendorRangeTask, type RangeTask } from "../ingest/poller.js";
+import { runVendorBackfill, type RangeTask } from "../ingest/poller.js";
 import { reopenOrQueue } from "../ingest/reopen-request.js";
 import { parseInstantMs } from "../ingest/vendor-row.js";
 import { openStore } from "../store/open.js";
@@ -56,22 +57,23 @@ if (!/^\d+$/.test(values.wait) || !Number.isSafeInteger(waitSeconds)) {
 }
 const logger = pino({ level: config.logLevel });
 const store = await openStore(storeOptions(config));
-if (task?.type === "reopen") {
+if (task !== undefined) {
   const outcome = await reopenOrQueue({ store, config: vendorConfig, logger }, task, waitSeconds * 1000);
   await store.close();
   if (outcome.type === "queued") {
-    // The service's poller reads it (or will): print the request, done or still queued.
+    // The service's poller did it (or will): print the request, done or still queued. A wait that
+    // ran out exits 1 (the service still carries the request out; its id is printed); --wait 0
+    // only queues it.
     const { request } = outcome;
-    console.log(JSON.stringify({ task: "reopen", queued: true, done: request.doneAtMs !== null, ...request }));
-    process.exit(0);
+    const { check, ...fields } = request;
+    console.log(
+      JSON.stringify({ task: task.type, queued: true, done: request.doneAtMs !== null, ...fields, ...check }),
+    );
+    process.exit(request.doneAtMs === null && waitSeconds > 0 ? 1 : 0);
   }
-  console.log(JSON.stringify({ task: "reopen", queued: false, ...outcome.status }));
-  process.exit(outcome.status.lastError === null ? 0 : 1);
-}
-if (task !== undefined) {
-  const { status, differences } = await runVendorRangeTask({ store, config: vendorConfig, logger }, task);
-  await store.close();
-  console.log(JSON.stringify({ task: task.type, ...status, differences }));
+  const { status, differences } = outcome;
+  const found = task.type === "reconcile" ? { differences } : {};
+  console.log(JSON.stringify({ task: task.type, queued: false, ...status, ...found }));
   process.exit(status.lastError === null ? 0 : 1);
 }
 const startedAtMs = Date.now();

@@ -11,7 +11,14 @@ import { closeByCount, closingPage } from "./closing.js";
 import type { VendorConfig } from "./config.js";
 import { backoffMs, planNext, type FreshState, type PollMode } from "./plan.js";
 import { PollerContext, type IngestLogger } from "./poller-context.js";
-import { QueuedReopens, reconcileStep, runRangeTask, type RangeDifference, type RangeTask } from "./range-tasks.js";
+import {
+  QueuedReopens,
+  reconcileStep,
+  runRangeTask,
+  settleAccepted,
+  type RangeDifference,
+  type RangeTask,
+} from "./range-tasks.js";
 import { ReconcileQueue, type Range } from "./reconcile.js";
 import { PollerStatus, type VendorPollerStatus } from "./status.js";
 import { createdAtOfRaw } from "./vendor-row.js";
@@ -131,7 +138,11 @@ export class PollerRun {
           await runRangeTask(context, this.task, this.differences);
           break;
         }
-        cursor ??= await context.ingest.loadCursor(this.config.startMs);
+        if (cursor === undefined) {
+          cursor = await context.ingest.loadCursor(this.config.startMs);
+          // What the previous holder accepted, so reconciliation does not narrow down to it again.
+          this.reconcile.restore(await context.ingest.loadAcceptedOffsets());
+        }
         status.cursor = cursor;
         const next = await this.step(cursor);
         if (next === "done") break;
@@ -225,7 +236,7 @@ export class PollerRun {
    */
   private async rememberOffset(range: Range, vendorCount: number): Promise<void> {
     const held = await this.context.ingest.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
-    this.reconcile.settle(range, vendorCount, held);
+    await settleAccepted(this.context, this.reconcile, range, vendorCount, held);
   }
 
   /** A count only saves budget when reading the range would take more than one request; unknown rate: it may. */

@@ -1,14 +1,17 @@
 /**
  * What the poller does with a closed range rather than the present: an operator's one-off task
- * (`--reopen`, `--reconcile`), a reopen another process queued while this one held the lease,
+ * (`--reopen`, `--reconcile`), a request another process queued while this one held the lease,
  * and a step of continuous reconciliation. Each re-read commits like any other page, so a row is
  * applied exactly once whichever read finds it first.
  */
-import type { ReopenRequest, VendorCursor } from "../store/ingest-port.js";
+import type { RangeDifference, ReopenRequest, VendorCursor } from "../store/ingest-port.js";
 import { floorToSecond } from "./plan.js";
 import type { PollerContext } from "./poller-context.js";
+import { RangeCheckRun } from "./range-check.js";
 import type { Range, ReconcileQueue } from "./reconcile.js";
 import { createdAtOfRaw } from "./vendor-row.js";
+
+export type { RangeDifference } from "../store/ingest-port.js";
 
 /**
  * `reopen`: read [startMs, endMs) again now, page by page, applying what was missed (each row
@@ -20,15 +23,7 @@ export interface RangeTask {
   readonly endMs: number;
 }
 
-/** A window whose vendor count differs from what the ledger holds, found by a `reconcile` task. */
-export interface RangeDifference {
-  readonly start: string;
-  readonly end: string;
-  readonly vendorCount: number;
-  readonly heldCount: number;
-}
-
-/** Least time between two looks for queued reopen requests, while following. */
+/** Least time between two looks for queued requests, while following. */
 export const REOPEN_CHECK_INTERVAL_MS = 1000;
 
 /** Runs an operator's task to its end; a `reconcile` task adds the windows that differ to `differences`. */
@@ -47,37 +42,26 @@ export async function runRangeTask(
     }
     return;
   }
-  const ranges: Range[] = [range];
-  for (let next = ranges.shift(); next !== undefined && !context.stopped; next = ranges.shift()) {
-    const page = await context.request("task", next.startMs, next.endMs, 1, 1);
-    if (page === undefined) return;
-    const held = await context.ingest.countHeldRows(next.startMs, next.endMs, createdAtOfRaw);
-    if (held === page.totalItems) {
-      context.status.rangesVerified += 1;
-      continue;
-    }
-    context.status.rangesDiffering += 1;
-    const midMs = floorToSecond(next.startMs + (next.endMs - next.startMs) / 2);
-    if (next.endMs - next.startMs <= context.config.windowMs || midMs <= next.startMs) {
-      differences.push({ ...context.rangeFields(next), vendorCount: page.totalItems, heldCount: held });
-    } else {
-      ranges.unshift({ startMs: midMs, endMs: next.endMs }, { startMs: next.startMs, endMs: midMs });
-    }
-  }
+  const check = new RangeCheckRun(range);
+  while (!check.done && (await check.step(context)));
+  differences.push(...check.result().differences);
 }
 
 /**
- * Reopen requests queued in the store by `npm run ingest -- --reopen` beside this poller: read
- * one page at a time in the present's idle time, oldest request first, then marked done with
- * the rows they recovered.
+ * Requests queued in the store by `npm run ingest -- --reopen` or `--reconcile` beside this
+ * poller, carried out in the present's idle time, oldest first: a reopen a page at a time, a
+ * count check a count at a time and only on a slot the budget window has free now (the present's
+ * reads, planned with slots kept free, wait at most that one). Each is then marked done with
+ * what it found.
  */
 export class QueuedReopens {
-  private current: { request: ReopenRequest; page: number; recovered: number } | undefined;
+  private current:
+    { request: ReopenRequest; page: number; recovered: number; check: RangeCheckRun | undefined } | undefined;
   private checkedAtMs = -Infinity;
 
   constructor(private readonly context: PollerContext) {}
 
-  /** One page of the oldest queued request, if there is one; answers whether it did anything. */
+  /** One request's next step, if one is queued; answers whether it did anything. */
   async step(nowMs: number): Promise<boolean> {
     const { context } = this;
     if (this.current === undefined) {
@@ -85,22 +69,42 @@ export class QueuedReopens {
       this.checkedAtMs = nowMs;
       const request = await context.ingest.nextReopen();
       if (request === undefined) return false;
-      this.current = { request, page: 1, recovered: 0 };
-      context.logger.info({ id: request.id, ...context.rangeFields(request) }, "reading a queued reopen request");
+      const check = request.kind === "reconcile" ? new RangeCheckRun(request) : undefined;
+      this.current = { request, page: 1, recovered: 0, check };
+      context.logger.info(
+        { id: request.id, kind: request.kind, ...context.rangeFields(request) },
+        "carrying out a queued request",
+      );
     }
-    const { request, page: pageNumber } = this.current;
-    const page = await context.request("task", request.startMs, request.endMs, pageNumber);
+    const { request, check } = this.current;
+    if (check !== undefined) {
+      if (!(await context.budgetSpare(nowMs, 0))) return false;
+      if (!(await check.step(context))) return true;
+      if (check.done) await this.finish(request, check);
+      return true;
+    }
+    const page = await context.request("task", request.startMs, request.endMs, this.current.page);
     if (page === undefined) return true;
     this.current.recovered += await context.commitRecovering(page);
-    if (pageNumber < page.totalPages && page.items.items.length > 0) {
+    if (this.current.page < page.totalPages && page.items.items.length > 0) {
       this.current.page += 1;
       return true;
     }
-    await context.ingest.finishReopen(request.id, context.clock(), this.current.recovered);
-    context.status.reopensDone += 1;
-    context.logger.info({ id: request.id, recovered: this.current.recovered }, "queued reopen request done");
-    this.current = undefined;
+    await this.finish(request, undefined);
     return true;
+  }
+
+  private async finish(request: ReopenRequest, check: RangeCheckRun | undefined): Promise<void> {
+    const { context } = this;
+    const recovered = this.current?.recovered ?? 0;
+    const found = check?.result();
+    await context.ingest.finishReopen(request.id, context.clock(), recovered, found);
+    context.status.reopensDone += 1;
+    context.logger.info(
+      { id: request.id, kind: request.kind, recovered, differences: found?.differences.length },
+      "queued request done",
+    );
+    this.current = undefined;
   }
 }
 
@@ -144,7 +148,7 @@ export async function reconcileStep(
   queue.pageRead(last);
   if (last) {
     const held = await context.ingest.countHeldRows(range.startMs, range.endMs, createdAtOfRaw);
-    queue.settle(range, page.totalItems, held);
+    await settleAccepted(context, queue, range, page.totalItems, held);
     if (held !== page.totalItems)
       logger.warn(
         { ...context.rangeFields(range), vendorCount: page.totalItems, heldCount: held },
@@ -152,4 +156,19 @@ export async function reconcileStep(
       );
   }
   return true;
+}
+
+/**
+ * Accepts what still differs in `range` after a re-read or a verified closing pass, in memory and
+ * in the store (only when that changes something), so a restarted poller knows it too.
+ */
+export async function settleAccepted(
+  context: PollerContext,
+  queue: ReconcileQueue,
+  range: Range,
+  vendorCount: number,
+  heldCount: number,
+): Promise<void> {
+  if (queue.settle(range, vendorCount, heldCount))
+    await context.ingest.acceptOffset({ ...range, offset: vendorCount - heldCount });
 }

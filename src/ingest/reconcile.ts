@@ -4,21 +4,25 @@
  * A closed range is only as complete as the vendor was when it was read; a row that appears
  * after its window closed (replication lag, a back-dated correction, an outage replayed) would
  * otherwise be lost for good. The vendor's `meta.totalItems` for a range costs one request with
- * `limit=1`, so the reconciler re-counts closed history, newest first, in ranges that double in
- * length going back (a round over 30 days of one-minute windows is about 16 counts), and
- * compares each count with what the ledger holds for the same range. A range whose counts differ
- * is cut in two at a whole second and both halves are counted (newer first), down to one window,
- * which is then read again page by page. The re-read commits like any other page, so a row is
- * applied exactly once whichever read finds it first.
+ * `limit=1`, so a round counts the whole horizon, [closedUntil − horizon, closedUntil), in one
+ * request and compares it with what the ledger holds for the same range: equal, and the round
+ * is done. A range that differs is narrowed down with one count per level: its newer half is
+ * counted, and the older half's counts are derived (the parent's minus the newer half's), so the
+ * older half is queued only when its derived difference is not zero, and counted instead when
+ * the derivation is impossible (rows appeared between the two counts). A differing range whose
+ * vendor count fits one page, or that is one window long, is read again page by page instead of
+ * being cut further: at a few rows a window, one read recovers many late rows. The re-read
+ * commits like any other page, so a row is applied exactly once whichever read finds it first.
  *
  * A difference a re-read cannot remove (a row whose createdAt the quarantine cannot place, or a
- * vendor that dropped a row) is remembered per window as an accepted offset, so the next round
- * does not bisect down to it again; the memory is lost on restart, which costs one re-read.
+ * vendor that dropped a row) is remembered per range as an accepted offset, so the next round
+ * does not bisect down to it again; the store keeps them too, so a restart does not either.
  * This queue decides what to ask for; `range-tasks.ts` spends the budget, only when it is spare:
- * two free slots in the budget window for a round's counts, one (this request's) while a found
- * difference is being narrowed down and re-read, so a late row, once seen, is not kept waiting
- * behind the round.
+ * two free slots in the budget window for a round's count, one (this request's) while a found
+ * difference is being narrowed down and re-read, so a late row, once seen, is not kept waiting.
  */
+import type { AcceptedOffset } from "../store/ingest-port.js";
+import { AcceptedOffsets } from "./accepted-offsets.js";
 import { floorToSecond } from "./plan.js";
 
 export interface ReconcileSettings {
@@ -26,6 +30,8 @@ export interface ReconcileSettings {
   readonly reconcileHorizonMs: number;
   /** The smallest range bisected to, and re-read. */
   readonly windowMs: number;
+  /** Rows per request: a differing range the vendor counts at most this many rows in is read, not cut. */
+  readonly pageSize: number;
   /** The first instant ingested: nothing before it is counted. */
   readonly startMs: number;
   /** Least time between the starts of two rounds. */
@@ -37,113 +43,160 @@ export interface Range {
   readonly endMs: number;
 }
 
-/** The next request reconciliation wants: a count (limit=1) or a page of a window's re-read. */
+/** The next request reconciliation wants: a count (limit=1) or a page of a range's re-read. */
 export type ReconcileTask =
   | { readonly type: "count"; readonly range: Range }
   | { readonly type: "read"; readonly range: Range; readonly page: number };
 
+/** A range's vendor and ledger counts: both asked for, or derived from its parent's and sibling's. */
+interface Counts {
+  readonly range: Range;
+  readonly vendorCount: number;
+  readonly heldCount: number;
+}
+
+/** What is left to do, newest first. */
+type Work =
+  /**
+   * A range to count: a round's whole horizon, or the newer half of a differing `parent` (whose
+   * `older` half is then derived rather than counted), or a half whose derivation was impossible.
+   */
+  | {
+      readonly type: "count";
+      readonly range: Range;
+      readonly narrowing: boolean;
+      readonly parent?: Counts;
+      readonly older?: Range;
+    }
+  /** A range known to differ: read again when it fits a page, else its newer half is counted. */
+  | { readonly type: "differs"; readonly counts: Counts };
+
 const keyOf = (range: Range): string => `${range.startMs}:${range.endMs}`;
 
 export class ReconcileQueue {
-  private pending: Range[] = [];
-  /** Halves queued by a count that differed, as opposed to a round's own ranges. */
-  private readonly halves = new Set<string>();
+  private work: Work[] = [];
   private reading: { range: Range; page: number } | undefined;
   private roundStartedAtMs = -Infinity;
-  /** Windows whose difference survived a re-read: vendor count minus held count, accepted. */
-  private readonly accepted = new Map<string, { range: Range; offset: number }>();
+  /** Ranges whose difference survived a re-read: vendor count minus held count, accepted. */
+  private readonly accepted = new AcceptedOffsets();
 
   constructor(private readonly settings: ReconcileSettings) {}
 
   /** What to ask the vendor next, or undefined when this round is done and the next not yet due. */
   next(closedUntilMs: number, nowMs: number): ReconcileTask | undefined {
+    if (this.reading === undefined && this.work.length === 0) this.startRound(closedUntilMs, nowMs);
+    const head = this.work[0];
+    if (this.reading === undefined && head?.type === "differs") {
+      this.work.shift();
+      this.narrow(head.counts);
+    }
     if (this.reading !== undefined) return { type: "read", range: this.reading.range, page: this.reading.page };
-    if (this.pending.length === 0) this.startRound(closedUntilMs, nowMs);
-    const range = this.pending[0];
-    return range === undefined ? undefined : { type: "count", range };
+    const count = this.work[0];
+    return count?.type === "count" ? { type: "count", range: count.range } : undefined;
   }
 
-  /** True while a difference found is being narrowed down (a half to count) or its window re-read. */
+  /** True while a difference found is being narrowed down (a half to count) or re-read. */
   get narrowing(): boolean {
-    const head = this.pending[0];
-    return this.reading !== undefined || (head !== undefined && this.halves.has(keyOf(head)));
+    const head = this.work[0];
+    return this.reading !== undefined || head?.type === "differs" || (head?.type === "count" && head.narrowing);
   }
 
   /**
-   * The vendor counted `vendorCount` rows in the range at the head of the queue and the ledger
-   * holds `heldCount`: answers whether they agree (after accepted offsets), and queues the
-   * halves, or the window's re-read, when they do not.
+   * The vendor counted `vendorCount` rows in `range`, a count this queue asked for, and the
+   * ledger holds `heldCount`: answers whether they agree (after accepted offsets). A range that
+   * differs is queued to be narrowed down; when it was the newer half of a differing range, the
+   * older half is derived from the two and queued only if it differs too.
    */
   counted(range: Range, vendorCount: number, heldCount: number): boolean {
-    this.pending = this.pending.filter((pending) => keyOf(pending) !== keyOf(range));
-    this.halves.delete(keyOf(range));
-    if (vendorCount - heldCount === this.acceptedOffsetWithin(range)) return true;
-    const midMs = this.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
-    if (range.endMs - range.startMs <= this.settings.windowMs || midMs <= range.startMs || midMs >= range.endMs) {
-      this.reading = { range, page: 1 };
-    } else {
-      const halves = [
-        { startMs: midMs, endMs: range.endMs },
-        { startMs: range.startMs, endMs: midMs },
-      ];
-      for (const half of halves) this.halves.add(keyOf(half));
-      this.pending.unshift(...halves);
-    }
-    return false;
+    const index = this.work.findIndex((item) => item.type === "count" && keyOf(item.range) === keyOf(range));
+    const item = index < 0 ? undefined : this.work.splice(index, 1)[0];
+    const counts = { range, vendorCount, heldCount };
+    const agrees = this.differenceOf(counts) === 0;
+    const older =
+      item?.type === "count" && item.parent !== undefined && item.older !== undefined
+        ? this.derive(item.parent, counts, item.older)
+        : undefined;
+    // Newest first: this (newer) range's narrowing before the older half.
+    if (older !== undefined) this.work.unshift(older);
+    if (!agrees) this.work.unshift({ type: "differs", counts });
+    return agrees;
   }
 
-  /** A page of the window's re-read arrived; `last` when it was the final one. */
+  /** A page of the range's re-read arrived; `last` when it was the final one. */
   pageRead(last: boolean): void {
     if (this.reading === undefined) return;
     this.reading = last ? undefined : { ...this.reading, page: this.reading.page + 1 };
   }
 
-  /** After a re-read: what still differs is accepted for this window until the vendor's count moves. */
-  settle(range: Range, vendorCount: number, heldCount: number): void {
-    const offset = vendorCount - heldCount;
-    if (offset === 0) this.accepted.delete(keyOf(range));
-    else this.accepted.set(keyOf(range), { range, offset });
+  /**
+   * After a re-read (or a verified closing pass): what still differs is accepted for this range
+   * until the vendor's count moves (see `AcceptedOffsets.settle`). Answers whether that changed
+   * anything (what the store keeps must then change too).
+   */
+  settle(range: Range, vendorCount: number, heldCount: number): boolean {
+    return this.accepted.settle(range, vendorCount - heldCount);
+  }
+
+  /** What an earlier poller accepted (kept in the store), for a poller taking over. */
+  restore(offsets: readonly AcceptedOffset[]): void {
+    this.accepted.restore(offsets);
+  }
+
+  /** A differing range: read it when one page holds it or it is one window, else count its newer half. */
+  private narrow(counts: Counts): void {
+    const { range } = counts;
+    const midMs = this.accepted.cutAt(floorToSecond(range.startMs + (range.endMs - range.startMs) / 2), range);
+    if (
+      counts.vendorCount <= this.settings.pageSize ||
+      range.endMs - range.startMs <= this.settings.windowMs ||
+      midMs <= range.startMs ||
+      midMs >= range.endMs
+    ) {
+      this.reading = { range, page: 1 };
+      return;
+    }
+    this.work.unshift({
+      type: "count",
+      range: { startMs: midMs, endMs: range.endMs },
+      narrowing: true,
+      parent: counts,
+      older: { startMs: range.startMs, endMs: midMs },
+    });
   }
 
   /**
-   * Where to cut inside `range` near `ms`: an accepted difference counts only for a range that
-   * holds its whole window, so a cut through one moves to the nearer of its ends (kept inside
-   * `range`, or `ms` when neither end is).
+   * The older half's counts are the parent's minus the newer half's: queued to narrow down when
+   * they differ, dropped when they agree, and counted instead when the derivation cannot be
+   * right (a negative count, or a difference the parent's cannot hold: rows appeared between
+   * the two counts).
    */
-  private cutAt(ms: number, range: Range): number {
-    for (const { range: accepted } of this.accepted.values()) {
-      if (accepted.startMs >= ms || accepted.endMs <= ms) continue;
-      const ends =
-        ms - accepted.startMs <= accepted.endMs - ms
-          ? [accepted.startMs, accepted.endMs]
-          : [accepted.endMs, accepted.startMs];
-      for (const end of ends) if (end > range.startMs && end < range.endMs) return end;
-      return ms;
-    }
-    return ms;
+  private derive(parent: Counts, newer: Counts, olderRange: Range): Work | undefined {
+    const counts = {
+      range: olderRange,
+      vendorCount: parent.vendorCount - newer.vendorCount,
+      heldCount: parent.heldCount - newer.heldCount,
+    };
+    const recount: Work = { type: "count", range: olderRange, narrowing: true };
+    if (counts.vendorCount < 0 || counts.heldCount < 0) return recount;
+    const part = this.differenceOf(counts);
+    if (part === 0) return undefined;
+    const whole = this.differenceOf(parent);
+    if (Math.sign(part) !== Math.sign(whole) || Math.abs(part) > Math.abs(whole)) return recount;
+    return { type: "differs", counts };
   }
 
-  private acceptedOffsetWithin(range: Range): number {
-    let offset = 0;
-    for (const entry of this.accepted.values()) {
-      if (entry.range.startMs >= range.startMs && entry.range.endMs <= range.endMs) offset += entry.offset;
-    }
-    return offset;
+  private differenceOf(counts: Counts): number {
+    return counts.vendorCount - counts.heldCount - this.accepted.within(counts.range);
   }
 
-  /** Newest first, each range twice as long as the one after it in time, back to the horizon. */
+  /** The whole horizon back from closedUntil, one count; its start moved out of an accepted window. */
   private startRound(closedUntilMs: number, nowMs: number): void {
-    const { reconcileHorizonMs, windowMs, startMs, budgetWindowMs } = this.settings;
+    const { reconcileHorizonMs, startMs, budgetWindowMs } = this.settings;
     if (reconcileHorizonMs <= 0 || nowMs - this.roundStartedAtMs < budgetWindowMs) return;
-    const floorMs = Math.max(startMs, floorToSecond(closedUntilMs - reconcileHorizonMs));
-    let endMs = floorToSecond(closedUntilMs);
-    let lengthMs = Math.max(1000, floorToSecond(windowMs));
-    while (endMs > floorMs) {
-      const begin = Math.max(floorMs, this.cutAt(Math.max(floorMs, endMs - lengthMs), { startMs: floorMs, endMs }));
-      this.pending.push({ startMs: begin, endMs });
-      endMs = begin;
-      lengthMs *= 2;
-    }
-    if (this.pending.length > 0) this.roundStartedAtMs = nowMs;
+    const endMs = floorToSecond(closedUntilMs);
+    const beginMs = this.accepted.startOutside(Math.max(startMs, floorToSecond(closedUntilMs - reconcileHorizonMs)));
+    if (beginMs >= endMs) return;
+    this.work.push({ type: "count", range: { startMs: beginMs, endMs }, narrowing: false });
+    this.roundStartedAtMs = nowMs;
   }
 }

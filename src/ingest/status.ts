@@ -54,7 +54,7 @@ export interface VendorPollerStatus {
   readonly rangesDiffering: number;
   /** Rows that appeared after their window closed, applied by reconciliation's re-reads and reopens. */
   readonly rowsRecovered: number;
-  /** Reopen requests queued by `npm run ingest -- --reopen` beside this poller that it has read. */
+  /** Requests queued by `npm run ingest -- --reopen` or `--reconcile` beside this poller that it carried out. */
   readonly reopensDone: number;
   readonly lastError: string | null;
 }

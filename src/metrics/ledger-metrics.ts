@@ -94,6 +94,12 @@ export class LedgerMetrics {
       help: "Requests sent to the vendor by this process, retries included.",
       registers,
     });
+    const byPurpose = new Counter({
+      name: "ledger_vendor_requests_total",
+      help: "Requests sent to the vendor by this process, retries included, by what they were for: fresh, closing, count, reconcileCount, reconcileRead, task.",
+      labelNames: ["purpose"],
+      registers,
+    });
     const inWindow = new Gauge({
       name: "ledger_ingest_budget_window_requests",
       help: "Requests to the vendor in the current budget window, by every process.",
@@ -124,6 +130,9 @@ export class LedgerMetrics {
       setCounter(rows, snapshot.rowsDuplicate, { outcome: "duplicate" });
       setCounter(rows, snapshot.rowsQuarantined, { outcome: "quarantined" });
       setCounter(requests, snapshot.requestsUsed);
+      for (const [purpose, total] of Object.entries(snapshot.requestsByPurpose)) {
+        setCounter(byPurpose, total, { purpose });
+      }
       setCounter(reconciled, snapshot.rangesVerified, { result: "verified" });
       setCounter(reconciled, snapshot.rangesDiffering, { result: "differing" });
       setCounter(recovered, snapshot.rowsRecovered);

@@ -89,19 +89,48 @@ export interface PageOutcome {
   readonly cursor: VendorCursor | undefined;
 }
 
+/** `reopen`: read the range again; `reconcile`: count-check it against the vendor, writing nothing. */
+export type RangeRequestKind = "reopen" | "reconcile";
+
+/** A window whose vendor count differs from what the ledger holds, found by a count check. */
+export interface RangeDifference {
+  readonly start: string;
+  readonly end: string;
+  readonly vendorCount: number;
+  readonly heldCount: number;
+}
+
+/** What a count check found: ranges equal to the vendor's count, ranges not, and the windows that differ. */
+export interface RangeCheck {
+  readonly rangesVerified: number;
+  readonly rangesDiffering: number;
+  readonly differences: readonly RangeDifference[];
+}
+
 /**
- * An operator's request to read [startMs, endMs) again, queued by `npm run ingest -- --reopen`
- * when another process (the service) holds the poller lease; the holder reads it and marks it done.
+ * An operator's request about [startMs, endMs), queued by `npm run ingest -- --reopen` or
+ * `--reconcile` when another process (the service) holds the poller lease; the holder carries
+ * it out and marks it done.
  */
 export interface ReopenRequest {
   readonly id: number;
+  readonly kind: RangeRequestKind;
   readonly startMs: number;
   readonly endMs: number;
   readonly requestedAtMs: number;
-  /** When the lease holder finished reading the range; null while it is queued. */
+  /** When the lease holder finished it; null while it is queued. */
   readonly doneAtMs: number | null;
-  /** Rows the re-read applied that the ledger did not hold; null while queued. */
+  /** Rows the re-read applied that the ledger did not hold (0 for a count check); null while queued. */
   readonly rowsRecovered: number | null;
+  /** A `reconcile` request's findings; null while queued and for a reopen. */
+  readonly check: RangeCheck | null;
+}
+
+/** A range's count difference that a re-read could not remove: vendor count minus held count. */
+export interface AcceptedOffset {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly offset: number;
 }
 
 /** A granted reservation names its row, so the caller can settle it when the request is done. */
@@ -162,12 +191,20 @@ export interface IngestStore {
    * counted). Reconciliation compares it with the vendor's count of the same range.
    */
   countHeldRows(startMs: number, endMs: number, createdAtOf: (raw: string) => number | undefined): Promise<number>;
-  /** Queues a reopen of [startMs, endMs) for the lease holder; answers its id. */
-  queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number>;
-  /** The oldest reopen request not yet done, if any. */
+  /** Queues a reopen (or a count check) of [startMs, endMs) for the lease holder; answers its id. */
+  queueReopen(startMs: number, endMs: number, nowMs: number, kind?: RangeRequestKind): Promise<number>;
+  /** The oldest request not yet done, if any. */
   nextReopen(): Promise<ReopenRequest | undefined>;
-  /** Marks a reopen request done (again is harmless: the first finish stays). */
-  finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void>;
-  /** One reopen request by id, for the CLI waiting on it. */
+  /** Marks a request done, with a count check's findings (again is harmless: the first finish stays). */
+  finishReopen(id: number, nowMs: number, rowsRecovered: number, check?: RangeCheck): Promise<void>;
+  /** One request by id, for the CLI waiting on it. */
   getReopen(id: number): Promise<ReopenRequest | undefined>;
+  /** Every accepted count difference, for a poller starting. */
+  loadAcceptedOffsets(): Promise<AcceptedOffset[]>;
+  /**
+   * Accepts `offset` for [startMs, endMs): it replaces what was accepted for the same range and
+   * for ranges overlapping it partly; ranges inside it stay while `offset` is not 0 (theirs are
+   * part of it) and go when it is; ranges around it stay. An offset of 0 is not stored.
+   */
+  acceptOffset(accepted: AcceptedOffset): Promise<void>;
 }

@@ -19,6 +19,7 @@ import * as accountPolicies from "../../migrations/20261123100300_account_polici
 import * as holds from "../../migrations/20261123100400_holds.js";
 import * as ingestHeldIndexAndReopen from "../../migrations/20261123100500_ingest_held_index_and_reopen.js";
 import * as entryBatches from "../../migrations/20261123100700_entry_batches.js";
+import * as ingestRangeChecks from "../../migrations/20261123100800_ingest_range_checks.js";
 
 interface MigrationModule {
   up(knex: Knex): Promise<void>;
@@ -38,6 +39,7 @@ const migrations: ReadonlyMap<string, MigrationModule> = new Map([
   ["20261123100400_holds", holds],
   ["20261123100500_ingest_held_index_and_reopen", ingestHeldIndexAndReopen],
   ["20261123100700_entry_batches", entryBatches],
+  ["20261123100800_ingest_range_checks", ingestRangeChecks],
 ]);
 
 const source: Knex.MigrationSource<string> = {

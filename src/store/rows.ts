@@ -16,7 +16,7 @@ import type {
   HoldStatus,
   PayoutRow,
 } from "./store.js";
-import type { ClosingPass, ReopenRequest, VendorCursor } from "./ingest-port.js";
+import type { ClosingPass, RangeCheck, RangeDifference, ReopenRequest, VendorCursor } from "./ingest-port.js";
 
 export interface AccountRow {
   user_id: string;
@@ -229,6 +229,10 @@ export interface ReopenRow {
   requested_at_ms: bigint | number;
   done_at_ms: bigint | number | null;
   rows_recovered: bigint | number | null;
+  kind: string;
+  ranges_verified: bigint | number | null;
+  ranges_differing: bigint | number | null;
+  differences: string | null;
 }
 
 export function toReopenRequest(row: ReopenRow): ReopenRequest {
@@ -239,5 +243,20 @@ export function toReopenRequest(row: ReopenRow): ReopenRequest {
     requestedAtMs: Number(row.requested_at_ms),
     doneAtMs: row.done_at_ms === null ? null : Number(row.done_at_ms),
     rowsRecovered: row.rows_recovered === null ? null : Number(row.rows_recovered),
+    kind: row.kind === "reconcile" ? "reconcile" : "reopen",
+    check: toRangeCheck(row),
   };
+}
+
+function toRangeCheck(row: ReopenRow): RangeCheck | null {
+  if (row.ranges_verified === null || row.ranges_differing === null || row.differences === null) return null;
+  // Written by the store from a RangeCheck: an array of plain objects.
+  const differences = JSON.parse(row.differences) as RangeDifference[];
+  return { rangesVerified: Number(row.ranges_verified), rangesDiffering: Number(row.ranges_differing), differences };
+}
+
+/** A count check as the three columns a finish sets besides done_at_ms and rows_recovered. */
+export function rangeCheckColumns(check: RangeCheck | undefined): [number | null, number | null, string | null] {
+  if (check === undefined) return [null, null, null];
+  return [check.rangesVerified, check.rangesDiffering, JSON.stringify(check.differences)];
 }

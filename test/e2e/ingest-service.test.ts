@@ -134,5 +134,25 @@ for (const store of STORE_KINDS)
       expect(metrics.family("ledger_ingest_reconcile_ranges_total").type).to.equal("counter");
       expect(metrics.value("ledger_ingest_rows_recovered_total")).to.equal(status.rowsRecovered);
       for (const name of ingestNames) expect(readme, name).to.include(`| \`${name}\` |`);
+      expect(readme).to.include("| `ledger_vendor_requests_total` |");
+      // Requests by purpose: every purpose has its series, and together they are every request.
+      expect(metrics.family("ledger_vendor_requests_total").type).to.equal("counter");
+      let byPurpose = 0;
+      for (const [purpose, total] of Object.entries(status.requestsByPurpose)) {
+        expect(metrics.sample("ledger_vendor_requests_total", { purpose }), purpose).to.not.equal(undefined);
+        const value = metrics.value("ledger_vendor_requests_total", { purpose });
+        expect(value, purpose).to.be.at.most(total);
+        byPurpose += value;
+      }
+      expect(Object.keys(status.requestsByPurpose)).to.have.members([
+        "fresh",
+        "closing",
+        "count",
+        "reconcileCount",
+        "reconcileRead",
+        "task",
+      ]);
+      expect(metrics.value("ledger_vendor_requests_total", { purpose: "closing" })).to.be.greaterThan(0);
+      expect(byPurpose).to.equal(metrics.value("ledger_ingest_requests_total"));
     });
   });

@@ -59,7 +59,7 @@ for (const kind of STORE_KINDS)
         await sleep(endMs + VERY_LATE_MAX_MS + 2000 - Date.now());
         const before = await compareTotals(store, await fakeTotals(vendor.url), "EUR");
         expect(before.length, "rows that appeared in closed windows are missing").to.be.greaterThan(0);
-        const range = { startMs, endMs };
+        const range = { type: "reopen", startMs, endMs } as const;
         const options = { store, config, logger: silentLogger };
 
         const outcome = await reopenOrQueue(options, range, 30_000);
@@ -67,6 +67,8 @@ for (const kind of STORE_KINDS)
         if (outcome.type !== "queued") return;
         expect(outcome.request.doneAtMs, "the service's poller read it").to.not.equal(null);
         expect(outcome.request.rowsRecovered).to.be.greaterThan(0);
+        expect(outcome.request.kind).to.equal("reopen");
+        expect(outcome.request.check, "a reopen counts nothing").to.equal(null);
         expect(await compareTotals(store, await fakeTotals(vendor.url), "EUR")).to.deep.equal([]);
         const held = await heldVendorIds(store);
         expect(held.length).to.equal(new Set(held).size);
@@ -90,7 +92,7 @@ for (const kind of STORE_KINDS)
         await service.stop();
       }
       // The lease is free now: the CLI reads the range itself.
-      const alone = await reopenOrQueue({ store, config, logger: silentLogger }, { startMs, endMs }, 0);
+      const alone = await reopenOrQueue({ store, config, logger: silentLogger }, { type: "reopen", startMs, endMs }, 0);
       expect(alone.type).to.equal("read");
       if (alone.type === "read") {
         expect(alone.status.lastError).to.equal(null);

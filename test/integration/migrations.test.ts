@@ -32,6 +32,7 @@ describe("migrations on PostgreSQL", function () {
       "20261123100400_holds",
       "20261123100500_ingest_held_index_and_reopen",
       "20261123100700_entry_batches",
+      "20261123100800_ingest_range_checks",
     ]);
     const client = new pg.Client({ connectionString: url });
     await client.connect();

@@ -10,18 +10,21 @@
 import type pg from "pg";
 import {
   LeaseLostError,
+  type AcceptedOffset,
   type CheckedRow,
   type IngestStore,
   type PageCommit,
   type PageOutcome,
   type QuarantineRecord,
   type QuarantineRow,
+  type RangeCheck,
+  type RangeRequestKind,
   type ReopenRequest,
   type Reservation,
   type VendorCursor,
 } from "../../ingest-port.js";
 import type { WriteBatchObserver } from "../../store.js";
-import { toReopenRequest, toVendorCursor, type CursorRow, type ReopenRow } from "../../rows.js";
+import { rangeCheckColumns, toReopenRequest, toVendorCursor, type CursorRow, type ReopenRow } from "../../rows.js";
 import { unavailable } from "./errors.js";
 import { inTransaction } from "./transaction.js";
 import { accountKeyOf, appendEntries, lockUsers, readAccounts, type PendingEntry } from "./writes.js";
@@ -174,10 +177,11 @@ export class PostgresIngestStore implements IngestStore {
     return entries + quarantined;
   }
 
-  async queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number> {
+  async queueReopen(startMs: number, endMs: number, nowMs: number, kind: RangeRequestKind = "reopen"): Promise<number> {
     const rows = await this.query<{ id: bigint }>(
-      "INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms) VALUES ($1, $2, $3) RETURNING id",
-      [startMs, endMs, nowMs],
+      `INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms, kind)
+       VALUES ($1, $2, $3, $4) RETURNING id`,
+      [startMs, endMs, nowMs, kind],
       "commit",
     );
     return Number(rows[0]?.id);
@@ -192,10 +196,12 @@ export class PostgresIngestStore implements IngestStore {
     return rows[0] === undefined ? undefined : toReopenRequest(rows[0]);
   }
 
-  async finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void> {
+  async finishReopen(id: number, nowMs: number, rowsRecovered: number, check?: RangeCheck): Promise<void> {
     await this.query(
-      "UPDATE vendor_reopen_requests SET done_at_ms = $1, rows_recovered = $2 WHERE id = $3 AND done_at_ms IS NULL",
-      [nowMs, rowsRecovered, id],
+      `UPDATE vendor_reopen_requests
+       SET done_at_ms = $1, rows_recovered = $2, ranges_verified = $3, ranges_differing = $4, differences = $5
+       WHERE id = $6 AND done_at_ms IS NULL`,
+      [nowMs, rowsRecovered, ...rangeCheckColumns(check), id],
       "commit",
     );
   }
@@ -205,7 +211,39 @@ export class PostgresIngestStore implements IngestStore {
     return rows[0] === undefined ? undefined : toReopenRequest(rows[0]);
   }
 
-  /** One autocommitted statement; a failed write may or may not have committed, as the phase says. */
+  async loadAcceptedOffsets(): Promise<AcceptedOffset[]> {
+    const rows = await this.query<{ start_ms: string; end_ms: string; offset_rows: string }>(
+      "SELECT start_ms, end_ms, offset_rows FROM vendor_reconcile_accepted ORDER BY start_ms",
+      [],
+      "read",
+    );
+    return rows.map((row) => ({
+      startMs: Number(row.start_ms),
+      endMs: Number(row.end_ms),
+      offset: Number(row.offset_rows),
+    }));
+  }
+
+  acceptOffset(accepted: AcceptedOffset): Promise<void> {
+    const { startMs, endMs, offset } = accepted;
+    return inTransaction(this.pool, async (client) => {
+      // Replaced: the same range and ranges overlapping it partly; ranges inside it too when it
+      // has no offset. Ranges around it stay (see AcceptedOffsets in src/ingest/accepted-offsets.ts).
+      await client.query(
+        `DELETE FROM vendor_reconcile_accepted
+         WHERE start_ms < $2 AND end_ms > $1
+           AND NOT (start_ms <= $1 AND end_ms >= $2 AND (start_ms < $1 OR end_ms > $2))
+           AND NOT ($3::bigint <> 0 AND start_ms >= $1 AND end_ms <= $2 AND (start_ms > $1 OR end_ms < $2))`,
+        [startMs, endMs, offset],
+      );
+      if (offset !== 0)
+        await client.query(
+          "INSERT INTO vendor_reconcile_accepted (start_ms, end_ms, offset_rows) VALUES ($1, $2, $3)",
+          [startMs, endMs, offset],
+        );
+    });
+  }
+
   private async query<Row extends object>(sql: string, values: unknown[], phase: "commit" | "read"): Promise<Row[]> {
     try {
       return (await this.pool.query<Row>(sql, values)).rows;

@@ -12,18 +12,22 @@
 import type { Database as Connection, Statement } from "better-sqlite3";
 import {
   LeaseLostError,
+  type AcceptedOffset,
   type CheckedRow,
   type IngestStore,
   type PageCommit,
   type PageOutcome,
   type QuarantineRecord,
   type QuarantineRow,
+  type RangeCheck,
+  type RangeRequestKind,
   type ReopenRequest,
   type Reservation,
   type VendorCursor,
 } from "../../ingest-port.js";
 import type { AccountKey, AccountState, Entry, EntryDraft } from "../../store.js";
 import {
+  rangeCheckColumns,
   toAccount,
   toReopenRequest,
   toVendorCursor,
@@ -154,8 +158,10 @@ export class SqliteIngestStore implements IngestStore {
     });
   }
 
-  queueReopen(startMs: number, endMs: number, nowMs: number): Promise<number> {
-    return this.writer.submit(() => Number(this.statements.insertReopen.run(startMs, endMs, nowMs).lastInsertRowid));
+  queueReopen(startMs: number, endMs: number, nowMs: number, kind: RangeRequestKind = "reopen"): Promise<number> {
+    return this.writer.submit(() =>
+      Number(this.statements.insertReopen.run(startMs, endMs, nowMs, kind).lastInsertRowid),
+    );
   }
 
   nextReopen(): Promise<ReopenRequest | undefined> {
@@ -165,9 +171,9 @@ export class SqliteIngestStore implements IngestStore {
     });
   }
 
-  finishReopen(id: number, nowMs: number, rowsRecovered: number): Promise<void> {
+  finishReopen(id: number, nowMs: number, rowsRecovered: number, check?: RangeCheck): Promise<void> {
     return this.writer.submit(() => {
-      this.statements.finishReopen.run(nowMs, rowsRecovered, id);
+      this.statements.finishReopen.run(nowMs, rowsRecovered, ...rangeCheckColumns(check), id);
     });
   }
 
@@ -175,6 +181,21 @@ export class SqliteIngestStore implements IngestStore {
     return this.read(() => {
       const row = this.statements.selectReopen.get(id) as ReopenRow | undefined;
       return row === undefined ? undefined : toReopenRequest(row);
+    });
+  }
+
+  loadAcceptedOffsets(): Promise<AcceptedOffset[]> {
+    return this.read(() =>
+      (this.statements.selectAccepted.all() as { start_ms: bigint; end_ms: bigint; offset_rows: bigint }[]).map(
+        (row) => ({ startMs: Number(row.start_ms), endMs: Number(row.end_ms), offset: Number(row.offset_rows) }),
+      ),
+    );
+  }
+
+  acceptOffset(accepted: AcceptedOffset): Promise<void> {
+    return this.writer.submit(() => {
+      this.statements.deleteAcceptedReplaced.run(accepted);
+      if (accepted.offset !== 0) this.statements.insertAccepted.run(accepted.startMs, accepted.endMs, accepted.offset);
     });
   }
 
@@ -340,12 +361,24 @@ function prepare(db: Connection) {
       SELECT COUNT(*) AS count FROM entries
       WHERE external_id IS NOT NULL AND occurred_at_ms >= ? AND occurred_at_ms < ?`),
     insertReopen: statement(`
-      INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms) VALUES (?, ?, ?)`),
+      INSERT INTO vendor_reopen_requests (start_ms, end_ms, requested_at_ms, kind) VALUES (?, ?, ?, ?)`),
     selectNextReopen: statement(`
       SELECT * FROM vendor_reopen_requests WHERE done_at_ms IS NULL ORDER BY id LIMIT 1`),
     finishReopen: statement(`
-      UPDATE vendor_reopen_requests SET done_at_ms = ?, rows_recovered = ? WHERE id = ? AND done_at_ms IS NULL`),
+      UPDATE vendor_reopen_requests
+      SET done_at_ms = ?, rows_recovered = ?, ranges_verified = ?, ranges_differing = ?, differences = ?
+      WHERE id = ? AND done_at_ms IS NULL`),
     selectReopen: statement(`SELECT * FROM vendor_reopen_requests WHERE id = ?`),
+    selectAccepted: statement(`SELECT start_ms, end_ms, offset_rows FROM vendor_reconcile_accepted ORDER BY start_ms`),
+    // Replaced: the same range and ranges overlapping it partly; ranges inside it too when it
+    // has no offset. Ranges around it stay (see AcceptedOffsets in src/ingest/accepted-offsets.ts).
+    deleteAcceptedReplaced: statement(`
+      DELETE FROM vendor_reconcile_accepted
+      WHERE start_ms < @endMs AND end_ms > @startMs
+        AND NOT (start_ms <= @startMs AND end_ms >= @endMs AND (start_ms < @startMs OR end_ms > @endMs))
+        AND NOT (@offset <> 0 AND start_ms >= @startMs AND end_ms <= @endMs AND (start_ms > @startMs OR end_ms < @endMs))`),
+    insertAccepted: statement(`
+      INSERT INTO vendor_reconcile_accepted (start_ms, end_ms, offset_rows) VALUES (?, ?, ?)`),
     selectEntryByExternal: statement(`
       SELECT user_id, currency, kind, amount, occurred_at_ms FROM entries WHERE external_id = ?`),
     selectAccount: statement(`
