@@ -33,6 +33,7 @@ import type {
   WriteBatchObserver,
 } from "../../store.js";
 import { assertGroupLegs } from "../../group-legs.js";
+import { BatchAccounts } from "./batch-accounts.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
 import {
@@ -86,6 +87,12 @@ export class SqliteStore implements LedgerStore {
   private readonly writer: GroupCommitter;
   private readonly statements: ReturnType<typeof prepare>;
   private closed = false;
+  /**
+   * The accounts of the batch being run without savepoints (see batch-accounts.ts); undefined
+   * between batches and while a batch runs the safe way, when every account is read and
+   * written at once.
+   */
+  private batch: BatchAccounts | undefined;
   readonly ingest: IngestStore;
   readonly feed: PolledEntryFeed;
 
@@ -104,8 +111,22 @@ export class SqliteStore implements LedgerStore {
       options.streamPollIntervalMs ?? STREAM_POLL_INTERVAL_MS_DEFAULT,
     );
     const writeObserver = options.writeObserver;
+    const batchRows = {
+      readAccount: (key: AccountKey) => this.readAccountState(key),
+      readPolicy: (key: AccountKey) => this.readPolicy(key),
+      writeAccount: (key: AccountKey, state: AccountState) => this.writeAccount(key, state),
+    };
     this.writer = new GroupCommitter(db, {
       ...options,
+      hooks: {
+        begin: (fast) => {
+          this.batch = fast ? new BatchAccounts(batchRows) : undefined;
+        },
+        finish: () => this.batch?.flush(),
+        end: () => {
+          this.batch = undefined;
+        },
+      },
       writeObserver: {
         batchCommitted: (mutations, transactionMs, commitMs) => {
           this.feed.nudge();
@@ -113,9 +134,12 @@ export class SqliteStore implements LedgerStore {
         },
       },
     });
-    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) =>
-      this.append(key, draft, next, meta),
-    );
+    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) => {
+      // The poller reads accounts straight from the table, so its works never share a batch
+      // with cached accounts: they are not replayable, which makes their batch run the safe way.
+      assert(this.batch === undefined, "vendor entries are appended only in batches without cached accounts");
+      return this.append(key, draft, next, meta);
+    });
   }
 
   /** Migrates the database to the newest schema, then opens it for serving. */
@@ -141,11 +165,11 @@ export class SqliteStore implements LedgerStore {
   }
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
-    return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs));
+    return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs), true);
   }
 
   mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
-    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs));
+    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs), true);
   }
 
   setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
@@ -153,8 +177,9 @@ export class SqliteStore implements LedgerStore {
       const row = { ...account, ...policy, updatedAtMs: nowMs };
       const info = this.statements.upsertPolicy.run(row);
       assert(info.changes === 1, "a policy write changes exactly one row");
+      this.batch?.setPolicy(account, policy);
       return row;
-    });
+    }, true);
   }
 
   getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
@@ -314,8 +339,8 @@ export class SqliteStore implements LedgerStore {
       const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as EntryRow | undefined;
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
-    const before = this.readAccountState(mutation.account);
-    const policy = this.readPolicy(mutation.account);
+    const before = this.accountState(mutation.account);
+    const policy = this.accountPolicy(mutation.account);
     const hold = mutation.holdId === undefined ? undefined : this.readHold(mutation.holdId);
     const verdict = mutation.decide(before, nowMs, policy, hold);
     if (verdict.type === "reject") {
@@ -380,8 +405,8 @@ export class SqliteStore implements LedgerStore {
       const existing = this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
       if (existing !== undefined) return this.existingGroup(existing);
     }
-    const before = mutation.accounts.map((account) => this.readAccountState(account));
-    const policies = mutation.accounts.map((account) => this.readPolicy(account));
+    const before = mutation.accounts.map((account) => this.accountState(account));
+    const policies = mutation.accounts.map((account) => this.accountPolicy(account));
     const holds = (mutation.holdIds ?? []).map((holdId) => this.readHold(holdId));
     const verdict = mutation.decide(before, nowMs, policies, holds);
     if (verdict.type === "reject") {
@@ -429,6 +454,15 @@ export class SqliteStore implements LedgerStore {
     };
   }
 
+  /** The account as the current batch left it: from the batch's cache, or read now. */
+  private accountState(key: AccountKey): AccountState | undefined {
+    return this.batch === undefined ? this.readAccountState(key) : this.batch.state(key);
+  }
+
+  private accountPolicy(key: AccountKey): AccountPolicy {
+    return this.batch === undefined ? this.readPolicy(key) : this.batch.policy(key);
+  }
+
   private readPolicy(key: AccountKey): AccountPolicy {
     const row = this.statements.selectPolicy.get(key.userId, key.currency) as PolicyRow | undefined;
     return row === undefined ? DEFAULT_POLICY : toPolicyRow(row);
@@ -439,9 +473,29 @@ export class SqliteStore implements LedgerStore {
     return row === undefined ? undefined : toAccount(row);
   }
 
+  private writeAccount(key: AccountKey, next: AccountState): void {
+    const upserted = this.statements.upsertAccount.run({
+      userId: key.userId,
+      currency: key.currency,
+      balance: next.balance,
+      earned: next.earned,
+      spent: next.spent,
+      payoutRequested: next.payoutRequested,
+      paidOut: next.paidOut,
+      loaded: next.loaded,
+      authorized: next.authorized,
+      declinedCount: next.declinedCount,
+      entryCount: next.entryCount,
+      held: next.held,
+      createdAtMs: next.createdAtMs,
+      updatedAtMs: next.updatedAtMs,
+    });
+    assert(upserted.changes === 1, "an append writes exactly one account row");
+  }
+
   /**
-   * Appends an entry and stores the account's new state. Only call inside a write batch: the
-   * two statements must commit together.
+   * Appends an entry and stores the account's new state (at once, or at the end of a batch
+   * without savepoints). Only call inside a write batch: both must commit together.
    */
   private append(
     key: AccountKey,
@@ -469,24 +523,10 @@ export class SqliteStore implements LedgerStore {
       heldAfter: next.held,
     });
     assert(info.changes === 1, "an append inserts exactly one entry");
-    const upserted = this.statements.upsertAccount.run({
-      userId: key.userId,
-      currency: key.currency,
-      balance: next.balance,
-      earned: next.earned,
-      spent: next.spent,
-      payoutRequested: next.payoutRequested,
-      paidOut: next.paidOut,
-      loaded: next.loaded,
-      authorized: next.authorized,
-      declinedCount: next.declinedCount,
-      entryCount: next.entryCount,
-      held: next.held,
-      createdAtMs: next.createdAtMs,
-      updatedAtMs: next.updatedAtMs,
-    });
-    assert(upserted.changes === 1, "an append writes exactly one account row");
-    assert(this.db.inTransaction, "an append runs inside a write batch");
+    assert(this.batch !== undefined || this.db.inTransaction, "an append runs inside a write batch");
+    // In a batch without savepoints the account row is written once, at the end of the batch.
+    if (this.batch === undefined) this.writeAccount(key, next);
+    else this.batch.setState(key, next);
     return {
       id: BigInt(info.lastInsertRowid),
       ...key,
