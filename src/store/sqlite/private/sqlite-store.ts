@@ -34,6 +34,7 @@ import type {
 } from "../../store.js";
 import { assertGroupLegs } from "../../group-legs.js";
 import { BatchAccounts } from "./batch-accounts.js";
+import { BatchEntries, ENTRY_VALUE_COLUMNS, insertEntriesSql, type EntryValues } from "./batch-entries.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
 import {
@@ -83,6 +84,12 @@ export interface SqliteStoreOptions {
   readonly clockMs?: () => number;
 }
 
+/** What a batch run without savepoints defers to its end (see batch-accounts.ts, batch-entries.ts). */
+interface FastBatch {
+  readonly accounts: BatchAccounts;
+  readonly entries: BatchEntries;
+}
+
 export class SqliteStore implements LedgerStore {
   private readonly writer: GroupCommitter;
   private readonly statements: ReturnType<typeof prepare>;
@@ -92,7 +99,9 @@ export class SqliteStore implements LedgerStore {
    * between batches and while a batch runs the safe way, when every account is read and
    * written at once.
    */
-  private batch: BatchAccounts | undefined;
+  private batch: FastBatch | undefined;
+  /** Multi-row entry INSERTs by row count, prepared on first use. */
+  private readonly insertEntryRows = new Map<number, Statement>();
   readonly ingest: IngestStore;
   readonly feed: PolledEntryFeed;
 
@@ -120,9 +129,20 @@ export class SqliteStore implements LedgerStore {
       ...options,
       hooks: {
         begin: (fast) => {
-          this.batch = fast ? new BatchAccounts(batchRows) : undefined;
+          this.batch = fast
+            ? {
+                accounts: new BatchAccounts(batchRows),
+                entries: new BatchEntries(
+                  (rows) => this.insertEntriesOf(rows),
+                  () => this.newestEntryId(),
+                ),
+              }
+            : undefined;
         },
-        finish: () => this.batch?.flush(),
+        finish: () => {
+          this.batch?.entries.flush();
+          this.batch?.accounts.flush();
+        },
         end: () => {
           this.batch = undefined;
         },
@@ -177,7 +197,7 @@ export class SqliteStore implements LedgerStore {
       const row = { ...account, ...policy, updatedAtMs: nowMs };
       const info = this.statements.upsertPolicy.run(row);
       assert(info.changes === 1, "a policy write changes exactly one row");
-      this.batch?.setPolicy(account, policy);
+      this.batch?.accounts.setPolicy(account, policy);
       return row;
     }, true);
   }
@@ -336,7 +356,7 @@ export class SqliteStore implements LedgerStore {
   private applyMutation<Reason extends string>(mutation: Mutation<Reason>, nowMs: number): MutationResult<Reason> {
     const { userId } = mutation.account;
     if (mutation.idempotencyKey !== null) {
-      const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as EntryRow | undefined;
+      const existing = this.entryByKey(userId, mutation.idempotencyKey);
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
     const before = this.accountState(mutation.account);
@@ -385,9 +405,24 @@ export class SqliteStore implements LedgerStore {
     assert(written.changes === 1, "a hold write changes exactly one row");
   }
 
+  /** The id the next appended entry takes. */
   private nextEntryId(): bigint {
-    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
-    return (sequence?.seq ?? 0n) + 1n;
+    return this.batch === undefined ? this.newestEntryId() + 1n : this.batch.entries.peekId();
+  }
+
+  /** The entry recorded under the user's key, counting the entries this batch has yet to insert. */
+  private entryByKey(userId: string, key: string): EntryRow | undefined {
+    if (this.batch?.entries.hasPendingKey(userId, key) === true) this.batch.entries.flush();
+    return this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+  }
+
+  private insertEntriesOf(rows: number): Statement {
+    let statement = this.insertEntryRows.get(rows);
+    if (statement === undefined) {
+      statement = this.db.prepare(insertEntriesSql(rows));
+      this.insertEntryRows.set(rows, statement);
+    }
+    return statement;
   }
 
   private readHold(holdId: bigint): Hold | undefined {
@@ -402,7 +437,7 @@ export class SqliteStore implements LedgerStore {
   private applyGroup<Reason extends string>(mutation: GroupMutation<Reason>, nowMs: number): GroupResult<Reason> {
     if (mutation.idempotency !== null) {
       const { userId, key } = mutation.idempotency;
-      const existing = this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+      const existing = this.entryByKey(userId, key);
       if (existing !== undefined) return this.existingGroup(existing);
     }
     const before = mutation.accounts.map((account) => this.accountState(account));
@@ -456,11 +491,11 @@ export class SqliteStore implements LedgerStore {
 
   /** The account as the current batch left it: from the batch's cache, or read now. */
   private accountState(key: AccountKey): AccountState | undefined {
-    return this.batch === undefined ? this.readAccountState(key) : this.batch.state(key);
+    return this.batch === undefined ? this.readAccountState(key) : this.batch.accounts.state(key);
   }
 
   private accountPolicy(key: AccountKey): AccountPolicy {
-    return this.batch === undefined ? this.readPolicy(key) : this.batch.policy(key);
+    return this.batch === undefined ? this.readPolicy(key) : this.batch.accounts.policy(key);
   }
 
   private readPolicy(key: AccountKey): AccountPolicy {
@@ -505,30 +540,38 @@ export class SqliteStore implements LedgerStore {
     groupId: bigint | null = null,
     holdId: bigint | null = null,
   ): Entry {
-    const info = this.statements.insertEntry.run({
-      userId: key.userId,
-      currency: key.currency,
-      kind: draft.kind,
-      status: draft.status,
-      amount: draft.amount,
-      delta: draft.delta,
-      balanceAfter: next.balance,
-      idempotencyKey: meta.idempotencyKey,
-      externalId: meta.externalId,
-      occurredAtMs: meta.occurredAtMs,
-      createdAtMs: meta.createdAtMs,
+    const values: EntryValues = [
+      key.userId,
+      key.currency,
+      draft.kind,
+      draft.status,
+      draft.amount,
+      draft.delta,
+      next.balance,
+      meta.idempotencyKey,
+      meta.externalId,
+      meta.occurredAtMs,
+      meta.createdAtMs,
       groupId,
       holdId,
-      heldDelta: draft.heldDelta ?? 0n,
-      heldAfter: next.held,
-    });
-    assert(info.changes === 1, "an append inserts exactly one entry");
-    assert(this.batch !== undefined || this.db.inTransaction, "an append runs inside a write batch");
-    // In a batch without savepoints the account row is written once, at the end of the batch.
-    if (this.batch === undefined) this.writeAccount(key, next);
-    else this.batch.setState(key, next);
+      draft.heldDelta ?? 0n,
+      next.held,
+    ];
+    let id: bigint;
+    if (this.batch === undefined) {
+      assert(this.db.inTransaction, "an append runs inside a write batch");
+      const info = this.statements.insertEntry.run(values);
+      assert(info.changes === 1, "an append inserts exactly one entry");
+      id = BigInt(info.lastInsertRowid);
+      this.writeAccount(key, next);
+    } else {
+      // In a batch without savepoints the entry is inserted with its batch-mates' and the
+      // account row written once, both before COMMIT.
+      id = this.batch.entries.add(values, key.userId, meta.idempotencyKey);
+      this.batch.accounts.setState(key, next);
+    }
     return {
-      id: BigInt(info.lastInsertRowid),
+      id,
       ...key,
       ...draft,
       balanceAfter: next.balance,
@@ -603,10 +646,7 @@ function prepare(db: Connection) {
         AND (@currency IS NULL OR currency = @currency)
       ORDER BY currency LIMIT @limit`),
     insertEntry: statement(`
-      INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
-        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id, hold_id, held_delta, held_after)
-      VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
-        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId, @holdId, @heldDelta, @heldAfter)`),
+      INSERT INTO entries (${ENTRY_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     selectHold: statement("SELECT * FROM holds WHERE hold_id = ?"),
     selectActiveHolds: statement("SELECT * FROM holds WHERE status = 'active' ORDER BY expires_at_ms, hold_id LIMIT ?"),
     insertHold: statement(`
