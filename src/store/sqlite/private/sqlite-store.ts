@@ -95,9 +95,9 @@ export class SqliteStore implements LedgerStore {
   private readonly statements: ReturnType<typeof prepare>;
   private closed = false;
   /**
-   * The accounts of the batch being run without savepoints (see batch-accounts.ts); undefined
-   * between batches and while a batch runs the safe way, when every account is read and
-   * written at once.
+   * The accounts and entries of the batch being run without savepoints; undefined
+   * between batches and while a batch runs the safe way, when every account and entry is
+   * read and written at once.
    */
   private batch: FastBatch | undefined;
   /** Multi-row entry INSERTs by row count, prepared on first use. */
@@ -431,8 +431,9 @@ export class SqliteStore implements LedgerStore {
   }
 
   /**
-   * Runs inside the group commit's savepoint for this one call: the decision is made before the
-   * first append, and an append that throws rolls every leg back with the savepoint.
+   * The decision is made before the first append. An append that throws rolls every leg back:
+   * with the whole batch when it ran without savepoints (the group commit then runs the batch
+   * again with one savepoint per call), or with this call's savepoint.
    */
   private applyGroup<Reason extends string>(mutation: GroupMutation<Reason>, nowMs: number): GroupResult<Reason> {
     if (mutation.idempotency !== null) {
