@@ -9,14 +9,14 @@
  * waits for nobody and a burst shares one fsync (bench/README.md).
  *
  * A batch whose works are all *replayable* (pure apart from their writes: the ledger's
- * mutations) first runs them without a savepoint each, with the store's per-batch hooks (one
- * account read and one account write per account per batch). A domain refusal writes nothing
- * and returns, so such a run normally ends in COMMIT. Should any work throw (a broken rule, a
- * constraint), nothing is settled yet: the whole transaction is rolled back and the batch run
- * again the safe way, each work in its own savepoint and without the hooks' cache, so only the
- * failing work fails, exactly as if the fast run had never happened. Other works (policies, the
- * vendor poller's pages, which rely on their savepoint to undo a lost lease) always run the safe
- * way.
+ * mutations and policies) first runs them without a savepoint each, with the store's per-batch
+ * hooks (one account read and one account write per account per batch, the entries inserted
+ * many rows to a statement at the end). A domain refusal writes nothing and returns, so such a
+ * run normally ends in COMMIT. Should any work throw (a broken rule, a constraint), nothing is
+ * settled yet: the whole transaction is rolled back and the batch run again the safe way, each
+ * work in its own savepoint and writing at once, so only the failing work fails, as if the fast
+ * run had never happened. Other works (the vendor poller's pages, which rely on their savepoint
+ * to undo a lost lease) always run the safe way, and so does any batch that holds one.
  */
 import type { Database } from "better-sqlite3";
 import { assert } from "../../../assert.js";
