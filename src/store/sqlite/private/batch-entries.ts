@@ -64,16 +64,37 @@ export class BatchEntries {
     return id;
   }
 
+  /** How many queued entries from `offset` on belong to the account of the one at `offset` (bounded). */
+  private runLength(offset: number): number {
+    // Each row is [id, user_id, currency, ...].
+    const userId = this.values[offset * COLUMN_COUNT + 1];
+    const currency = this.values[offset * COLUMN_COUNT + 2];
+    let rows = 1;
+    while (rows < ENTRY_ROWS_PER_INSERT_MAX && offset + rows < this.pendingRows) {
+      const at = (offset + rows) * COLUMN_COUNT;
+      if (this.values[at + 1] !== userId || this.values[at + 2] !== currency) break;
+      rows += 1;
+    }
+    return rows;
+  }
+
   /** Whether an entry with this key waits to be inserted (a lookup must `flush` first). */
   hasPendingKey(userId: string, idempotencyKey: string): boolean {
     return this.pendingKeys.has(`${userId}\u0000${idempotencyKey}`);
   }
 
-  /** Inserts every queued entry, `ENTRY_ROWS_PER_INSERT_MAX` rows a statement. */
+  /**
+   * Inserts every queued entry: a run of consecutive entries of one account goes in multi-row
+   * INSERTs of up to `ENTRY_ROWS_PER_INSERT_MAX` rows, any other entry alone. One account's
+   * entries land side by side in every index of `entries`, where a multi-row INSERT saves the
+   * per-statement cost; entries of different accounts land on different index pages, where a
+   * multi-row INSERT was slower than one statement a row (25 against 15 µs a row for 100
+   * accounts, bench/README.md).
+   */
   flush(): void {
     let offset = 0;
     while (offset < this.pendingRows) {
-      const rows = Math.min(ENTRY_ROWS_PER_INSERT_MAX, this.pendingRows - offset);
+      const rows = this.runLength(offset);
       const slice = this.values.slice(offset * COLUMN_COUNT, (offset + rows) * COLUMN_COUNT);
       const info = this.insertRows(rows).run(slice);
       assert(info.changes === rows, "a multi-row insert inserts every one of its entries");
