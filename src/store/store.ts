@@ -216,8 +216,8 @@ export type GroupVerdict<Reason extends string> =
 /**
  * A mutation over several accounts that the store applies atomically: one transaction, all the
  * legs or none. PostgreSQL locks every user it names in the same sorted order as any other
- * write; SQLite runs it in one savepoint of its group commit. Each leg's account must appear in
- * `accounts` once, and the first leg carries the idempotency key, so it must belong to
+ * write; SQLite applies it whole or not at all within its group commit. Each leg's account must
+ * appear in `accounts` once, and the first leg carries the idempotency key, so it must belong to
  * `idempotency.userId`.
  */
 export interface GroupMutation<Reason extends string> {

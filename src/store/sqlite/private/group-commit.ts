@@ -3,10 +3,20 @@
  *
  * SQLite commits about 1.3k single-row durable transactions a second here but about 30k rows a
  * second in batches of 100, because the fsync, not the row, is the cost. Each mutation still
- * runs in its own savepoint and succeeds or fails on its own (a refused debit does not poison
- * its batch-mates), and each promise settles only after its batch has committed. A batch is cut
- * on the first turn of the event loop that brought no new write (at most COALESCE_TURNS_MAX turns
- * late), so a lone call waits for nobody and a burst shares one fsync (bench/README.md).
+ * succeeds or fails on its own (a refused debit does not poison its batch-mates), and each
+ * promise settles only after its batch has committed. A batch is cut on the first turn of the
+ * event loop that brought no new write (at most COALESCE_TURNS_MAX turns late), so a lone call
+ * waits for nobody and a burst shares one fsync (bench/README.md).
+ *
+ * A batch whose works are all *replayable* (pure apart from their writes: the ledger's
+ * mutations and policies) first runs them without a savepoint each, with the store's per-batch
+ * hooks (one account read and one account write per account per batch, the entries inserted
+ * many rows to a statement at the end). A domain refusal writes nothing and returns, so such a
+ * run normally ends in COMMIT. Should any work throw (a broken rule, a constraint), nothing is
+ * settled yet: the whole transaction is rolled back and the batch run again the safe way, each
+ * work in its own savepoint and writing at once, so only the failing work fails, as if the fast
+ * run had never happened. Other works (the vendor poller's pages, which rely on their savepoint
+ * to undo a lost lease) always run the safe way, and so does any batch that holds one.
  */
 import type { Database } from "better-sqlite3";
 import { assert } from "../../../assert.js";
@@ -31,6 +41,22 @@ export interface GroupCommitOptions {
   readonly writeObserver?: WriteBatchObserver;
   /** The commit time's clock (milliseconds since 1970); `Date.now` unless a test injects one. */
   readonly clockMs?: () => number;
+  /** The store's per-batch state for replayable works (see the header). */
+  readonly hooks?: BatchHooks;
+}
+
+/** What the store keeps for one attempt at a batch's transaction. */
+export interface BatchHooks {
+  /**
+   * Called after BEGIN of each attempt. `fast` says the works run without savepoints and may
+   * defer writes to `finish`; when false they must write at once (they may be rolled back one
+   * by one).
+   */
+  begin(fast: boolean): void;
+  /** Called after the last work of an attempt, before COMMIT: writes what the works deferred. */
+  finish(): void;
+  /** Called once the attempt ended, committed or not: nothing it read may outlive it. */
+  end(): void;
 }
 
 /** A unit of work that runs inside the batch transaction and returns its caller's answer. */
@@ -38,6 +64,8 @@ export type Work<T> = (nowMs: number) => T;
 
 interface Pending {
   readonly work: Work<unknown>;
+  /** Pure apart from its writes: may run without a savepoint and run again after a rollback. */
+  readonly replayable: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -106,23 +134,53 @@ export class GroupCommitter {
     const begin = db.prepare("BEGIN IMMEDIATE");
     const commit = db.prepare("COMMIT");
     const rollback = db.prepare("ROLLBACK");
-    this.runBatch = (batch, settled) => {
-      assert(!db.inTransaction, "a batch starts with no transaction open");
-      const startedAt = performance.now();
+    const clock = options.clockMs ?? Date.now;
+    const hooks = options.hooks;
+    const abandon = (): false => {
+      if (db.inTransaction) rollback.run();
+      return false;
+    };
+    /**
+     * One attempt at the batch's works inside BEGIN IMMEDIATE. Answers false, with the
+     * transaction rolled back, when a fast attempt met a non-fatal error; throws a fatal one.
+     */
+    const attempt = (batch: readonly Pending[], settled: Settled[], fast: boolean): boolean => {
       begin.run();
       try {
-        const nowMs = options.clockMs?.() ?? Date.now();
+        hooks?.begin(fast);
+        // Read after BEGIN took the write lock: an account's entries are recorded in time order.
+        const nowMs = clock();
         for (const pending of batch) {
           try {
-            settled.push({ ok: true, value: inSavepoint(pending.work, nowMs) });
+            settled.push({ ok: true, value: fast ? pending.work(nowMs) : inSavepoint(pending.work, nowMs) });
           } catch (error) {
             if (isFatalSqliteError(error)) throw error;
+            if (fast) return abandon();
             settled.push({ ok: false, error });
           }
         }
+        try {
+          hooks?.finish();
+        } catch (error) {
+          if (isFatalSqliteError(error) || !fast) throw error;
+          return abandon();
+        }
+        return true;
       } catch (error) {
         if (db.inTransaction) rollback.run();
         throw error;
+      } finally {
+        hooks?.end();
+      }
+    };
+    this.runBatch = (batch, settled) => {
+      assert(!db.inTransaction, "a batch starts with no transaction open");
+      const startedAt = performance.now();
+      const fast = batch.every((pending) => pending.replayable);
+      if (!(fast && attempt(batch, settled, true))) {
+        // Nothing of the fast attempt was settled or committed: run the batch the safe way.
+        settled.length = 0;
+        attempt(batch, settled, false);
       }
       assert(settled.length === batch.length, "every mutation of a batch has an outcome");
       const commitStartedAt = performance.now();
@@ -150,15 +208,18 @@ export class GroupCommitter {
     };
   }
 
-  /** Queues `work` for the next batch; resolves with its result once the batch is durable. */
-  submit<T>(work: Work<T>): Promise<T> {
+  /**
+   * Queues `work` for the next batch; resolves with its result once the batch is durable.
+   * `replayable` work must be pure apart from its writes (see the header).
+   */
+  submit<T>(work: Work<T>, replayable = false): Promise<T> {
     if (this.failed) return Promise.reject(new StoreUnavailableError(STOPPED_MESSAGE));
     if (this.closing) return Promise.reject(new StoreUnavailableError("the ledger is shutting down"));
     if (this.queue.length >= this.options.queueDepthMax) {
       return Promise.reject(new StoreOverloadedError("too many writes are waiting; retry with backoff"));
     }
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ work, replayable, resolve: resolve as (value: unknown) => void, reject });
       this.scheduleFlush();
     });
   }

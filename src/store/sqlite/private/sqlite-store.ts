@@ -33,6 +33,8 @@ import type {
   WriteBatchObserver,
 } from "../../store.js";
 import { assertGroupLegs } from "../../group-legs.js";
+import { BatchAccounts } from "./batch-accounts.js";
+import { BatchEntries, ENTRY_VALUE_COLUMNS, insertEntriesSql, type EntryValues } from "./batch-entries.js";
 import { GroupCommitter } from "./group-commit.js";
 import { migrateToLatest } from "../../migrate.js";
 import {
@@ -82,10 +84,24 @@ export interface SqliteStoreOptions {
   readonly clockMs?: () => number;
 }
 
+/** What a batch run without savepoints defers to its end (see batch-accounts.ts, batch-entries.ts). */
+interface FastBatch {
+  readonly accounts: BatchAccounts;
+  readonly entries: BatchEntries;
+}
+
 export class SqliteStore implements LedgerStore {
   private readonly writer: GroupCommitter;
   private readonly statements: ReturnType<typeof prepare>;
   private closed = false;
+  /**
+   * The accounts and entries of the batch being run without savepoints; undefined
+   * between batches and while a batch runs the safe way, when every account and entry is
+   * read and written at once.
+   */
+  private batch: FastBatch | undefined;
+  /** Multi-row entry INSERTs by row count, prepared on first use. */
+  private readonly insertEntryRows = new Map<number, Statement>();
   readonly ingest: IngestStore;
   readonly feed: PolledEntryFeed;
 
@@ -104,8 +120,33 @@ export class SqliteStore implements LedgerStore {
       options.streamPollIntervalMs ?? STREAM_POLL_INTERVAL_MS_DEFAULT,
     );
     const writeObserver = options.writeObserver;
+    const batchRows = {
+      readAccount: (key: AccountKey) => this.readAccountState(key),
+      readPolicy: (key: AccountKey) => this.readPolicy(key),
+      writeAccount: (key: AccountKey, state: AccountState) => this.writeAccount(key, state),
+    };
     this.writer = new GroupCommitter(db, {
       ...options,
+      hooks: {
+        begin: (fast) => {
+          this.batch = fast
+            ? {
+                accounts: new BatchAccounts(batchRows),
+                entries: new BatchEntries(
+                  (rows) => this.insertEntriesOf(rows),
+                  () => this.newestEntryId(),
+                ),
+              }
+            : undefined;
+        },
+        finish: () => {
+          this.batch?.entries.flush();
+          this.batch?.accounts.flush();
+        },
+        end: () => {
+          this.batch = undefined;
+        },
+      },
       writeObserver: {
         batchCommitted: (mutations, transactionMs, commitMs) => {
           this.feed.nudge();
@@ -113,9 +154,12 @@ export class SqliteStore implements LedgerStore {
         },
       },
     });
-    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) =>
-      this.append(key, draft, next, meta),
-    );
+    this.ingest = new SqliteIngestStore(db, this.writer, (key, draft, next, meta) => {
+      // The poller reads accounts straight from the table, so its works never share a batch
+      // with cached accounts: they are not replayable, which makes their batch run the safe way.
+      assert(this.batch === undefined, "vendor entries are appended only in batches without cached accounts");
+      return this.append(key, draft, next, meta);
+    });
   }
 
   /** Migrates the database to the newest schema, then opens it for serving. */
@@ -141,11 +185,11 @@ export class SqliteStore implements LedgerStore {
   }
 
   mutate<Reason extends string>(mutation: Mutation<Reason>): Promise<MutationResult<Reason>> {
-    return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs));
+    return this.writer.submit((nowMs) => this.applyMutation(mutation, nowMs), true);
   }
 
   mutateGroup<Reason extends string>(mutation: GroupMutation<Reason>): Promise<GroupResult<Reason>> {
-    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs));
+    return this.writer.submit((nowMs) => this.applyGroup(mutation, nowMs), true);
   }
 
   setPolicy(account: AccountKey, policy: AccountPolicy): Promise<AccountPolicyRow> {
@@ -153,8 +197,9 @@ export class SqliteStore implements LedgerStore {
       const row = { ...account, ...policy, updatedAtMs: nowMs };
       const info = this.statements.upsertPolicy.run(row);
       assert(info.changes === 1, "a policy write changes exactly one row");
+      this.batch?.accounts.setPolicy(account, policy);
       return row;
-    });
+    }, true);
   }
 
   getPolicies(userId: string, currency?: string): Promise<AccountPolicyRow[]> {
@@ -311,11 +356,11 @@ export class SqliteStore implements LedgerStore {
   private applyMutation<Reason extends string>(mutation: Mutation<Reason>, nowMs: number): MutationResult<Reason> {
     const { userId } = mutation.account;
     if (mutation.idempotencyKey !== null) {
-      const existing = this.statements.selectEntryByKey.get(userId, mutation.idempotencyKey) as EntryRow | undefined;
+      const existing = this.entryByKey(userId, mutation.idempotencyKey);
       if (existing !== undefined) return { type: "existing", entry: toEntry(existing) };
     }
-    const before = this.readAccountState(mutation.account);
-    const policy = this.readPolicy(mutation.account);
+    const before = this.accountState(mutation.account);
+    const policy = this.accountPolicy(mutation.account);
     const hold = mutation.holdId === undefined ? undefined : this.readHold(mutation.holdId);
     const verdict = mutation.decide(before, nowMs, policy, hold);
     if (verdict.type === "reject") {
@@ -360,9 +405,24 @@ export class SqliteStore implements LedgerStore {
     assert(written.changes === 1, "a hold write changes exactly one row");
   }
 
+  /** The id the next appended entry takes. */
   private nextEntryId(): bigint {
-    const sequence = this.statements.selectEntrySequence.get() as { seq: bigint } | undefined;
-    return (sequence?.seq ?? 0n) + 1n;
+    return this.batch === undefined ? this.newestEntryId() + 1n : this.batch.entries.peekId();
+  }
+
+  /** The entry recorded under the user's key, counting the entries this batch has yet to insert. */
+  private entryByKey(userId: string, key: string): EntryRow | undefined {
+    if (this.batch?.entries.hasPendingKey(userId, key) === true) this.batch.entries.flush();
+    return this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+  }
+
+  private insertEntriesOf(rows: number): Statement {
+    let statement = this.insertEntryRows.get(rows);
+    if (statement === undefined) {
+      statement = this.db.prepare(insertEntriesSql(rows));
+      this.insertEntryRows.set(rows, statement);
+    }
+    return statement;
   }
 
   private readHold(holdId: bigint): Hold | undefined {
@@ -371,17 +431,18 @@ export class SqliteStore implements LedgerStore {
   }
 
   /**
-   * Runs inside the group commit's savepoint for this one call: the decision is made before the
-   * first append, and an append that throws rolls every leg back with the savepoint.
+   * The decision is made before the first append. An append that throws rolls every leg back:
+   * with the whole batch when it ran without savepoints (the group commit then runs the batch
+   * again with one savepoint per call), or with this call's savepoint.
    */
   private applyGroup<Reason extends string>(mutation: GroupMutation<Reason>, nowMs: number): GroupResult<Reason> {
     if (mutation.idempotency !== null) {
       const { userId, key } = mutation.idempotency;
-      const existing = this.statements.selectEntryByKey.get(userId, key) as EntryRow | undefined;
+      const existing = this.entryByKey(userId, key);
       if (existing !== undefined) return this.existingGroup(existing);
     }
-    const before = mutation.accounts.map((account) => this.readAccountState(account));
-    const policies = mutation.accounts.map((account) => this.readPolicy(account));
+    const before = mutation.accounts.map((account) => this.accountState(account));
+    const policies = mutation.accounts.map((account) => this.accountPolicy(account));
     const holds = (mutation.holdIds ?? []).map((holdId) => this.readHold(holdId));
     const verdict = mutation.decide(before, nowMs, policies, holds);
     if (verdict.type === "reject") {
@@ -429,6 +490,15 @@ export class SqliteStore implements LedgerStore {
     };
   }
 
+  /** The account as the current batch left it: from the batch's cache, or read now. */
+  private accountState(key: AccountKey): AccountState | undefined {
+    return this.batch === undefined ? this.readAccountState(key) : this.batch.accounts.state(key);
+  }
+
+  private accountPolicy(key: AccountKey): AccountPolicy {
+    return this.batch === undefined ? this.readPolicy(key) : this.batch.accounts.policy(key);
+  }
+
   private readPolicy(key: AccountKey): AccountPolicy {
     const row = this.statements.selectPolicy.get(key.userId, key.currency) as PolicyRow | undefined;
     return row === undefined ? DEFAULT_POLICY : toPolicyRow(row);
@@ -439,36 +509,7 @@ export class SqliteStore implements LedgerStore {
     return row === undefined ? undefined : toAccount(row);
   }
 
-  /**
-   * Appends an entry and stores the account's new state. Only call inside a write batch: the
-   * two statements must commit together.
-   */
-  private append(
-    key: AccountKey,
-    draft: EntryDraft,
-    next: AccountState,
-    meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
-    groupId: bigint | null = null,
-    holdId: bigint | null = null,
-  ): Entry {
-    const info = this.statements.insertEntry.run({
-      userId: key.userId,
-      currency: key.currency,
-      kind: draft.kind,
-      status: draft.status,
-      amount: draft.amount,
-      delta: draft.delta,
-      balanceAfter: next.balance,
-      idempotencyKey: meta.idempotencyKey,
-      externalId: meta.externalId,
-      occurredAtMs: meta.occurredAtMs,
-      createdAtMs: meta.createdAtMs,
-      groupId,
-      holdId,
-      heldDelta: draft.heldDelta ?? 0n,
-      heldAfter: next.held,
-    });
-    assert(info.changes === 1, "an append inserts exactly one entry");
+  private writeAccount(key: AccountKey, next: AccountState): void {
     const upserted = this.statements.upsertAccount.run({
       userId: key.userId,
       currency: key.currency,
@@ -486,9 +527,52 @@ export class SqliteStore implements LedgerStore {
       updatedAtMs: next.updatedAtMs,
     });
     assert(upserted.changes === 1, "an append writes exactly one account row");
-    assert(this.db.inTransaction, "an append runs inside a write batch");
+  }
+
+  /**
+   * Appends an entry and stores the account's new state (at once, or at the end of a batch
+   * without savepoints). Only call inside a write batch: both must commit together.
+   */
+  private append(
+    key: AccountKey,
+    draft: EntryDraft,
+    next: AccountState,
+    meta: Pick<Entry, "idempotencyKey" | "externalId" | "occurredAtMs" | "createdAtMs">,
+    groupId: bigint | null = null,
+    holdId: bigint | null = null,
+  ): Entry {
+    const values: EntryValues = [
+      key.userId,
+      key.currency,
+      draft.kind,
+      draft.status,
+      draft.amount,
+      draft.delta,
+      next.balance,
+      meta.idempotencyKey,
+      meta.externalId,
+      meta.occurredAtMs,
+      meta.createdAtMs,
+      groupId,
+      holdId,
+      draft.heldDelta ?? 0n,
+      next.held,
+    ];
+    let id: bigint;
+    if (this.batch === undefined) {
+      assert(this.db.inTransaction, "an append runs inside a write batch");
+      const info = this.statements.insertEntry.run(values);
+      assert(info.changes === 1, "an append inserts exactly one entry");
+      id = BigInt(info.lastInsertRowid);
+      this.writeAccount(key, next);
+    } else {
+      // In a batch without savepoints the entry is inserted with its batch-mates' and the
+      // account row written once, both before COMMIT.
+      id = this.batch.entries.add(values, key.userId, meta.idempotencyKey);
+      this.batch.accounts.setState(key, next);
+    }
     return {
-      id: BigInt(info.lastInsertRowid),
+      id,
       ...key,
       ...draft,
       balanceAfter: next.balance,
@@ -563,10 +647,7 @@ function prepare(db: Connection) {
         AND (@currency IS NULL OR currency = @currency)
       ORDER BY currency LIMIT @limit`),
     insertEntry: statement(`
-      INSERT INTO entries (user_id, currency, kind, status, amount, delta, balance_after,
-        idempotency_key, external_id, occurred_at_ms, created_at_ms, group_id, hold_id, held_delta, held_after)
-      VALUES (@userId, @currency, @kind, @status, @amount, @delta, @balanceAfter,
-        @idempotencyKey, @externalId, @occurredAtMs, @createdAtMs, @groupId, @holdId, @heldDelta, @heldAfter)`),
+      INSERT INTO entries (${ENTRY_VALUE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
     selectHold: statement("SELECT * FROM holds WHERE hold_id = ?"),
     selectActiveHolds: statement("SELECT * FROM holds WHERE status = 'active' ORDER BY expires_at_ms, hold_id LIMIT ?"),
     insertHold: statement(`
