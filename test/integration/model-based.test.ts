@@ -224,6 +224,8 @@ function pickHold(holdIds: readonly bigint[], model: LedgerModel, userId: string
   return own[Number(stepAmount % 3n)] ?? own[0] ?? 999_999_999n;
 }
 
+const WIRE_INT64_MAX = 2n ** 63n - 1n;
+
 /**
  * A capture's amount, mostly at the edges of its hold: part of what is left, all of it, exactly
  * the over-capture limit, one unit past it, or the step's own amount.
@@ -234,6 +236,9 @@ function captureAmount(hold: ModelHold | undefined, stepAmount: bigint): bigint 
   const limit = hold.amount + (hold.amount * OVERCAPTURE_BPS) / 10_000n - hold.captured;
   const choices = [remaining / 2n, remaining, limit, limit + 1n, stepAmount];
   const choice = choices[Number(stepAmount % BigInt(choices.length))] ?? stepAmount;
+  // The over-capture limit of a hold near int64's top is past what the wire can carry (the
+  // client then fails to encode the call): ask for the most a request can say instead.
+  if (choice > WIRE_INT64_MAX) return WIRE_INT64_MAX;
   return choice > 0n ? choice : 1n;
 }
 
