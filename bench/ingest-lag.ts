@@ -5,23 +5,13 @@
  * (1,000 spare rows a minute); 0 starts at the present and measures following alone.
  * Rows per second with the budget lifted is scenario 6 of `npm run bench` (bench/ingest-rate.ts).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { readVendorConfig } from "../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import { startVendorPoller } from "../src/ingest/poller.js";
-import { openSqliteStore } from "../src/store/sqlite/index.js";
+import { openBenchStore } from "./lib/bench-store.js";
 
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const dir = mkdtempSync(join(tmpdir(), "ledger-ingest-bench-"));
-const store = await openSqliteStore({
-  filename: join(dir, "ledger.db"),
-  durability: "full",
-  batchSizeMax: 1000,
-  queueDepthMax: 50_000,
-  busyTimeoutMs: 2000,
-});
+const { store, remove } = await openBenchStore("ledger-ingest-bench-");
 const nowMs = Date.now();
 
 try {
@@ -81,5 +71,5 @@ try {
   await vendor.close();
 } finally {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 }

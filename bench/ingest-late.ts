@@ -25,13 +25,11 @@
  * and the final check: every row the vendor showed more than 15 minutes before the end is held
  * exactly once, nothing else is held, and every user's aggregates equal the vendor's rows held.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { loadavg } from "node:os";
 import { readVendorConfig } from "../src/ingest/config.js";
 import { runVendorBackfill, startVendorPoller } from "../src/ingest/poller.js";
 import type { IngestStore } from "../src/store/ingest-port.js";
-import { openSqliteStore } from "../src/store/sqlite/index.js";
+import { openBenchStore } from "./lib/bench-store.js";
 import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import type { FakeDataOptions } from "../tools/fake-vendor/generator.js";
 
@@ -44,14 +42,7 @@ const veryLateRate = Number(process.argv[5] ?? "0.0001");
 const veryLateMinMs = Number(process.argv[6] ?? "10") * 60_000;
 const badRowRate = Number(process.argv[7] ?? "0.001");
 
-const dir = mkdtempSync(join(tmpdir(), "ledger-ingest-late-"));
-const store = await openSqliteStore({
-  filename: join(dir, "ledger.db"),
-  durability: "full",
-  batchSizeMax: 1000,
-  queueDepthMax: 50_000,
-  busyTimeoutMs: 2000,
-});
+const { store, remove } = await openBenchStore("ledger-ingest-late-");
 const log = (fields: object) => console.error(JSON.stringify({ at: new Date().toISOString(), ...fields }));
 
 try {
@@ -201,5 +192,5 @@ try {
   await vendor.close();
 } finally {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 }

@@ -6,14 +6,11 @@
  *
  * Usage (the bench runner calls it): ingest-rate.ts <rows>
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { readVendorConfig } from "../src/ingest/config.js";
 import { NO_FAULTS, startFakeVendor } from "../tools/fake-vendor/server.js";
 import { runVendorBackfill } from "../src/ingest/poller.js";
 import { createLogger } from "../src/logger.js";
-import { openSqliteStore } from "../src/store/sqlite/index.js";
+import { openBenchStore } from "./lib/bench-store.js";
 
 const rows = Number(process.argv[2] ?? 100_000);
 const minutes = 10;
@@ -37,14 +34,7 @@ const vendor = await startFakeVendor({
   host: "127.0.0.1",
   port: 0,
 });
-const dir = mkdtempSync(join(tmpdir(), "ledger-bench-ingest-"));
-const store = await openSqliteStore({
-  filename: join(dir, "ledger.db"),
-  durability: "full",
-  batchSizeMax: 1000,
-  queueDepthMax: 50_000,
-  busyTimeoutMs: 2000,
-});
+const { store, remove } = await openBenchStore("ledger-bench-ingest-");
 const config = readVendorConfig({
   LEDGER_VENDOR_URL: vendor.url,
   LEDGER_VENDOR_START: new Date(startMs).toISOString(),
@@ -57,7 +47,7 @@ const status = await runVendorBackfill({ store, config, logger: createLogger("si
 const durationMs = performance.now() - startedAt;
 await store.close();
 await vendor.close();
-rmSync(dir, { recursive: true, force: true });
+remove();
 process.send?.({
   rows: status.rowsIngested,
   durationMs: Math.round(durationMs),

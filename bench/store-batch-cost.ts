@@ -7,23 +7,14 @@
  * after the first third of the batches (warm-up). Durability `full`, a fresh temporary file.
  * Run it pinned (`taskset -c 0`) beside the same file in a checkout of another commit to compare.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { decideAdjust } from "../src/domain/rules.js";
-import { openSqliteStore } from "../src/store/sqlite/index.js";
+import { openBenchStore } from "./lib/bench-store.js";
 
 const batches = Number(process.argv[2] ?? 600);
 const size = Number(process.argv[3] ?? 100);
 const transactionMs: number[] = [];
 const commitMs: number[] = [];
-const dir = mkdtempSync(join(tmpdir(), "ledger-batch-cost-"));
-const store = await openSqliteStore({
-  filename: join(dir, "ledger.db"),
-  durability: "full",
-  batchSizeMax: 1000,
-  queueDepthMax: 50_000,
-  busyTimeoutMs: 2000,
+const { store, remove } = await openBenchStore("ledger-batch-cost-", {
   writeObserver: {
     batchCommitted: (_mutations, transaction, commit) => {
       transactionMs.push(transaction);
@@ -40,7 +31,7 @@ try {
   }
 } finally {
   await store.close();
-  rmSync(dir, { recursive: true, force: true });
+  remove();
 }
 
 const warmUp = Math.floor(batches / 3);
