@@ -58,9 +58,11 @@ export interface EntryStream {
   /**
    * Whether entries may be waiting to be sent: some of the page read are not handed out yet, or
    * the horizon has moved past what was scanned. False while the stream only waits for entries,
-   * so an idle stream is never taken for a stalled one.
+   * so an idle stream is never taken for a stalled one. The horizon is read from the database
+   * when the page is spent: the shared horizon moves only while some stream waits for entries,
+   * and a stream held by its transport at the last entry of a page does not. Never rejects.
    */
-  waiting(): boolean;
+  waiting(): Promise<boolean>;
 }
 
 /** How far a stream has read, shared between its steps and `EntryStream.waiting`. */
@@ -80,7 +82,10 @@ export function openEntryStream(
   return {
     startId,
     steps: streamEntries(store, query, position, signal),
-    waiting: () => position.unsentInPage > 0 || store.feed.horizonId > position.scannedId,
+    waiting: async () =>
+      position.unsentInPage > 0 ||
+      store.feed.horizonId > position.scannedId ||
+      (await store.feed.refreshHorizon()) > position.scannedId,
   };
 }
 

@@ -109,6 +109,8 @@ export async function* serveEntryStream(
  */
 class StallWatch {
   private timer: NodeJS.Timeout | undefined;
+  /** Moves at every start and stop, so that a check still in flight knows it is stale. */
+  private armed = 0;
   stalled = false;
 
   constructor(
@@ -118,22 +120,28 @@ class StallWatch {
   ) {}
 
   start(): void {
+    this.armed += 1;
+    const armed = this.armed;
     // Unreferenced: a call whose transport never asks again must not keep a stopping process up.
-    this.timer = setTimeout(() => this.expire(), this.timeoutMs).unref();
+    this.timer = setTimeout(() => void this.expire(armed), this.timeoutMs).unref();
   }
 
   stop(): void {
+    this.armed += 1;
     clearTimeout(this.timer);
     this.timer = undefined;
   }
 
-  private expire(): void {
-    if (!this.stream.waiting()) {
+  private async expire(armed: number): Promise<void> {
+    this.timer = undefined;
+    const waiting = await this.stream.waiting();
+    // The transport took the message while the horizon was read: the consumer is reading.
+    if (armed !== this.armed) return;
+    if (!waiting) {
       this.start();
       return;
     }
     this.stalled = true;
-    this.timer = undefined;
     this.reads.abort();
     // The steps are suspended at the entry just handed out; returning them ends their reads.
     void this.stream.steps.return(undefined);

@@ -104,6 +104,11 @@ export class PolledEntryFeed implements EntryFeed {
     });
   }
 
+  async refreshHorizon(): Promise<bigint> {
+    await this.refresh();
+    return this.horizon;
+  }
+
   /** A write of this process is durable: read the horizon again soon, if anyone waits. */
   nudge(): void {
     if (this.waiters.size > 0) void this.refresh();

@@ -366,6 +366,12 @@ export interface EntryFeed {
    * `signal` aborts or the feed closes. Never rejects.
    */
   waitPast(afterId: bigint, signal: AbortSignal): Promise<bigint>;
+  /**
+   * Reads the horizon from the database now (one probe, shared with any in flight) and answers
+   * the newest known: `horizonId` moves only while some stream waits, so a stream that is not
+   * waiting (its consumer stopped taking entries) asks here. Never rejects.
+   */
+  refreshHorizon(): Promise<bigint>;
 }
 
 export interface LedgerStore {

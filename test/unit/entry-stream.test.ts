@@ -3,8 +3,9 @@
  * streams (with a probe written here, no database).
  */
 import { expect } from "chai";
-import { parseStreamRequest } from "../../src/domain/entry-stream.js";
+import { openEntryStream, parseStreamRequest } from "../../src/domain/entry-stream.js";
 import { PolledEntryFeed } from "../../src/store/entry-feed.js";
+import type { Entry, EntryScan, LedgerStore } from "../../src/store/store.js";
 
 describe("StreamEntries request validation (unit)", () => {
   const valid = { userId: "", currency: "", afterId: undefined, maxEntries: 0n };
@@ -99,6 +100,56 @@ describe("PolledEntryFeed (unit)", () => {
     fail = false;
     value = 1n;
     expect(await feed.currentHorizon()).to.equal(4n);
+    feed.close();
+  });
+});
+
+describe("EntryStream.waiting (unit)", () => {
+  /** A store of entries 1..`state.newest` (only the id matters to the stream), its horizon the newest. */
+  function storeWith(newest: bigint) {
+    const state = { newest };
+    const feed = new PolledEntryFeed(
+      { horizon: () => Promise.resolve(state.newest), latestId: () => Promise.resolve(state.newest) },
+      10_000,
+    );
+    const scanEntries = (scan: EntryScan): Promise<Entry[]> => {
+      const entries: Entry[] = [];
+      const through = scan.throughId ?? state.newest;
+      for (let id = scan.afterId + 1n; id <= through && entries.length < scan.limit; id += 1n) {
+        entries.push({ id } as Entry);
+      }
+      return Promise.resolve(entries);
+    };
+    return { store: { feed, scanEntries } as unknown as LedgerStore, state, feed };
+  }
+
+  it("sees entries recorded after a spent page while the transport holds the stream (no stream waits on the feed)", async () => {
+    const { store, state, feed } = storeWith(3n);
+    const controller = new AbortController();
+    const stream = openEntryStream(store, { maxEntries: 0n }, 0n, controller.signal);
+    for (const id of [1n, 2n, 3n]) {
+      const step = await stream.steps.next();
+      expect(step.value).to.deep.include({ type: "entry", entry: { id } });
+    }
+    // Suspended at the page's last entry, as when the transport stopped taking messages there.
+    expect(await stream.waiting()).to.equal(false);
+    state.newest = 5n;
+    feed.nudge(); // a local commit: ignored, since no stream waits on the feed
+    expect(feed.horizonId).to.equal(3n);
+    expect(await stream.waiting()).to.equal(true);
+    controller.abort();
+    await stream.steps.return(undefined);
+    feed.close();
+  });
+
+  it("is true while the page read still holds entries not handed out", async () => {
+    const { store, feed } = storeWith(3n);
+    const controller = new AbortController();
+    const stream = openEntryStream(store, { maxEntries: 0n }, 0n, controller.signal);
+    await stream.steps.next();
+    expect(await stream.waiting()).to.equal(true);
+    controller.abort();
+    await stream.steps.return(undefined);
     feed.close();
   });
 });
