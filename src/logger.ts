@@ -3,7 +3,9 @@
  * call, so a line must cost next to nothing:
  *
  * - writes are asynchronous and batched: lines collect in memory and leave in one write system
- *   call per `LOG_WRITE_MIN_BYTES` (about 30 access-log lines), never on a call's path;
+ *   call per `LOG_WRITE_MIN_BYTES` (about 30 access-log lines), never on a call's path, and at
+ *   the latest `LOG_FLUSH_INTERVAL_MS` after they were logged, so a quiet service's lines are
+ *   not held until the buffer fills;
  * - the buffer is bounded (`LOG_BUFFER_MAX_BYTES`): if stdout stalls, lines are dropped and
  *   counted rather than growing memory without limit, and the count goes to stderr;
  * - what is buffered is flushed at shutdown (`flushLogs`), at exit, and on a crash (an uncaught
@@ -16,6 +18,8 @@ export type { Logger };
 
 /** Lines are written in chunks of at least this many bytes. */
 export const LOG_WRITE_MIN_BYTES = 4096;
+/** The longest a line waits in the buffer before it is written, however few follow it. */
+export const LOG_FLUSH_INTERVAL_MS = 250;
 /** Most bytes of lines waiting to be written; past it new lines are dropped and counted. */
 export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 /** How often, at most, dropped lines are reported on stderr. */
@@ -60,6 +64,7 @@ export function createLogger(level: string): Logger {
     sync: false,
     minLength: LOG_WRITE_MIN_BYTES,
     maxLength: LOG_BUFFER_MAX_BYTES,
+    periodicFlush: LOG_FLUSH_INTERVAL_MS,
   });
   reportDrops(destination);
   const logger = pino(

@@ -1,7 +1,7 @@
 /**
  * A child process for test/integration/access-log.test.ts: builds the service's logger, writes
  * access-log lines through the call interceptor, then ends as the argument says ("exit" or
- * "crash"), so the test can see which lines reached stdout.
+ * "crash"), so the test can see which lines reached stdout; "linger" stays up until killed.
  */
 import { createLogger, flushLogsOnCrash } from "../../src/logger.js";
 import { CallGate, callInterceptor } from "../../src/rpc/interceptors.js";
@@ -20,3 +20,4 @@ const request = {
 for (let index = 0; index < Number(countText); index++) await call(request);
 logger.info({ token: "secret-token" }, "last line before the end");
 if (ending === "crash") throw new Error("a programmer's bug");
+if (ending === "linger") setTimeout(() => undefined, 60_000);
