@@ -2,32 +2,22 @@
  * Structured JSON logs on stdout (pino). The default level (info) writes one access-log line per
  * call, so a line must cost next to nothing:
  *
- * - writes are asynchronous and batched: lines collect in memory and leave in one write system
- *   call per `LOG_WRITE_MIN_BYTES` (about 30 access-log lines), never on a call's path, and at
- *   the latest `LOG_FLUSH_INTERVAL_MS` after they were logged, so a quiet service's lines are
- *   not held until the buffer fills;
- * - the buffer is bounded (`LOG_BUFFER_MAX_BYTES`): if stdout stalls, lines are dropped and
- *   counted rather than growing memory without limit, and the count goes to stderr;
+ * - lines go to a `LogSink` (src/log-sink.ts): copied into 64 KiB chunks and written off the event
+ *   loop, one write per few hundred lines, at the latest 250 ms after they were logged; bounded
+ *   (if stdout stalls, lines are dropped and counted on stderr rather than growing memory);
  * - what is buffered is flushed at shutdown (`flushLogs`), at exit, and on a crash (an uncaught
  *   exception's own line is written synchronously before Node exits);
+ * - access-log lines are formatted here, as pino would write them, without pino's per-line
+ *   object and serializer work (`accessLine`);
  * - the timestamp string is made once per millisecond, not once per line.
  */
 import { pino, type Logger } from "pino";
+import { LogSink } from "./log-sink.js";
 
 export type { Logger };
 
-/** Lines are written in chunks of at least this many bytes. */
-export const LOG_WRITE_MIN_BYTES = 4096;
-/** The longest a line waits in the buffer before it is written, however few follow it. */
-export const LOG_FLUSH_INTERVAL_MS = 250;
-/** Most bytes of lines waiting to be written; past it new lines are dropped and counted. */
-export const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
-/** How often, at most, dropped lines are reported on stderr. */
-const DROP_REPORT_INTERVAL_MS = 10_000;
-
-type Destination = ReturnType<typeof pino.destination>;
-
-const destinations = new WeakMap<Logger, Destination>();
+const sinks = new WeakMap<Logger, LogSink>();
+const BASE = { service: "ledger" };
 
 /** `,"time":"2026-11-23T16:50:00.000Z"`, as pino.stdTimeFunctions.isoTime writes it, cached per millisecond. */
 function isoTimeCached(): () => string {
@@ -43,42 +33,46 @@ function isoTimeCached(): () => string {
   };
 }
 
-function reportDrops(destination: Destination): void {
-  let droppedLines = 0;
-  let timer: NodeJS.Timeout | undefined;
-  destination.on("drop", () => {
-    droppedLines += 1;
-    timer ??= setTimeout(() => {
-      process.stderr.write(
-        `ledger: log buffer full (${LOG_BUFFER_MAX_BYTES} bytes): dropped ${droppedLines} log lines\n`,
-      );
-      droppedLines = 0;
-      timer = undefined;
-    }, DROP_REPORT_INTERVAL_MS).unref();
-  });
-}
+const isoTime = isoTimeCached();
 
 export function createLogger(level: string): Logger {
-  const destination = pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: LOG_WRITE_MIN_BYTES,
-    maxLength: LOG_BUFFER_MAX_BYTES,
-    periodicFlush: LOG_FLUSH_INTERVAL_MS,
-  });
-  reportDrops(destination);
+  const sink = new LogSink(1);
+  process.on("exit", () => sink.flushSync());
   const logger = pino(
     {
       level,
-      base: { service: "ledger" },
-      timestamp: isoTimeCached(),
+      base: BASE,
+      timestamp: isoTime,
       // Bearer tokens and API keys must never reach a log line, whatever logs them.
       redact: { paths: ["authorization", "*.authorization", "token", "*.token"], censor: "[redacted]" },
     },
-    destination,
+    sink,
   );
-  destinations.set(logger, destination);
+  sinks.set(logger, sink);
   return logger;
+}
+
+/** Writes one access-log line; see `accessLine`. */
+export type AccessLineWriter = (code: string, durationMs: number) => void;
+
+/**
+ * A writer of the access-log lines of one method, or undefined when `logger` was not made by
+ * `createLogger` (then the caller logs through pino). The line is what pino writes for
+ * `logger.child({ method }).info({ code, durationMs }, "call")`: `{"level":30,"time":"…",
+ * "service":"ledger","method":"…","code":"OK","durationMs":0.8,"msg":"call"}`. It carries no caller
+ * data (the method's name, a code name and a number), so there is nothing to redact or escape.
+ */
+export function accessLineWriter(logger: Logger, method: string): AccessLineWriter | undefined {
+  const sink = sinks.get(logger);
+  if (sink === undefined) return undefined;
+  const level = pino.levels.values.info;
+  const head = `{"level":${level}`;
+  const middle = `,"service":${JSON.stringify(BASE.service)},"method":${JSON.stringify(method)},"code":"`;
+  return (code, durationMs) => {
+    if (logger.isLevelEnabled("info")) {
+      sink.write(`${head}${isoTime()}${middle}${code}","durationMs":${durationMs},"msg":"call"}\n`);
+    }
+  };
 }
 
 /**
@@ -86,9 +80,8 @@ export function createLogger(level: string): Logger {
  * flushes at a normal exit; this covers an exit that skips it.)
  */
 export function flushLogsSync(logger: Logger): void {
-  const destination = destinations.get(logger);
   try {
-    destination?.flushSync();
+    sinks.get(logger)?.flushSync();
   } catch {
     // A stdout that cannot take the lines now will not take them later either.
   }

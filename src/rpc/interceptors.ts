@@ -73,7 +73,7 @@ export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallO
     const tracked = !LONG_LIVED.has(request.service.typeName);
     if (tracked && !gate.enter()) {
       const refused = shuttingDownError();
-      log.info({ code: codeName(refused.code), durationMs: 0 }, "call");
+      log(codeName(refused.code), 0);
       recorder?.record(refused.code, 0);
       throw refused;
     }
@@ -81,7 +81,7 @@ export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallO
     try {
       const response = await next(request);
       const durationMs = performance.now() - startedAt;
-      log.info({ code: "OK", durationMs: roundMs(durationMs) }, "call");
+      log("OK", roundMs(durationMs));
       recorder?.record(0, durationMs);
       return response;
     } catch (error) {
@@ -89,7 +89,7 @@ export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallO
       const thrown = connectError ? error : internalError();
       recorder?.record(thrown.code, performance.now() - startedAt);
       if (connectError) {
-        log.info({ code: codeName(thrown.code), durationMs: elapsedMs(startedAt) }, "call");
+        log(codeName(thrown.code), elapsedMs(startedAt));
       } else {
         // The exception may carry anything: this line goes through the redacting logger.
         const method = methodName(request.service, request.method);
@@ -107,8 +107,19 @@ export function callInterceptor(gate: CallGate, logger: Logger, observer?: CallO
 
 /** The canonical gRPC name of a code, as operators grep for it: FAILED_PRECONDITION. */
 export function codeName(code: Code): string {
+  return CODE_NAMES.get(code) ?? spelled(code);
+}
+
+function spelled(code: Code): string {
   return Code[code].replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase();
 }
+
+/** Spelled once, not per call. */
+const CODE_NAMES = new Map(
+  Object.values(Code)
+    .filter((code): code is Code => typeof code === "number")
+    .map((code) => [code, spelled(code)]),
+);
 
 function elapsedMs(startedAt: number): number {
   return roundMs(performance.now() - startedAt);
