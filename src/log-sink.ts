@@ -26,8 +26,25 @@ const DROP_REPORT_INTERVAL_MS = 10_000;
 /** How long to wait before writing again to a descriptor that answered EAGAIN. */
 const RETRY_MS = 10;
 
+/**
+ * The sinks holding lines not yet written: one exit hook writes them all, and a sink with
+ * nothing waiting is held by nobody (tests make hundreds of servers, each with its logger).
+ */
+const unwritten = new Set<LogSink>();
+let exitHooked = false;
+
+function holdUntilWritten(sink: LogSink): void {
+  unwritten.add(sink);
+  if (exitHooked) return;
+  exitHooked = true;
+  process.on("exit", () => {
+    for (const one of unwritten) one.flushSync();
+  });
+}
+
 export class LogSink {
-  private chunk = Buffer.allocUnsafe(LOG_CHUNK_BYTES);
+  /** The chunk lines are copied into; made at the first line after a cut. */
+  private chunk: Buffer | undefined;
   private used = 0;
   /** Full chunks waiting for the write in flight, oldest first. */
   private readonly waiting: Buffer[] = [];
@@ -54,8 +71,12 @@ export class LogSink {
         return true;
       }
     }
+    this.chunk ??= Buffer.allocUnsafe(LOG_CHUNK_BYTES);
     this.used += this.chunk.write(line, this.used, "utf8");
-    this.flushTimer ??= setTimeout(() => this.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+    if (this.flushTimer === undefined) {
+      this.flushTimer = setTimeout(() => this.flush(), LOG_FLUSH_INTERVAL_MS).unref();
+      holdUntilWritten(this);
+    }
     return true;
   }
 
@@ -73,11 +94,12 @@ export class LogSink {
   flushSync(): void {
     clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
-    const pending = [...this.waiting, this.chunk.subarray(0, this.used)];
+    const pending = [...this.waiting, ...(this.chunk === undefined ? [] : [this.chunk.subarray(0, this.used)])];
     this.waiting.length = 0;
     this.waitingBytes = 0;
     this.used = 0;
-    this.chunk = Buffer.allocUnsafe(LOG_CHUNK_BYTES);
+    this.chunk = undefined;
+    unwritten.delete(this);
     for (const buffer of pending) {
       let offset = 0;
       for (let attempts = 0; offset < buffer.length && attempts < 1000; attempts += 1) {
@@ -93,9 +115,9 @@ export class LogSink {
 
   /** Moves the lines gathered so far to the write queue. */
   private cut(): void {
-    if (this.used === 0) return;
+    if (this.used === 0 || this.chunk === undefined) return;
     const full = this.chunk.subarray(0, this.used);
-    this.chunk = Buffer.allocUnsafe(LOG_CHUNK_BYTES);
+    this.chunk = undefined;
     this.used = 0;
     this.enqueue(full);
   }
@@ -104,6 +126,7 @@ export class LogSink {
   private enqueue(buffer: Buffer): void {
     this.waiting.push(buffer);
     this.waitingBytes += buffer.length;
+    holdUntilWritten(this);
     if (!this.writing) void this.writeWaiting();
   }
 
@@ -129,6 +152,7 @@ export class LogSink {
       }
     }
     this.writing = false;
+    if (this.used === 0) unwritten.delete(this);
     for (const callback of this.drainCallbacks.splice(0)) callback();
   }
 

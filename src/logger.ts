@@ -35,9 +35,9 @@ function isoTimeCached(): () => string {
 
 const isoTime = isoTimeCached();
 
-export function createLogger(level: string): Logger {
-  const sink = new LogSink(1);
-  process.on("exit", () => sink.flushSync());
+/** The service's logger, writing to `fd` (stdout unless a test gives another). */
+export function createLogger(level: string, fd = 1): Logger {
+  const sink = new LogSink(fd);
   const logger = pino(
     {
       level,
