@@ -15,6 +15,7 @@ import { GrpcTestClient } from "../test/support/grpc-client.js";
 import type { DriverJob } from "./driver.js";
 import {
   renderMarkdown,
+  renderRounds,
   type BenchReport,
   type IngestRecord,
   type RunRecord,
@@ -375,19 +376,38 @@ async function runIngest(): Promise<IngestRecord> {
   return record;
 }
 
-async function main(): Promise<void> {
-  mkdirSync(RESULTS_DIR, { recursive: true });
+/**
+ * `--rounds=N`: the runs N times over, one round after the other, each with fresh servers; the
+ * summary gives every target's ratio per round and the median (see `renderRounds`).
+ */
+function roundsWanted(): number {
+  const text = process.argv.find((arg) => arg.startsWith("--rounds="))?.slice("--rounds=".length) ?? "1";
+  const rounds = Number(text);
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) {
+    console.error(`--rounds must be a whole number from 1 to 20, not ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return rounds;
+}
+
+interface Round {
+  readonly startedAt: Date;
+  readonly loadBefore: number;
+  readonly records: RunRecord[];
+  readonly checks: { exact: boolean; line: string }[];
+  readonly commands: string[];
+}
+
+/** Every selected run once, in the order of the plan: shared servers first-come, wallets alone. */
+async function runRound(specs: readonly RunSpec[]): Promise<Round> {
   const startedAt = new Date();
   // Other work on the machine skews every figure; the report shows how busy it was.
   const loadBefore = loadavg()[0] ?? 0;
-  const specs = plan(sizes).filter((spec) => only === undefined || only.includes(spec.id));
-  checkDescriptors(specs);
   const records: RunRecord[] = [];
   const checks: { exact: boolean; line: string }[] = [];
   const commands: string[] = [];
   const driver = await Driver.start();
   try {
-    // Shared servers in order of first appearance; a wallet run gets a server of its own.
     const done = new Set<RunSpec>();
     for (const spec of specs) {
       if (done.has(spec)) continue;
@@ -405,38 +425,54 @@ async function main(): Promise<void> {
   } finally {
     await driver.stop();
   }
+  return { startedAt, loadBefore, records, checks, commands };
+}
+
+async function main(): Promise<void> {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const rounds = roundsWanted();
+  const specs = plan(sizes).filter((spec) => only === undefined || only.includes(spec.id));
+  checkDescriptors(specs);
+  const done: Round[] = [];
+  for (let round = 0; round < rounds; round++) done.push(await runRound(specs));
   const storeCeilings = only === undefined || only.includes("store") ? await runStoreCeilings() : [];
   const ingest = only === undefined || only.includes("ingest") ? await runIngest() : null;
-  const drivers = [...new Set(records.map((record) => record.driver))];
-  const report: BenchReport = {
-    startedAt: startedAt.toISOString(),
-    durationS: Math.round((Date.now() - startedAt.getTime()) / 1000),
-    node: process.version,
-    platform: `${process.platform} ${process.arch}`,
-    cores: CORES,
-    cpuModel: cpus()[0]?.model ?? "unknown",
-    pinning: PINNING === null ? "none" : `server and store on core ${PINNING.server}, driver on core ${PINNING.driver}`,
-    quick,
-    driver: drivers.join(", "),
-    loadAverage: `${loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after (1-minute)`,
-    settings: { ...SERVER_ENV, ...sizes },
-    runs: records,
-    storeCeilings,
-    ingest,
-    checks: checks.map((check) => check.line),
-    ghzCommands: [...new Set(commands)],
-  };
+  const reports = done.map((round): BenchReport => {
+    const drivers = [...new Set(round.records.map((record) => record.driver))];
+    return {
+      startedAt: round.startedAt.toISOString(),
+      durationS: Math.round((Date.now() - round.startedAt.getTime()) / 1000),
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      cores: CORES,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      pinning:
+        PINNING === null ? "none" : `server and store on core ${PINNING.server}, driver on core ${PINNING.driver}`,
+      quick,
+      driver: drivers.join(", "),
+      loadAverage: `${round.loadBefore.toFixed(2)} before, ${(loadavg()[0] ?? 0).toFixed(2)} after (1-minute)`,
+      settings: { ...SERVER_ENV, ...sizes },
+      runs: round.records,
+      storeCeilings,
+      ingest,
+      checks: round.checks.map((check) => check.line),
+      ghzCommands: [...new Set(round.commands)],
+    };
+  });
+  const startedAt = done[0]?.startedAt ?? new Date();
   const stamp = startedAt.toISOString().replace(/[:.]/g, "-");
-  const markdown = renderMarkdown(report);
+  const [only1] = reports;
+  const markdown = reports.length === 1 && only1 !== undefined ? renderMarkdown(only1) : renderRounds(reports);
+  const json = reports.length === 1 ? reports[0] : { rounds: reports };
   for (const name of [`bench-${stamp}`, "latest"]) {
     writeFileSync(
       join(RESULTS_DIR, `${name}.json`),
-      `${JSON.stringify(report, (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value), 2)}\n`,
+      `${JSON.stringify(json, (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value), 2)}\n`,
     );
     writeFileSync(join(RESULTS_DIR, `${name}.md`), markdown);
   }
   console.log(`\n${markdown}\nwritten to bench/results/bench-${stamp}.{json,md} and bench/results/latest.{json,md}`);
-  if (checks.some((check) => !check.exact)) process.exitCode = 1;
+  if (done.some((round) => round.checks.some((check) => !check.exact))) process.exitCode = 1;
 }
 
 // `--store=postgres`: the PostgreSQL scenarios, 1 and 2 processes, with their own ceiling.

@@ -145,45 +145,15 @@ export function renderMarkdown(report: BenchReport): string {
   }
   lines.push("", "## Targets", "");
   for (const check of report.checks) lines.push(`- check: ${check}`);
-  const target = (name: string, run: RunRecord | undefined, kind: string, wanted: number) => {
-    const ceiling = run === undefined ? undefined : ceilingOf(report, run, kind);
-    if (run === undefined || ceiling === undefined) return;
-    const fraction = run.stats.callsPerSec / ceiling.stats.callsPerSec;
-    const verdict = fraction >= wanted ? "MET" : `MISSED by ${Math.round((wanted - fraction) * 100)} points`;
+  for (const result of targetResults(report)) {
+    const verdict =
+      result.fraction >= result.wanted
+        ? "MET"
+        : `MISSED by ${Math.round((result.wanted - result.fraction) * 100)} points`;
     lines.push(
-      `- ${name} [${run.driver}]: ${run.stats.callsPerSec} / ${ceiling.stats.callsPerSec} (${ceiling.id}) = ${Math.round(fraction * 100)}% (target ${wanted * 100}%): ${verdict}`,
+      `- ${result.name} [${result.driver}]: ${result.callsPerSec} / ${result.ceilingCallsPerSec} (${result.ceilingId}) = ${Math.round(result.fraction * 100)}% (target ${result.wanted * 100}%): ${verdict}`,
     );
-  };
-  target(
-    "durable AdjustBalance on one account c=100 vs trivial @grpc/grpc-js (b)",
-    byId("hot-full-c100"),
-    "trivial-grpc-js",
-    0.8,
-  );
-  target(
-    "wallet over HTTP/1.1 Connect JSON, 10,000 requests over 1,000 connections vs trivial node:http (d)",
-    byId("http-wallet-c1000"),
-    "trivial-node-http",
-    0.5,
-  );
-  target(
-    "wallet over HTTP/1.1 Connect JSON, 10,000 simultaneous connections vs trivial node:http (d)",
-    byId("http-wallet-c10000"),
-    "trivial-node-http",
-    0.8,
-  );
-  target(
-    "durable sustained writes c=100 vs trivial @grpc/grpc-js (b)",
-    byId("sustained-full-c100"),
-    "trivial-grpc-js",
-    0.7,
-  );
-  target(
-    "durable sustained writes c=100 vs trivial handler on our stack (a)",
-    byId("sustained-full-c100"),
-    "trivial-stack",
-    0.8,
-  );
+  }
   const logged = byId("hot-full-c100");
   for (const [ours, previous] of [
     ["trivial-stack-c100", "trivial-stack-engine-grpc-js-c100"],
@@ -212,4 +182,102 @@ export function renderMarkdown(report: BenchReport): string {
   }
   lines.push("", "## Equivalent commands (h2load, ghz)", "", "```sh", ...report.ghzCommands, "```", "");
   return `${lines.join("\n")}\n`;
+}
+
+/** One throughput target of the summary, as measured in one report. */
+export interface TargetResult {
+  readonly name: string;
+  readonly driver: string;
+  readonly callsPerSec: number;
+  readonly ceilingId: string;
+  readonly ceilingCallsPerSec: number;
+  readonly fraction: number;
+  readonly wanted: number;
+}
+
+const TARGETS: readonly { name: string; run: string; ceiling: string; wanted: number }[] = [
+  {
+    name: "durable AdjustBalance on one account c=100 vs trivial @grpc/grpc-js (b)",
+    run: "hot-full-c100",
+    ceiling: "trivial-grpc-js",
+    wanted: 0.8,
+  },
+  {
+    name: "wallet over HTTP/1.1 Connect JSON, 10,000 requests over 1,000 connections vs trivial node:http (d)",
+    run: "http-wallet-c1000",
+    ceiling: "trivial-node-http",
+    wanted: 0.5,
+  },
+  {
+    name: "wallet over HTTP/1.1 Connect JSON, 10,000 simultaneous connections vs trivial node:http (d)",
+    run: "http-wallet-c10000",
+    ceiling: "trivial-node-http",
+    wanted: 0.8,
+  },
+  {
+    name: "durable sustained writes c=100 vs trivial @grpc/grpc-js (b)",
+    run: "sustained-full-c100",
+    ceiling: "trivial-grpc-js",
+    wanted: 0.7,
+  },
+  {
+    name: "durable sustained writes c=100 vs trivial handler on our stack (a)",
+    run: "sustained-full-c100",
+    ceiling: "trivial-stack",
+    wanted: 0.8,
+  },
+];
+
+/** The throughput targets this report has both sides of. */
+export function targetResults(report: BenchReport): TargetResult[] {
+  const results: TargetResult[] = [];
+  for (const target of TARGETS) {
+    const run = report.runs.find((candidate) => candidate.id === target.run);
+    const ceiling = run === undefined ? undefined : ceilingOf(report, run, target.ceiling);
+    if (run === undefined || ceiling === undefined) continue;
+    results.push({
+      name: target.name,
+      driver: run.driver,
+      callsPerSec: run.stats.callsPerSec,
+      ceilingId: ceiling.id,
+      ceilingCallsPerSec: ceiling.stats.callsPerSec,
+      fraction: run.stats.callsPerSec / ceiling.stats.callsPerSec,
+      wanted: target.wanted,
+    });
+  }
+  return results;
+}
+
+/**
+ * Several rounds of the same runs, one after the other in one invocation (`--rounds=N`): each
+ * target's ratio in every round and its median, which a machine whose neighbouring runs differ
+ * by a tenth or more reads better than any single round; then every round's own summary.
+ */
+export function renderRounds(reports: readonly BenchReport[]): string {
+  const lines = [`# Ledger benchmark, ${reports.length} rounds from ${reports[0]?.startedAt ?? ""}`, ""];
+  lines.push("## Targets across the rounds (median of the rounds' ratios)", "");
+  lines.push(`| target | ${reports.map((_, index) => `round ${index + 1}`).join(" | ")} | median | verdict |`);
+  lines.push(`|---|${reports.map(() => "---:|").join("")}---:|---|`);
+  const perRound = reports.map(targetResults);
+  for (const target of TARGETS) {
+    const fractions = perRound.map((results) => results.find((result) => result.name === target.name)?.fraction);
+    const measured = fractions.filter((fraction): fraction is number => fraction !== undefined);
+    if (measured.length === 0) continue;
+    const middle = median(measured);
+    const verdict = middle >= target.wanted ? "MET" : `MISSED by ${Math.round((target.wanted - middle) * 100)} points`;
+    const cells = fractions.map((fraction) => (fraction === undefined ? "-" : `${Math.round(fraction * 100)}%`));
+    lines.push(
+      `| ${target.name} (target ${target.wanted * 100}%) | ${cells.join(" | ")} | ${Math.round(middle * 100)}% | ${verdict} |`,
+    );
+  }
+  reports.forEach((report, index) => {
+    lines.push("", `## Round ${index + 1}`, "", ...renderMarkdown(report).replace(/^#/gm, "##").split("\n"));
+  });
+  return `${lines.join("\n")}\n`;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] ?? 0) : ((sorted[middle - 1] ?? 0) + (sorted[middle] ?? 0)) / 2;
 }
