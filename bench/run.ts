@@ -392,6 +392,7 @@ function roundsWanted(): number {
 
 interface Round {
   readonly startedAt: Date;
+  readonly endedAt: Date;
   readonly loadBefore: number;
   readonly records: RunRecord[];
   readonly checks: { exact: boolean; line: string }[];
@@ -425,7 +426,7 @@ async function runRound(specs: readonly RunSpec[]): Promise<Round> {
   } finally {
     await driver.stop();
   }
-  return { startedAt, loadBefore, records, checks, commands };
+  return { startedAt, endedAt: new Date(), loadBefore, records, checks, commands };
 }
 
 async function main(): Promise<void> {
@@ -441,7 +442,7 @@ async function main(): Promise<void> {
     const drivers = [...new Set(round.records.map((record) => record.driver))];
     return {
       startedAt: round.startedAt.toISOString(),
-      durationS: Math.round((Date.now() - round.startedAt.getTime()) / 1000),
+      durationS: Math.round((round.endedAt.getTime() - round.startedAt.getTime()) / 1000),
       node: process.version,
       platform: `${process.platform} ${process.arch}`,
       cores: CORES,

@@ -270,6 +270,26 @@ export function renderRounds(reports: readonly BenchReport[]): string {
       `| ${target.name} (target ${target.wanted * 100}%) | ${cells.join(" | ")} | ${Math.round(middle * 100)}% | ${verdict} |`,
     );
   }
+  // The latency target: p99 at most 10 × p50 for every durable run at c=1,000.
+  const spreadIds = [
+    ...new Set(
+      reports.flatMap((report) =>
+        report.runs.filter((run) => run.job.concurrency === 1000 && durabilityOf(run) !== "-").map((run) => run.id),
+      ),
+    ),
+  ];
+  for (const id of spreadIds) {
+    const spreads = reports.map((report) => {
+      const run = report.runs.find((candidate) => candidate.id === id);
+      return run === undefined ? undefined : run.stats.latencyMs.p99 / Math.max(0.01, run.stats.latencyMs.p50);
+    });
+    const measured = spreads.filter((spread): spread is number => spread !== undefined);
+    const middle = median(measured);
+    const cells = spreads.map((spread) => (spread === undefined ? "-" : `${spread.toFixed(1)}x`));
+    lines.push(
+      `| p99/p50 of ${id} (target at most 10x) | ${cells.join(" | ")} | ${middle.toFixed(1)}x | ${middle <= 10 ? "MET" : "MISSED"} |`,
+    );
+  }
   reports.forEach((report, index) => {
     lines.push("", `## Round ${index + 1}`, "", ...renderMarkdown(report).replace(/^#/gm, "##").split("\n"));
   });

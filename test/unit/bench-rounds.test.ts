@@ -58,8 +58,26 @@ describe("bench rounds summary (unit)", () => {
       "| durable AdjustBalance on one account c=100 vs trivial @grpc/grpc-js (b) (target 80%) | 75% | 85% | 60% | 75% | MISSED by 5 points |",
     );
     expect(markdown).to.contain("## Round 3");
+    expect(markdown).to.not.contain("p99/p50 of");
     expect(markdown).to.contain("### Targets");
     const met = renderRounds([report(17_000, 20_000), report(16_500, 20_000)]);
     expect(met).to.match(/\| 85% \| 83% \| 84% \| MET \|/);
+  });
+
+  it("judges the latency spread at c=1,000 on the median of the rounds", () => {
+    const withSpread = (p99: number): BenchReport => {
+      const base = report(15_000, 20_000);
+      const wallet = run("http-wallet-c1000", "ledger-full", 9_000) as unknown as {
+        job: { concurrency: number };
+        stats: { latencyMs: { p50: number; p99: number } };
+      };
+      wallet.job = { ...wallet.job, concurrency: 1000 };
+      wallet.stats = { ...wallet.stats, latencyMs: { ...wallet.stats.latencyMs, p50: 100, p99 } };
+      return { ...base, runs: [...base.runs, wallet as unknown as RunRecord] };
+    };
+    const markdown = renderRounds([withSpread(150), withSpread(2_800), withSpread(190)]);
+    expect(markdown).to.contain(
+      "| p99/p50 of http-wallet-c1000 (target at most 10x) | 1.5x | 28.0x | 1.9x | 1.9x | MET |",
+    );
   });
 });
