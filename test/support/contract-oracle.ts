@@ -5,6 +5,7 @@
  * the set of codes the contract allows.
  */
 import { isKnownCurrency } from "../../src/domain/currency.js";
+import { HOLD_SETTINGS_DEFAULT } from "../../src/domain/hold-input.js";
 import { AMOUNT_MINOR_MAX_DEFAULT } from "../../src/domain/validate.js";
 
 const INT64_MIN = -(2n ** 63n);
@@ -18,6 +19,29 @@ export interface AnyRequest {
   readonly idempotencyKey?: string;
   readonly pageSize?: number;
   readonly pageToken?: string;
+  /** Authorize's hold fields: a fuzzed byte string can set them as easily as the others. */
+  readonly captureMode?: number;
+  readonly expiresAt?: { readonly seconds: bigint; readonly nanos: number };
+  readonly ttlSeconds?: bigint;
+}
+
+/** The contract's code for the CAPTURE_MODE_MANUAL value of AuthorizeRequest.capture_mode. */
+const CAPTURE_MODE_MANUAL = 2;
+
+/**
+ * Whether Authorize's expiry fields are valid for its capture mode: only a manual capture may set
+ * them, one or the other, within the default LEDGER_HOLD_TTL_MAX_SECONDS ahead of now.
+ */
+function validExpiry(request: AnyRequest): boolean {
+  const ttlSeconds = request.ttlSeconds ?? 0n;
+  if (request.captureMode !== CAPTURE_MODE_MANUAL) return request.expiresAt === undefined && ttlSeconds === 0n;
+  const maxSeconds = BigInt(HOLD_SETTINGS_DEFAULT.ttlMaxMs / 1000);
+  if (request.expiresAt !== undefined) {
+    if (ttlSeconds !== 0n) return false;
+    const aheadMs = Number(request.expiresAt.seconds) * 1000 + request.expiresAt.nanos / 1e6 - Date.now();
+    return aheadMs > 0 && aheadMs <= HOLD_SETTINGS_DEFAULT.ttlMaxMs;
+  }
+  return ttlSeconds === 0n || (ttlSeconds > 0n && ttlSeconds <= maxSeconds);
 }
 
 const validUserId = (userId: string) =>
@@ -39,12 +63,15 @@ export function allowedCodes(method: MethodName, request: AnyRequest): readonly 
       const withinLimit = amount <= AMOUNT_MINOR_MAX_DEFAULT && amount >= -AMOUNT_MINOR_MAX_DEFAULT;
       const amountOk =
         withinLimit && (method === "AdjustBalance" ? amount !== 0n && amount !== INT64_MIN : amount > 0n);
-      if (!validUserId(userId) || !amountOk || !validCurrency(currency) || !validKey(request.idempotencyKey ?? "")) {
+      const fieldsOk = validUserId(userId) && amountOk && validCurrency(currency);
+      if (!fieldsOk || !validKey(request.idempotencyKey ?? "") || (method === "Authorize" && !validExpiry(request))) {
         return ["INVALID_ARGUMENT"];
       }
-      // A key taken by another request, or a total past int64; AdjustBalance may also be refused.
+      // A key taken by another request, or a total past int64; AdjustBalance and a hold may also
+      // be refused (an immediate Authorize answers DECLINED instead).
       const stateful = ["OK", "ALREADY_EXISTS", "OUT_OF_RANGE"];
-      return method === "AdjustBalance" ? [...stateful, "FAILED_PRECONDITION"] : stateful;
+      const refusable = method === "AdjustBalance" || request.captureMode === CAPTURE_MODE_MANUAL;
+      return refusable ? [...stateful, "FAILED_PRECONDITION"] : stateful;
     }
     case "GetBalance":
       return validUserId(userId) && validCurrency(currency) ? ["OK", "NOT_FOUND"] : ["INVALID_ARGUMENT"];
