@@ -9,31 +9,35 @@
  * It serves the same connect `ServiceImpl` classes, with the same protobuf-es serialization
  * (connect's own `createMethodSerializationLookup`, so parse errors and size limits read the
  * same), the same interceptors in the same order, and the same error bodies, status codes and
- * response compression (connect's own `errorToJsonBytes`, `codeToHttpStatus`, `trailerMux` and
- * `compressionNegotiate`). Anything else — GET, compressed or chunked requests, a
+ * response compression (connect's own `codeToHttpStatus`, `trailerMux` and
+ * `compressionNegotiate`). JSON answers and error bodies are written by compiled encoders
+ * (../json-encode.ts, ../error-json.ts) that give protobuf-es's and connect's bytes exactly. Anything else — GET, compressed or chunked requests, a
  * `connect-timeout-ms`, other content types, streaming, gRPC-Web, unknown paths, HTTP/2 — is
  * declined before a byte of the body is read, and connect-node serves it as before.
  * test/integration/connect-http1-parity.test.ts proves both paths give identical answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { type DescMessage, type DescMethod, type DescService } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, type DescService, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor, type UnaryRequest, type UnaryResponse } from "@connectrpc/connect";
 import {
   compressionNegotiate,
   createMethodSerializationLookup,
+  limitSerialization,
   validateUniversalHandlerOptions,
   type MethodSerializationLookup,
+  type Serialization,
   type UniversalHandlerOptions,
 } from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   contentTypeUnaryJson,
   contentTypeUnaryProto,
-  errorToJsonBytes,
   trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+import { errorJsonBytes } from "../error-json.js";
 import { toConnectError } from "../errors.js";
+import { compileToJson } from "../json-encode.js";
 import { int64JsonViolations } from "../json-int64.js";
 import { LazyRequest, LazyResponse, toMessage } from "../lazy-call.js";
 import { LeanCallContext } from "./call-context.js";
@@ -55,7 +59,31 @@ interface Route {
   readonly service: DescService;
   readonly method: DescMethod;
   readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
+  /** The answer's JSON: connect's serializer, or the compiled one where it covers the type. */
+  readonly outputJson: Serialization<Message>;
   readonly invoke: UnaryFn;
+}
+
+/**
+ * connect's JSON serializer for `method`'s answers with the compiled encoder (../json-encode.ts)
+ * in place of protobuf-es's reflection: the same bytes, the same write limit, and a failure to
+ * encode is INTERNAL as in connect.
+ */
+function outputJsonSerialization(
+  method: DescMethod,
+  settings: UniversalHandlerOptions,
+  connects: Serialization<Message>,
+): Serialization<Message> {
+  const encode = compileToJson(method.output, settings.jsonOptions);
+  if (encode === undefined) return connects;
+  const serialize = (message: Message): Uint8Array<ArrayBuffer> => {
+    try {
+      return Buffer.from(JSON.stringify(encode(message)), "utf8");
+    } catch (error) {
+      throw ConnectError.from(error, Code.Internal);
+    }
+  };
+  return limitSerialization({ parse: connects.parse, serialize }, settings);
 }
 
 export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHandler {
@@ -74,10 +102,17 @@ export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHand
         const answer = await methodImpl.call(impl, request.message, context);
         return new LazyResponse(context, false, toMessage(method.output, answer)) as unknown as UnaryResponse;
       };
+      const serialization = createMethodSerializationLookup(
+        method,
+        settings.binaryOptions,
+        settings.jsonOptions,
+        settings,
+      );
       routes.set(`/${service.typeName}/${method.name}`, {
         service,
         method,
-        serialization: createMethodSerializationLookup(method, settings.binaryOptions, settings.jsonOptions, settings),
+        serialization,
+        outputJson: outputJsonSerialization(method, settings, serialization.getO(false)),
         invoke: settings.interceptors.reduceRight<UnaryFn>(
           (next, interceptor) => interceptor(next as AnyFn) as UnaryFn,
           last,
@@ -149,7 +184,7 @@ async function serve(
     }
     const message: unknown = route.serialization.getI(binary).parse(body);
     const output = await route.invoke(new LazyRequest(context, false, message) as unknown as UnaryRequest);
-    answer = route.serialization.getO(binary).serialize(output.message);
+    answer = (binary ? route.serialization.getO(true) : route.outputJson).serialize(output.message);
   } catch (thrown) {
     context.end(thrown);
     const error =
@@ -159,7 +194,7 @@ async function serve(
     status = codeToHttpStatus(error.code);
     contentType = contentTypeUnaryJson;
     errorMetadata = error.metadata;
-    answer = errorToJsonBytes(error, settings.jsonOptions);
+    answer = errorJsonBytes(error, settings.jsonOptions ?? {});
   } finally {
     context.end();
   }
