@@ -37,6 +37,7 @@ import {
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 import { errorJsonBytes } from "../error-json.js";
 import { toConnectError } from "../errors.js";
+import { compileFromJson } from "../json-decode.js";
 import { compileToJson } from "../json-encode.js";
 import { int64JsonViolations } from "../json-int64.js";
 import { LazyRequest, LazyResponse, toMessage } from "../lazy-call.js";
@@ -61,6 +62,8 @@ interface Route {
   readonly serialization: MethodSerializationLookup<DescMessage, DescMessage>;
   /** The answer's JSON: connect's serializer, or the compiled one where it covers the type. */
   readonly outputJson: Serialization<Message>;
+  /** The fast parse of a plain JSON request, or undefined for the full one. */
+  readonly inputJson: (text: string) => Message | undefined;
   readonly invoke: UnaryFn;
 }
 
@@ -113,6 +116,7 @@ export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHand
         method,
         serialization,
         outputJson: outputJsonSerialization(method, settings, serialization.getO(false)),
+        inputJson: compileFromJson(method.input),
         invoke: settings.interceptors.reduceRight<UnaryFn>(
           (next, interceptor) => interceptor(next as AnyFn) as UnaryFn,
           last,
@@ -131,6 +135,20 @@ export function createLeanUnaryHandler(options: LeanUnaryOptions): LeanUnaryHand
     });
     return true;
   };
+}
+
+/**
+ * A JSON request: the fast parse (../json-decode.ts) when the body is plain, else the int64 rule
+ * of connect-node's path (`connect-adapter.ts`: a lenient spelling of an amount is refused, never
+ * rounded or reinterpreted) and then connect's own parse.
+ */
+function parseJson(route: Route, body: Uint8Array): Message {
+  const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString("utf8");
+  const plain = route.inputJson(text);
+  if (plain !== undefined) return plain;
+  const violations = int64JsonViolations(route.method.input, text);
+  if (violations.length > 0) throw toConnectError({ kind: "invalid_argument", violations });
+  return route.serialization.getI(false).parse(body);
 }
 
 /** Headers the lean path serves as connect-node would; anything else goes to connect-node. */
@@ -176,13 +194,7 @@ async function serve(
   let answer: Uint8Array;
   let errorMetadata: Headers | undefined;
   try {
-    if (!binary) {
-      // The same int64 rule as connect-node's path (`connect-adapter.ts`): a lenient spelling of
-      // an amount is refused, never rounded or reinterpreted.
-      const violations = int64JsonViolations(route.method.input, Buffer.from(body).toString("utf8"));
-      if (violations.length > 0) throw toConnectError({ kind: "invalid_argument", violations });
-    }
-    const message: unknown = route.serialization.getI(binary).parse(body);
+    const message = binary ? route.serialization.getI(true).parse(body) : parseJson(route, body);
     const output = await route.invoke(new LazyRequest(context, false, message) as unknown as UnaryRequest);
     answer = (binary ? route.serialization.getO(true) : route.outputJson).serialize(output.message);
   } catch (thrown) {
