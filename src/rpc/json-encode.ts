@@ -190,12 +190,7 @@ class Compiler {
       case "message":
         return this.messageValue(field.message);
       case "list": {
-        const item =
-          field.listKind === "scalar"
-            ? scalarConvert(field.scalar)
-            : field.listKind === "enum"
-              ? this.enumValue(field.enum)
-              : this.messageValue(field.message);
+        const item = this.element(field.scalar, field.enum, field.message);
         if (item === undefined) return undefined;
         return (value) => {
           if (!Array.isArray(value)) throw NOT_PLAIN;
@@ -204,12 +199,7 @@ class Compiler {
       }
       case "map": {
         if (field.mapKey !== ScalarType.STRING) return undefined;
-        const entry =
-          field.mapKind === "scalar"
-            ? scalarConvert(field.scalar)
-            : field.mapKind === "enum"
-              ? this.enumValue(field.enum)
-              : this.messageValue(field.message);
+        const entry = this.element(field.scalar, field.enum, field.message);
         if (entry === undefined) return undefined;
         return (value) => {
           if (typeof value !== "object" || value === null) throw NOT_PLAIN;
@@ -219,6 +209,17 @@ class Compiler {
         };
       }
     }
+  }
+
+  /** A list's items or a map's values: scalars, enums or messages, whichever the field holds. */
+  private element(
+    scalar: ScalarType | undefined,
+    enumDesc: DescEnum | undefined,
+    message: DescMessage | undefined,
+  ): Convert | undefined {
+    if (scalar !== undefined) return scalarConvert(scalar);
+    if (enumDesc !== undefined) return this.enumValue(enumDesc);
+    return message === undefined ? undefined : this.messageValue(message);
   }
 
   private enumValue(desc: DescEnum): Convert | undefined {
