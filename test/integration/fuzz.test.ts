@@ -88,14 +88,22 @@ const requestArbitrary: fc.Arbitrary<AnyRequest> = fc.record(
     idempotencyKey: fc.oneof(fc.constantFrom("", "k1", "k2", "k3"), hostileString),
     pageSize: fc.oneof(fc.constantFrom(0, -1, 1, 1000, 1001, 2 ** 31 - 1, -(2 ** 31)), fc.integer()),
     pageToken: fc.oneof(fc.constant(""), hostileString),
-    // Authorize's hold fields (other methods' schemas have none and ignore them).
+    // Authorize's hold fields (other methods' schemas have none and ignore them). A hold placed
+    // here must not expire before the audit at the end: the sweeper's release is an entry that no
+    // call acknowledged. So a valid lifetime is at least an hour; invalid ones are any.
     captureMode: fc.oneof(fc.constantFrom(0, 1, 2), fc.integer({ min: -5, max: 9 })),
-    ttlSeconds: fc.oneof(fc.constantFrom(0n, -1n, 1n, 2_592_000n, 2_592_001n), amount),
+    ttlSeconds: fc.oneof(
+      fc.constantFrom(0n, -1n, 3600n, 2_592_000n, 2_592_001n),
+      fc.bigInt({ min: 3600n, max: INT64_MAX }),
+      fc.bigInt({ min: INT64_MIN, max: 0n }),
+    ),
     expiresAt: fc
       .oneof(
-        fc.integer({ min: -86_400, max: 40 * 86_400 }).map((ahead) => Math.floor(Date.now() / 1000) + ahead),
-        fc.integer(),
+        fc.integer({ min: 3600, max: 40 * 86_400 }),
+        fc.integer({ min: -86_400, max: -1 }),
+        fc.constantFrom(30 * 86_400, 30 * 86_400 + 60),
       )
+      .map((ahead) => Math.floor(Date.now() / 1000) + ahead)
       .map((seconds) => ({ seconds: BigInt(seconds), nanos: 0 })),
   },
   { requiredKeys: [] },
