@@ -8,10 +8,10 @@
  * makes, byte for byte once stringified: fields in field-number order, implicit fields always,
  * explicit ones (message fields, `optional`, oneof members) only when set, 64-bit integers as
  * decimal strings, enums by name (a number when unknown), bytes as padded base64, and
- * `google.protobuf.Timestamp` and `Duration` in their string forms. Anything else the encoder does not cover (other
- * well-known types, maps with non-string keys, other options) is not compiled, and any value
- * protobuf-es would check and reject makes the whole message go through protobuf-es, so its
- * errors read the same. test/unit/json-encode.test.ts compares both on random messages of every
+ * `google.protobuf.Timestamp` and `Duration` in their string forms. What the encoder does not
+ * cover (other well-known types, maps with non-string keys, other options) is not compiled, and
+ * any value protobuf-es would check and reject makes the whole message go through protobuf-es,
+ * so its errors read the same. test/unit/json-encode.test.ts compares both on random messages of every
  * type the service answers with.
  */
 import {
@@ -233,10 +233,12 @@ class Compiler {
 
   private messageValue(desc: DescMessage): Convert | undefined {
     if (this.message(desc) === undefined) return undefined;
-    // Looked up per call: while a recursive type is being compiled, its encoder is not final.
+    // Looked up per call: while a recursive type is being compiled, its encoder is not final (and
+    // if a field of it later proved beyond the encoder, protobuf-es takes the message).
     return (value) => {
-      if (typeof value !== "object" || value === null) throw NOT_PLAIN;
-      return (this.encoders.get(desc) as Encode)(value as AnyMessage);
+      const encode = this.encoders.get(desc);
+      if (encode === undefined || typeof value !== "object" || value === null) throw NOT_PLAIN;
+      return encode(value as AnyMessage);
     };
   }
 }

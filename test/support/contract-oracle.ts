@@ -4,6 +4,7 @@
  * depends on the ledger's state (a debit may be refused, a key may be taken), the oracle gives
  * the set of codes the contract allows.
  */
+import { CaptureMode } from "../../gen/ledger/v1/ledger_pb.js";
 import { isKnownCurrency } from "../../src/domain/currency.js";
 import { HOLD_SETTINGS_DEFAULT } from "../../src/domain/hold-input.js";
 import { AMOUNT_MINOR_MAX_DEFAULT } from "../../src/domain/validate.js";
@@ -25,16 +26,13 @@ export interface AnyRequest {
   readonly ttlSeconds?: bigint;
 }
 
-/** The contract's code for the CAPTURE_MODE_MANUAL value of AuthorizeRequest.capture_mode. */
-const CAPTURE_MODE_MANUAL = 2;
-
 /**
  * Whether Authorize's expiry fields are valid for its capture mode: only a manual capture may set
  * them, one or the other, within the default LEDGER_HOLD_TTL_MAX_SECONDS ahead of now.
  */
 function validExpiry(request: AnyRequest): boolean {
   const ttlSeconds = request.ttlSeconds ?? 0n;
-  if (request.captureMode !== CAPTURE_MODE_MANUAL) return request.expiresAt === undefined && ttlSeconds === 0n;
+  if (request.captureMode !== CaptureMode.MANUAL) return request.expiresAt === undefined && ttlSeconds === 0n;
   const maxSeconds = BigInt(HOLD_SETTINGS_DEFAULT.ttlMaxMs / 1000);
   if (request.expiresAt !== undefined) {
     if (ttlSeconds !== 0n) return false;
@@ -70,7 +68,7 @@ export function allowedCodes(method: MethodName, request: AnyRequest): readonly 
       // A key taken by another request, or a total past int64; AdjustBalance and a hold may also
       // be refused (an immediate Authorize answers DECLINED instead).
       const stateful = ["OK", "ALREADY_EXISTS", "OUT_OF_RANGE"];
-      const refusable = method === "AdjustBalance" || request.captureMode === CAPTURE_MODE_MANUAL;
+      const refusable = method === "AdjustBalance" || request.captureMode === CaptureMode.MANUAL;
       return refusable ? [...stateful, "FAILED_PRECONDITION"] : stateful;
     }
     case "GetBalance":

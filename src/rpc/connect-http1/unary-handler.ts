@@ -11,9 +11,11 @@
  * same), the same interceptors in the same order, and the same error bodies, status codes and
  * response compression (connect's own `codeToHttpStatus`, `trailerMux` and
  * `compressionNegotiate`). JSON answers and error bodies are written by compiled encoders
- * (../json-encode.ts, ../error-json.ts) that give protobuf-es's and connect's bytes exactly. Anything else — GET, compressed or chunked requests, a
- * `connect-timeout-ms`, other content types, streaming, gRPC-Web, unknown paths, HTTP/2 — is
- * declined before a byte of the body is read, and connect-node serves it as before.
+ * (../json-encode.ts, ../error-json.ts) that give protobuf-es's and connect's bytes exactly, and
+ * plain JSON requests are parsed once (../json-decode.ts). Anything else — GET, compressed or
+ * chunked requests, a `connect-timeout-ms`, other content types, streaming, gRPC-Web, unknown
+ * paths, HTTP/2 — is declined before a byte of the body is read, and connect-node serves it as
+ * before.
  * test/integration/connect-http1-parity.test.ts proves both paths give identical answers.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
