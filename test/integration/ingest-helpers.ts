@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readVendorConfig, type VendorConfig } from "../../src/ingest/config.js";
 import type { IngestLogger } from "../../src/ingest/poller.js";
+import type { VendorPollerStatus } from "../../src/ingest/status.js";
 import type { FakeDataOptions } from "../../tools/fake-vendor/generator.js";
 import { NO_FAULTS, startFakeVendor, type FakeFaults, type FakeVendor } from "../../tools/fake-vendor/server.js";
 import { openStore as openConfiguredStore } from "../../src/store/open.js";
@@ -83,6 +84,29 @@ export async function compareTotals(store: LedgerStore, expected: FakeTotalsBody
   if (entries !== expected.validCount)
     problems.push(`expected ${expected.validCount} vendor entries, found ${entries}`);
   return problems;
+}
+
+/**
+ * Very late rows appear one to three hours after their createdAt, as after a vendor's outage or a
+ * back-dated correction: far past any window's lateness bound. The tests jump the fake vendor's
+ * clock (`advanceClock(VERY_LATE_MAX_MS)`) once the poller has closed their windows, so each of
+ * them appears in a closed window however slowly the poller ran.
+ */
+export const VERY_LATE = { veryLateRate: 0.03, veryLateMinMs: 3_600_000, veryLateMaxMs: 3 * 3_600_000 } as const;
+
+/** Waits until the poller has closed every window before `untilMs`; fails after `boundMs`. */
+export async function waitUntilClosed(
+  status: () => VendorPollerStatus,
+  untilMs: number,
+  boundMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  const closedUntil = () => Date.parse(status().closedUntil ?? "") || -Infinity;
+  while (closedUntil() < untilMs) {
+    if (Date.now() > deadline)
+      throw new Error(`the poller closed windows up to ${status().closedUntil} only, within ${boundMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export const silentLogger: IngestLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };

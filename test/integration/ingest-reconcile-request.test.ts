@@ -20,12 +20,12 @@ import {
   openStoreAt,
   silentLogger,
   startFastVendor,
+  VERY_LATE,
+  waitUntilClosed,
 } from "./ingest-helpers.js";
 
-// Rows appear 3 to 5 s after their createdAt, in windows (1 s, lateness 0.5 s) already closed;
-// with the service's own reconciliation off, their windows keep differing.
-const VERY_LATE_MAX_MS = 5000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+// Very late rows (VERY_LATE) appear in windows already closed; with the service's own
+// reconciliation off, their windows keep differing.
 
 interface CliRun {
   readonly code: number | null;
@@ -84,7 +84,7 @@ for (const kind of STORE_KINDS)
       const endMs = Math.floor((Date.now() + 1000) / 1000) * 1000;
       vendor = await startFastVendor({
         ...{ seed: 61, txPerMinute: 3000, users: 40, startMs, endMs, badRowRate: 0, lateRate: 0, lateMaxMs: 0 },
-        ...{ veryLateRate: 0.03, veryLateMinMs: 3000, veryLateMaxMs: VERY_LATE_MAX_MS },
+        ...VERY_LATE,
       });
       const config = fastVendorConfig(vendor, startMs, {
         LEDGER_VENDOR_LATENESS_MS: "500",
@@ -95,7 +95,8 @@ for (const kind of STORE_KINDS)
       const service = startVendorPoller({ store, config, logger: silentLogger });
       let missingRows: string[];
       try {
-        await sleep(endMs + VERY_LATE_MAX_MS + 2000 - Date.now());
+        await waitUntilClosed(() => service.status(), endMs);
+        vendor.advanceClock(VERY_LATE.veryLateMaxMs);
         missingRows = await compareTotals(store, await fakeTotals(vendor.url), "EUR");
         expect(missingRows.length, "rows that appeared in closed windows are missing").to.be.greaterThan(0);
         const tasksBefore = service.status().requestsByPurpose.task;

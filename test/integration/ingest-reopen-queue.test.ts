@@ -18,11 +18,12 @@ import {
   openStore,
   silentLogger,
   startFastVendor,
+  VERY_LATE,
+  waitUntilClosed,
 } from "./ingest-helpers.js";
 
-// Rows appear 3 to 5 s after their createdAt, in windows (1 s, lateness 0.5 s) already closed;
-// with reconciliation off, only a reopen brings them in.
-const VERY_LATE_MAX_MS = 5000;
+// Very late rows (VERY_LATE) appear in windows already closed; with reconciliation off, only a
+// reopen brings them in.
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 for (const kind of STORE_KINDS)
@@ -48,7 +49,7 @@ for (const kind of STORE_KINDS)
       const endMs = Math.floor((Date.now() + 1000) / 1000) * 1000;
       vendor = await startFastVendor({
         ...{ seed: 51, txPerMinute: 3000, users: 40, startMs, endMs, badRowRate: 0.003, lateRate: 0, lateMaxMs: 0 },
-        ...{ veryLateRate: 0.03, veryLateMinMs: 3000, veryLateMaxMs: VERY_LATE_MAX_MS },
+        ...VERY_LATE,
       });
       const config = fastVendorConfig(vendor, startMs, {
         LEDGER_VENDOR_LATENESS_MS: "500",
@@ -56,7 +57,8 @@ for (const kind of STORE_KINDS)
       });
       const service = startVendorPoller({ store, config, logger: silentLogger });
       try {
-        await sleep(endMs + VERY_LATE_MAX_MS + 2000 - Date.now());
+        await waitUntilClosed(() => service.status(), endMs);
+        vendor.advanceClock(VERY_LATE.veryLateMaxMs);
         const before = await compareTotals(store, await fakeTotals(vendor.url), "EUR");
         expect(before.length, "rows that appeared in closed windows are missing").to.be.greaterThan(0);
         const range = { type: "reopen", startMs, endMs } as const;

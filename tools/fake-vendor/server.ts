@@ -57,6 +57,12 @@ export interface FakeVendor {
   readonly url: string;
   readonly data: FakeData;
   stats(): FakeStats;
+  /**
+   * Moves the vendor's clock forward by `ms`: what it serves as visible, and its totals, are as
+   * of that much later (rows hours late appear without the test waiting hours). Its rate limit
+   * keeps real time.
+   */
+  advanceClock(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -75,6 +81,8 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
   const arrivals: number[] = [];
   const accepted: number[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  let clockOffsetMs = 0;
+  const vendorNow = () => Date.now() + clockOffsetMs;
   const fault = (name: string) => {
     stats.faults[name] = (stats.faults[name] ?? 0) + 1;
   };
@@ -138,7 +146,7 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
       send(response, 400, `{"message":"bad query"}`);
       return;
     }
-    const rows = data.query(startMs, endMs, nowMs);
+    const rows = data.query(startMs, endMs, vendorNow());
     let offset = (page - 1) * limit;
     if (page > 1 && random() < faults.shiftRate) {
       fault("shift");
@@ -175,7 +183,7 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
     if (request.method === "GET" && url.pathname === "/transactions") return transactions(request, response, url);
     if (request.method === "GET" && url.pathname === "/_fake/stats") return send(response, 200, JSON.stringify(stats));
     if (request.method === "GET" && url.pathname === "/_fake/totals") {
-      const nowMs = Date.now();
+      const nowMs = vendorNow();
       const totals = expectedTotals(data, options.data.endMs ?? nowMs, nowMs);
       const users = Object.fromEntries(
         [...totals.users].map(([user, t]) => [
@@ -199,6 +207,9 @@ export async function startFakeVendor(options: FakeVendorOptions): Promise<FakeV
     url: `http://${options.host}:${address.port}`,
     data,
     stats: () => structuredClone(stats),
+    advanceClock: (ms) => {
+      clockOffsetMs += ms;
+    },
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const timer of timers) clearTimeout(timer);
