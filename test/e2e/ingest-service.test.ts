@@ -20,9 +20,11 @@ for (const store of STORE_KINDS)
     let vendor: FakeVendor;
     let server: TestApp;
     let client: GrpcTestClient;
-    const startMs = Math.floor((Date.now() - 10 * MINUTE_MS) / 1000) * 1000;
+    let startMs: number;
 
     before(async () => {
+      // Set when the test runs, not when mocha loads the file, so the history before now is as long as meant.
+      startMs = Math.floor((Date.now() - 10 * MINUTE_MS) / 1000) * 1000;
       vendor = await startFakeVendor({
         data: {
           seed: 7,

@@ -19,10 +19,13 @@ for (const kind of STORE_KINDS)
     let vendor: FakeVendor;
     let store: LedgerStore;
     let temp: ReturnType<typeof makeTempDir>;
-    const nowMs = Date.now();
-    const startMs = Math.floor((nowMs - 40 * 60_000) / 1000) * 1000;
+    let nowMs: number;
+    let startMs: number;
 
     before(async () => {
+      // Set when the test runs, not when mocha loads the file, so the history before now is as long as meant.
+      nowMs = Date.now();
+      startMs = Math.floor((nowMs - 40 * 60_000) / 1000) * 1000;
       temp = makeTempDir();
       vendor = await startFakeVendor({
         data: {

@@ -22,9 +22,11 @@ for (const kind of STORE_KINDS)
     let vendor: FakeVendor;
     let store: LedgerStore;
     let temp: ReturnType<typeof makeTempDir>;
-    const startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
+    let startMs: number;
 
     before(async () => {
+      // Set when the test runs, not when mocha loads the file, so the history before now is as long as meant.
+      startMs = Math.floor((Date.now() - 60_000) / 1000) * 1000;
       temp = makeTempDir();
       // Rows keep arriving in real time; one in five shows up to 1.5 s after its createdAt.
       vendor = await startFastVendor(
