@@ -29,10 +29,13 @@ describe("ingest integration: the real one-shot process killed with SIGKILL and 
   let vendor: FakeVendor;
   let temp: ReturnType<typeof makeTempDir>;
   const children = new Set<ChildProcess>();
-  const nowMs = Date.now();
-  const startMs = Math.floor((nowMs - 20 * 60_000) / 1000) * 1000;
+  let nowMs: number;
+  let startMs: number;
 
   before(async () => {
+    // Set when the test runs, not when mocha loads the file, so the history before now is as long as meant.
+    nowMs = Date.now();
+    startMs = Math.floor((nowMs - 20 * 60_000) / 1000) * 1000;
     temp = makeTempDir();
     vendor = await startFakeVendor({
       data: {
