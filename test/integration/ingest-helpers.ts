@@ -89,8 +89,8 @@ export async function compareTotals(store: LedgerStore, expected: FakeTotalsBody
 /**
  * Very late rows appear one to three hours after their createdAt, as after a vendor's outage or a
  * back-dated correction: far past any window's lateness bound. The tests jump the fake vendor's
- * clock (`advanceClock(VERY_LATE_MAX_MS)`) once the poller has closed their windows, so each of
- * them appears in a closed window however slowly the poller ran.
+ * clock (`advanceClock(VERY_LATE.veryLateMaxMs)`) once the poller has closed their windows, so
+ * each of them appears in a closed window however slowly the poller ran.
  */
 export const VERY_LATE = { veryLateRate: 0.03, veryLateMinMs: 3_600_000, veryLateMaxMs: 3 * 3_600_000 } as const;
 
